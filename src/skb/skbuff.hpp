@@ -1,0 +1,221 @@
+// struct sk_buff, after include/linux/skbuff.h: one data buffer head..end with
+// data..tail in use, skb_shared_info at end, paged fragments, clones sharing
+// the buffer through dataref. Names and contracts are the kernel's.
+//
+// CONTRACT: the declarations in this header are shared by every layer. The
+// implementation (skbuff.cpp, pools, pages) may change; a signature change
+// must update all callers in the same commit.
+#pragma once
+#include <boost/intrusive/list_hook.hpp>
+#include <boost/intrusive/set_hook.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace sp {
+
+namespace bi = boost::intrusive;
+
+constexpr int MAX_SKB_FRAGS = 17;
+constexpr std::uint32_t PAGE_SIZE = 4096;
+constexpr std::uint32_t SKB_FRAG_PAGE_ORDER = 3;  // 32 KiB pages for sk_page_frag
+constexpr std::uint32_t GSO_MAX_SIZE = 65536;
+
+// A refcounted page (struct page): 4 KiB << order bytes from the page pool.
+struct Page {
+  std::uint8_t* addr = nullptr;  // page_address()
+  std::uint32_t size = 0;        // bytes: PAGE_SIZE << order
+  std::uint32_t refcount = 0;    // page_ref_count(); freed to the pool at 0
+  std::uint32_t order = 0;
+};
+
+Page* alloc_pages(std::uint32_t order);  // nullptr when the pool is exhausted
+void get_page(Page* p);
+void put_page(Page* p);
+
+// skb_frag_t: a slice of a page.
+struct SkbFrag {
+  Page* page = nullptr;
+  std::uint32_t offset = 0;
+  std::uint32_t size = 0;
+};
+
+enum GsoType : std::uint32_t { SKB_GSO_NONE = 0, SKB_GSO_TCPV4 = 1u << 0 };
+
+// Lives at skb->end, shared by all clones of one buffer.
+struct SkbSharedInfo {
+  std::uint8_t nr_frags = 0;
+  std::uint16_t gso_size = 0;  // MSS of each segment of a GSO skb
+  std::uint16_t gso_segs = 0;
+  std::uint32_t gso_type = SKB_GSO_NONE;
+  std::uint32_t dataref = 1;  // how many skbs share this buffer
+  SkbFrag frags[MAX_SKB_FRAGS];
+};
+
+// skb->ip_summed
+enum class IpSummed : std::uint8_t {
+  CHECKSUM_NONE,         // no checksum computed yet / not verified
+  CHECKSUM_UNNECESSARY,  // rx: device verified it
+  CHECKSUM_COMPLETE,     // rx: skb->csum holds the sum of the packet
+  CHECKSUM_PARTIAL,      // tx: device fills the checksum at csum_start+csum_offset
+};
+
+struct SkBuff;
+using SkbDestructor = void (*)(SkBuff*);
+
+struct SkBuff {
+  // Queue linkage: an skb is on at most one list and at most one tree.
+  bi::list_member_hook<bi::link_mode<bi::safe_link>> list_hook;
+  bi::set_member_hook<bi::link_mode<bi::safe_link>> rb_hook;
+
+  std::uint8_t* head = nullptr;  // buffer start
+  std::uint8_t* data = nullptr;  // first byte in use
+  std::uint8_t* tail = nullptr;  // end of bytes in use (linear part)
+  std::uint8_t* end = nullptr;   // buffer end; skb_shared_info lives here
+
+  std::uint32_t len = 0;       // linear + paged bytes
+  std::uint32_t data_len = 0;  // paged bytes (frags)
+  std::uint32_t truesize = 0;  // memory charged for this skb
+  std::uint32_t reserved_tailroom = 0;
+
+  // Header offsets from head (skb_reset_*_header / skb_*_header).
+  std::uint16_t mac_header = 0xffff;
+  std::uint16_t network_header = 0xffff;
+  std::uint16_t transport_header = 0xffff;
+
+  IpSummed ip_summed = IpSummed::CHECKSUM_NONE;
+  std::uint16_t csum_start = 0;   // offset from head where checksumming starts
+  std::uint16_t csum_offset = 0;  // from csum_start: where the checksum goes
+  std::uint32_t csum = 0;
+
+  bool cloned = false;  // the buffer may be shared with another skb
+  std::uint16_t protocol = 0;  // ETH_P_* in host order
+  std::uint64_t tstamp = 0;    // ns: departure or arrival time
+  std::uint32_t mark = 0;
+  int ifindex = 0;             // device the skb came in on / goes out of
+
+  void* sk = nullptr;            // owning socket (struct sock*), for destructor
+  SkbDestructor destructor = nullptr;  // run when the skb is freed (tcp_wfree)
+
+  alignas(8) std::uint8_t cb[48] = {};  // control block: TCP_SKB_CB lives here
+
+  // Which pool this sk_buff struct came from (internal to skbuff.cpp).
+  std::uint8_t pool_class = 0;
+};
+
+struct SkbDeleter {
+  void operator()(SkBuff* skb) const noexcept;  // kfree_skb
+};
+// An skb owned by exactly one caller or queue. Sharing is skb_clone.
+using SkbPtr = std::unique_ptr<SkBuff, SkbDeleter>;
+
+// --- allocation ----------------------------------------------------------
+// alloc_skb: linear buffer of at least `size` bytes (rounded up to the head
+// pool's size class), head = data = tail, end = head + size. nullptr when the
+// pools are exhausted (the caller handles it, like GFP_ATOMIC failure).
+SkbPtr alloc_skb(std::uint32_t size);
+// alloc_skb plus skb_reserve(headroom).
+SkbPtr alloc_skb_with_headroom(std::uint32_t headroom, std::uint32_t size);
+void kfree_skb(SkbPtr skb);    // free after a drop
+void consume_skb(SkbPtr skb);  // free after successful use
+
+// --- the four pointers -----------------------------------------------------
+inline SkbSharedInfo* skb_shinfo(const SkBuff* skb) {
+  return reinterpret_cast<SkbSharedInfo*>(skb->end);
+}
+inline std::uint32_t skb_headlen(const SkBuff* skb) { return skb->len - skb->data_len; }
+inline bool skb_is_nonlinear(const SkBuff* skb) { return skb->data_len != 0; }
+inline std::uint32_t skb_headroom(const SkBuff* skb) {
+  return static_cast<std::uint32_t>(skb->data - skb->head);
+}
+// 0 for a paged skb, as in Linux: appends go to frags once frags exist.
+inline std::uint32_t skb_tailroom(const SkBuff* skb) {
+  return skb_is_nonlinear(skb) ? 0 : static_cast<std::uint32_t>(skb->end - skb->tail);
+}
+inline std::uint32_t skb_availroom(const SkBuff* skb) {
+  if (skb_is_nonlinear(skb)) return 0;
+  std::uint32_t room = static_cast<std::uint32_t>(skb->end - skb->tail);
+  return room > skb->reserved_tailroom ? room - skb->reserved_tailroom : 0;
+}
+inline std::uint32_t skb_end_offset(const SkBuff* skb) {
+  return static_cast<std::uint32_t>(skb->end - skb->head);
+}
+
+void skb_reserve(SkBuff* skb, std::uint32_t len);  // data, tail += len (empty skb only)
+std::uint8_t* skb_put(SkBuff* skb, std::uint32_t len);   // tail += len; past end: skb_over_panic
+std::uint8_t* skb_push(SkBuff* skb, std::uint32_t len);  // data -= len; below head: skb_under_panic
+std::uint8_t* skb_pull(SkBuff* skb, std::uint32_t len);  // data += len; nullptr if len > headlen
+void skb_trim(SkBuff* skb, std::uint32_t len);           // linear skbs: tail = data + len
+// Trims paged skbs too (drops/shrinks frags). 0 on success.
+int pskb_trim(SkBuff* skb, std::uint32_t len);
+
+[[noreturn]] void skb_over_panic(const SkBuff* skb, std::uint32_t len, const char* where);
+[[noreturn]] void skb_under_panic(const SkBuff* skb, std::uint32_t len, const char* where);
+
+// --- header offsets ----------------------------------------------------------
+inline void skb_reset_mac_header(SkBuff* s) { s->mac_header = static_cast<std::uint16_t>(s->data - s->head); }
+inline void skb_reset_network_header(SkBuff* s) { s->network_header = static_cast<std::uint16_t>(s->data - s->head); }
+inline void skb_reset_transport_header(SkBuff* s) { s->transport_header = static_cast<std::uint16_t>(s->data - s->head); }
+inline std::uint8_t* skb_mac_header(const SkBuff* s) { return s->head + s->mac_header; }
+inline std::uint8_t* skb_network_header(const SkBuff* s) { return s->head + s->network_header; }
+inline std::uint8_t* skb_transport_header(const SkBuff* s) { return s->head + s->transport_header; }
+
+// --- clones and copies -------------------------------------------------------
+SkbPtr skb_clone(SkBuff* skb);  // shares head and frags; dataref++; both marked cloned
+inline bool skb_cloned(const SkBuff* skb) {
+  return skb->cloned && skb_shinfo(skb)->dataref != 1;
+}
+bool skb_header_cloned(const SkBuff* skb);  // the header area is shared with a clone
+// Make headroom writable and at least `headroom` bytes: 0 or -ENOMEM.
+int skb_cow_head(SkBuff* skb, std::uint32_t headroom);
+// Reallocate the head with nhead/ntail more bytes, unsharing it: 0 or -ENOMEM.
+int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail);
+SkbPtr pskb_copy(SkBuff* skb);  // private copy of the header, frags shared
+SkbPtr skb_copy(const SkBuff* skb);  // full private, linear copy
+// Copy len bytes starting at offset (linear then frags) into to: 0 or -EFAULT.
+int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32_t len);
+
+// --- paged data --------------------------------------------------------------
+// Set frag i (takes the caller's page reference) and nr_frags = i + 1; the
+// caller adds size to len, data_len and truesize.
+void skb_fill_page_desc(SkBuff* skb, int i, Page* page, std::uint32_t off, std::uint32_t size);
+// Can a write of data at page+off extend frag i-1 (same page, contiguous)?
+bool skb_can_coalesce(const SkBuff* skb, int i, const Page* page, std::uint32_t off);
+inline void skb_frag_ref(SkBuff* skb, int i) { get_page(skb_shinfo(skb)->frags[i].page); }
+inline void skb_frag_unref(SkBuff* skb, int i) { put_page(skb_shinfo(skb)->frags[i].page); }
+inline std::uint8_t* skb_frag_address(const SkbFrag* f) { return f->page->addr + f->offset; }
+
+// struct page_frag + skb_page_frag_refill: a per-owner (per-socket) cursor
+// into a 32 KiB page, so consecutive small appends land contiguously.
+struct PageFrag {
+  Page* page = nullptr;
+  std::uint32_t offset = 0;
+  std::uint32_t size = 0;
+  PageFrag() = default;
+  PageFrag(const PageFrag&) = delete;
+  PageFrag& operator=(const PageFrag&) = delete;
+  ~PageFrag();  // drops the page reference
+};
+// Ensure pfrag has at least sz bytes free (a fresh page if the current one is
+// full or shared); false when no page can be had.
+bool skb_page_frag_refill(std::uint32_t sz, PageFrag* pfrag);
+
+// --- pools -------------------------------------------------------------------
+// Pools are per thread (one stack is one thread). Limits turn exhaustion into
+// allocation failure; stats let tests prove reuse.
+struct SkbPoolStats {
+  std::uint64_t skb_allocs = 0, skb_frees = 0, skb_in_use = 0;
+  std::uint64_t head_allocs = 0, head_frees = 0, head_in_use = 0, head_fresh = 0;
+  std::uint64_t page_allocs = 0, page_frees = 0, page_in_use = 0, page_fresh = 0;
+  std::uint64_t alloc_failures = 0;
+};
+struct SkbPoolLimits {
+  std::uint64_t max_skbs = 1u << 22;
+  std::uint64_t max_head_bytes = 4ull << 30;
+  std::uint64_t max_pages = 1u << 20;
+};
+const SkbPoolStats& skb_pool_stats();
+void skb_pool_set_limits(const SkbPoolLimits& limits);
+SkbPoolLimits skb_pool_limits();
+
+}  // namespace sp
