@@ -88,13 +88,13 @@ struct SkBuff {
   std::uint16_t csum_offset = 0;  // from csum_start: where the checksum goes
   std::uint32_t csum = 0;
 
-  bool cloned = false;  // the buffer may be shared with another skb
+  bool cloned = false;         // the buffer may be shared with another skb
   std::uint16_t protocol = 0;  // ETH_P_* in host order
   std::uint64_t tstamp = 0;    // ns: departure or arrival time
   std::uint32_t mark = 0;
-  int ifindex = 0;             // device the skb came in on / goes out of
+  int ifindex = 0;  // device the skb came in on / goes out of
 
-  void* sk = nullptr;            // owning socket (struct sock*), for destructor
+  void* sk = nullptr;                  // owning socket (struct sock*), for destructor
   SkbDestructor destructor = nullptr;  // run when the skb is freed (tcp_wfree)
 
   alignas(8) std::uint8_t cb[48] = {};  // control block: TCP_SKB_CB lives here
@@ -108,6 +108,21 @@ struct SkbDeleter {
 };
 // An skb owned by exactly one caller or queue. Sharing is skb_clone.
 using SkbPtr = std::unique_ptr<SkBuff, SkbDeleter>;
+
+// Cache-line rounding of the head and of skb_shared_info (SKB_DATA_ALIGN,
+// SMP_CACHE_BYTES = 64 on x86-64) and the memory an skb charges to its owner
+// for X bytes of linear buffer (SKB_TRUESIZE): buffer + shared info + struct.
+constexpr std::uint32_t SMP_CACHE_BYTES = 64;
+constexpr std::uint32_t SKB_DATA_ALIGN(std::uint64_t x) {
+  return static_cast<std::uint32_t>((x + SMP_CACHE_BYTES - 1) &
+                                    ~std::uint64_t{SMP_CACHE_BYTES - 1});
+}
+constexpr std::uint32_t SKB_TRUESIZE(std::uint32_t x) {
+  return x + SKB_DATA_ALIGN(sizeof(SkBuff)) + SKB_DATA_ALIGN(sizeof(SkbSharedInfo));
+}
+// Headroom pskb_expand_head adds on top of what skb_cow_head asked for, so a
+// second header push does not reallocate again (max(32, L1_CACHE_BYTES)).
+constexpr std::uint32_t NET_SKB_PAD = 64;
 
 // --- allocation ----------------------------------------------------------
 // alloc_skb: linear buffer of at least `size` bytes (rounded up to the head
@@ -123,8 +138,12 @@ void consume_skb(SkbPtr skb);  // free after successful use
 inline SkbSharedInfo* skb_shinfo(const SkBuff* skb) {
   return reinterpret_cast<SkbSharedInfo*>(skb->end);
 }
-inline std::uint32_t skb_headlen(const SkBuff* skb) { return skb->len - skb->data_len; }
-inline bool skb_is_nonlinear(const SkBuff* skb) { return skb->data_len != 0; }
+inline std::uint32_t skb_headlen(const SkBuff* skb) {
+  return skb->len - skb->data_len;
+}
+inline bool skb_is_nonlinear(const SkBuff* skb) {
+  return skb->data_len != 0;
+}
 inline std::uint32_t skb_headroom(const SkBuff* skb) {
   return static_cast<std::uint32_t>(skb->data - skb->head);
 }
@@ -141,7 +160,7 @@ inline std::uint32_t skb_end_offset(const SkBuff* skb) {
   return static_cast<std::uint32_t>(skb->end - skb->head);
 }
 
-void skb_reserve(SkBuff* skb, std::uint32_t len);  // data, tail += len (empty skb only)
+void skb_reserve(SkBuff* skb, std::uint32_t len);        // data, tail += len (empty skb only)
 std::uint8_t* skb_put(SkBuff* skb, std::uint32_t len);   // tail += len; past end: skb_over_panic
 std::uint8_t* skb_push(SkBuff* skb, std::uint32_t len);  // data -= len; below head: skb_under_panic
 std::uint8_t* skb_pull(SkBuff* skb, std::uint32_t len);  // data += len; nullptr if len > headlen
@@ -153,12 +172,24 @@ int pskb_trim(SkBuff* skb, std::uint32_t len);
 [[noreturn]] void skb_under_panic(const SkBuff* skb, std::uint32_t len, const char* where);
 
 // --- header offsets ----------------------------------------------------------
-inline void skb_reset_mac_header(SkBuff* s) { s->mac_header = static_cast<std::uint16_t>(s->data - s->head); }
-inline void skb_reset_network_header(SkBuff* s) { s->network_header = static_cast<std::uint16_t>(s->data - s->head); }
-inline void skb_reset_transport_header(SkBuff* s) { s->transport_header = static_cast<std::uint16_t>(s->data - s->head); }
-inline std::uint8_t* skb_mac_header(const SkBuff* s) { return s->head + s->mac_header; }
-inline std::uint8_t* skb_network_header(const SkBuff* s) { return s->head + s->network_header; }
-inline std::uint8_t* skb_transport_header(const SkBuff* s) { return s->head + s->transport_header; }
+inline void skb_reset_mac_header(SkBuff* s) {
+  s->mac_header = static_cast<std::uint16_t>(s->data - s->head);
+}
+inline void skb_reset_network_header(SkBuff* s) {
+  s->network_header = static_cast<std::uint16_t>(s->data - s->head);
+}
+inline void skb_reset_transport_header(SkBuff* s) {
+  s->transport_header = static_cast<std::uint16_t>(s->data - s->head);
+}
+inline std::uint8_t* skb_mac_header(const SkBuff* s) {
+  return s->head + s->mac_header;
+}
+inline std::uint8_t* skb_network_header(const SkBuff* s) {
+  return s->head + s->network_header;
+}
+inline std::uint8_t* skb_transport_header(const SkBuff* s) {
+  return s->head + s->transport_header;
+}
 
 // --- clones and copies -------------------------------------------------------
 SkbPtr skb_clone(SkBuff* skb);  // shares head and frags; dataref++; both marked cloned
@@ -170,7 +201,7 @@ bool skb_header_cloned(const SkBuff* skb);  // the header area is shared with a 
 int skb_cow_head(SkBuff* skb, std::uint32_t headroom);
 // Reallocate the head with nhead/ntail more bytes, unsharing it: 0 or -ENOMEM.
 int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail);
-SkbPtr pskb_copy(SkBuff* skb);  // private copy of the header, frags shared
+SkbPtr pskb_copy(SkBuff* skb);       // private copy of the header, frags shared
 SkbPtr skb_copy(const SkBuff* skb);  // full private, linear copy
 // Copy len bytes starting at offset (linear then frags) into to: 0 or -EFAULT.
 int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32_t len);
@@ -181,9 +212,15 @@ int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32
 void skb_fill_page_desc(SkBuff* skb, int i, Page* page, std::uint32_t off, std::uint32_t size);
 // Can a write of data at page+off extend frag i-1 (same page, contiguous)?
 bool skb_can_coalesce(const SkBuff* skb, int i, const Page* page, std::uint32_t off);
-inline void skb_frag_ref(SkBuff* skb, int i) { get_page(skb_shinfo(skb)->frags[i].page); }
-inline void skb_frag_unref(SkBuff* skb, int i) { put_page(skb_shinfo(skb)->frags[i].page); }
-inline std::uint8_t* skb_frag_address(const SkbFrag* f) { return f->page->addr + f->offset; }
+inline void skb_frag_ref(SkBuff* skb, int i) {
+  get_page(skb_shinfo(skb)->frags[i].page);
+}
+inline void skb_frag_unref(SkBuff* skb, int i) {
+  put_page(skb_shinfo(skb)->frags[i].page);
+}
+inline std::uint8_t* skb_frag_address(const SkbFrag* f) {
+  return f->page->addr + f->offset;
+}
 
 // struct page_frag + skb_page_frag_refill: a per-owner (per-socket) cursor
 // into a 32 KiB page, so consecutive small appends land contiguously.
@@ -208,6 +245,8 @@ struct SkbPoolStats {
   std::uint64_t head_allocs = 0, head_frees = 0, head_in_use = 0, head_fresh = 0;
   std::uint64_t page_allocs = 0, page_frees = 0, page_in_use = 0, page_fresh = 0;
   std::uint64_t alloc_failures = 0;
+  std::uint64_t skb_dropped = 0;   // freed by kfree_skb (a drop)
+  std::uint64_t skb_consumed = 0;  // freed by consume_skb (normal end of life)
 };
 struct SkbPoolLimits {
   std::uint64_t max_skbs = 1u << 22;

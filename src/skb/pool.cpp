@@ -1,0 +1,239 @@
+// Per-thread pools for sk_buff structs, heads and pages (see pool.hpp).
+#include "skb/pool.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace sp {
+namespace skb_pool {
+namespace {
+
+constexpr std::align_val_t kAlign{SMP_CACHE_BYTES};
+constexpr std::uint32_t kShinfoRoom = SKB_DATA_ALIGN(sizeof(SkbSharedInfo));
+// Page orders kept on free lists; others go straight to and from the heap.
+constexpr std::uint32_t kMaxPooledOrder = SKB_FRAG_PAGE_ORDER;
+
+std::uint64_t block_bytes(std::uint32_t capacity) {
+  return std::uint64_t{capacity} + kShinfoRoom;
+}
+
+int head_class(std::uint32_t capacity) {
+  for (int i = 0; i < kNumHeadClasses; ++i) {
+    if (kHeadClasses[i] == capacity) return i;
+  }
+  return -1;
+}
+
+struct Pools {
+  SkbPoolStats stats;
+  SkbPoolLimits limits;
+  std::uint64_t head_bytes_in_use = 0;
+  std::vector<void*> skb_free;
+  std::vector<std::uint8_t*> head_free[kNumHeadClasses];
+  std::vector<Page*> page_free[kMaxPooledOrder + 1];
+
+  ~Pools();
+};
+
+// Set once this thread's Pools has been destroyed (thread exit), so that a
+// late free (a static queue purged after thread-local teardown) goes to the
+// heap instead of a dead pool. Constant-initialised, so always safe to read.
+thread_local bool t_pools_gone = false;
+
+Pools* pools() {
+  if (t_pools_gone) return nullptr;
+  thread_local Pools p;
+  return &p;
+}
+
+void release_page_memory(Page* pg) {
+  ::operator delete(pg->addr, kAlign);
+  delete pg;
+}
+
+Pools::~Pools() {
+  for (void* s : skb_free) ::operator delete (s, std::align_val_t{alignof(SkBuff)});
+  for (int i = 0; i < kNumHeadClasses; ++i) {
+    for (std::uint8_t* h : head_free[i]) ::operator delete(h, kAlign);
+  }
+  for (auto& list : page_free) {
+    for (Page* pg : list) release_page_memory(pg);
+  }
+  t_pools_gone = true;
+}
+
+SkbPoolStats g_orphan_stats;  // stats() after this thread's pools are gone
+
+}  // namespace
+
+SkbPoolStats& stats() {
+  Pools* p = pools();
+  return p ? p->stats : g_orphan_stats;
+}
+
+std::uint32_t head_capacity(std::uint32_t size) {
+  for (std::uint32_t c : kHeadClasses) {
+    if (size <= c) return c;
+  }
+  return SKB_DATA_ALIGN(size);
+}
+
+std::uint8_t* alloc_head(std::uint32_t capacity) {
+  Pools* p = pools();
+  const std::uint64_t bytes = block_bytes(capacity);
+  if (!p) return static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
+  if (p->head_bytes_in_use + bytes > p->limits.max_head_bytes) {
+    ++p->stats.alloc_failures;
+    return nullptr;
+  }
+  std::uint8_t* h = nullptr;
+  const int cls = head_class(capacity);
+  if (cls >= 0 && !p->head_free[cls].empty()) {
+    h = p->head_free[cls].back();
+    p->head_free[cls].pop_back();
+  } else {
+    h = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
+    if (!h) {
+      ++p->stats.alloc_failures;
+      return nullptr;
+    }
+    ++p->stats.head_fresh;
+  }
+  p->head_bytes_in_use += bytes;
+  ++p->stats.head_allocs;
+  ++p->stats.head_in_use;
+  return h;
+}
+
+void free_head(std::uint8_t* head, std::uint32_t capacity) {
+  Pools* p = pools();
+  if (!p) {
+    ::operator delete(head, kAlign);
+    return;
+  }
+  const std::uint64_t bytes = block_bytes(capacity);
+  p->head_bytes_in_use = p->head_bytes_in_use > bytes ? p->head_bytes_in_use - bytes : 0;
+  ++p->stats.head_frees;
+  if (p->stats.head_in_use) --p->stats.head_in_use;
+  const int cls = head_class(capacity);
+  if (cls >= 0) {
+    p->head_free[cls].push_back(head);
+  } else {
+    ::operator delete(head, kAlign);
+  }
+}
+
+void* alloc_skb_struct() {
+  Pools* p = pools();
+  if (!p) return ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
+  if (p->stats.skb_in_use >= p->limits.max_skbs) {
+    ++p->stats.alloc_failures;
+    return nullptr;
+  }
+  void* s = nullptr;
+  if (!p->skb_free.empty()) {
+    s = p->skb_free.back();
+    p->skb_free.pop_back();
+  } else {
+    s = ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
+    if (!s) {
+      ++p->stats.alloc_failures;
+      return nullptr;
+    }
+  }
+  ++p->stats.skb_allocs;
+  ++p->stats.skb_in_use;
+  return s;
+}
+
+void free_skb_struct(void* s) {
+  Pools* p = pools();
+  if (!p) {
+    ::operator delete (s, std::align_val_t{alignof(SkBuff)});
+    return;
+  }
+  ++p->stats.skb_frees;
+  if (p->stats.skb_in_use) --p->stats.skb_in_use;
+  p->skb_free.push_back(s);
+}
+
+}  // namespace skb_pool
+
+// --- pages -------------------------------------------------------------------
+
+Page* alloc_pages(std::uint32_t order) {
+  using namespace skb_pool;
+  Pools* p = pools();
+  const std::uint32_t bytes = PAGE_SIZE << order;
+  if (p && p->stats.page_in_use >= p->limits.max_pages) {
+    ++p->stats.alloc_failures;
+    return nullptr;
+  }
+  Page* pg = nullptr;
+  if (p && order <= kMaxPooledOrder && !p->page_free[order].empty()) {
+    pg = p->page_free[order].back();
+    p->page_free[order].pop_back();
+  } else {
+    auto* addr = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
+    pg = addr ? new (std::nothrow) Page : nullptr;
+    if (!pg) {
+      ::operator delete(addr, kAlign);
+      if (p) ++p->stats.alloc_failures;
+      return nullptr;
+    }
+    pg->addr = addr;
+    pg->size = bytes;
+    pg->order = order;
+    if (p) ++p->stats.page_fresh;
+  }
+  pg->refcount = 1;
+  if (p) {
+    ++p->stats.page_allocs;
+    ++p->stats.page_in_use;
+  }
+  return pg;
+}
+
+void get_page(Page* pg) {
+  ++pg->refcount;
+}
+
+void put_page(Page* pg) {
+  using namespace skb_pool;
+  if (pg->refcount == 0) {
+    std::fprintf(stderr, "put_page: page %p already free (refcount 0)\n", static_cast<void*>(pg));
+    std::abort();
+  }
+  if (--pg->refcount != 0) return;
+  Pools* p = pools();
+  if (!p) {
+    release_page_memory(pg);
+    return;
+  }
+  ++p->stats.page_frees;
+  if (p->stats.page_in_use) --p->stats.page_in_use;
+  if (pg->order <= kMaxPooledOrder) {
+    p->page_free[pg->order].push_back(pg);
+  } else {
+    release_page_memory(pg);
+  }
+}
+
+// --- stats and limits --------------------------------------------------------
+
+const SkbPoolStats& skb_pool_stats() {
+  return skb_pool::stats();
+}
+
+void skb_pool_set_limits(const SkbPoolLimits& limits) {
+  if (skb_pool::Pools* p = skb_pool::pools()) p->limits = limits;
+}
+
+SkbPoolLimits skb_pool_limits() {
+  skb_pool::Pools* p = skb_pool::pools();
+  return p ? p->limits : SkbPoolLimits{};
+}
+
+}  // namespace sp

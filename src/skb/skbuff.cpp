@@ -1,0 +1,422 @@
+// sk_buff operations, after net/core/skbuff.c and include/linux/skbuff.h.
+#include "skb/skbuff.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "skb/pool.hpp"
+
+namespace sp {
+namespace {
+
+constexpr std::uint8_t kStructFromPool = 1;
+
+void init_shinfo(SkBuff* skb) {
+  new (skb_shinfo(skb)) SkbSharedInfo{};
+}
+
+// A fresh sk_buff struct around a fresh head of at least `size` bytes
+// (__alloc_skb). Everything is zero except the four pointers and truesize.
+SkBuff* __alloc_skb(std::uint32_t size) {
+  void* mem = skb_pool::alloc_skb_struct();
+  if (!mem) return nullptr;
+  const std::uint32_t cap = skb_pool::head_capacity(size);
+  std::uint8_t* head = skb_pool::alloc_head(cap);
+  if (!head) {
+    skb_pool::free_skb_struct(mem);
+    return nullptr;
+  }
+  auto* skb = new (mem) SkBuff;
+  skb->pool_class = kStructFromPool;
+  skb->head = skb->data = skb->tail = head;
+  skb->end = head + cap;
+  // Linux charges the whole kmalloc bucket, not the request: the rounding up
+  // is memory the socket really holds.
+  skb->truesize = SKB_TRUESIZE(cap);
+  init_shinfo(skb);
+  return skb;
+}
+
+// skb_release_data: drop this skb's reference to the buffer; the last one
+// releases the frag pages and the head. A never-cloned skb owns it alone.
+void skb_release_data(SkBuff* skb) {
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  if (skb->cloned && --sh->dataref != 0) return;
+  for (int i = 0; i < sh->nr_frags; ++i) put_page(sh->frags[i].page);
+  const std::uint32_t cap = skb_end_offset(skb);
+  sh->~SkbSharedInfo();
+  skb_pool::free_head(skb->head, cap);
+}
+
+// kfree_skbmem: the struct back to its pool.
+void kfree_skbmem(SkBuff* skb) {
+  skb->~SkBuff();
+  skb_pool::free_skb_struct(skb);
+}
+
+// __kfree_skb: the owner's destructor runs first (it may still look at the
+// data, as tcp_wfree and sock_wfree do), then the buffer and the struct go.
+void __kfree_skb(SkBuff* skb) {
+  if (skb->destructor) skb->destructor(skb);
+  skb_release_data(skb);
+  kfree_skbmem(skb);
+}
+
+// __copy_skb_header: the metadata a copy or clone keeps. Header offsets are
+// relative to head, valid in the copy when the headroom is the same.
+void copy_skb_header(SkBuff* n, const SkBuff* old) {
+  n->reserved_tailroom = old->reserved_tailroom;
+  n->mac_header = old->mac_header;
+  n->network_header = old->network_header;
+  n->transport_header = old->transport_header;
+  n->ip_summed = old->ip_summed;
+  n->csum_start = old->csum_start;
+  n->csum_offset = old->csum_offset;
+  n->csum = old->csum;
+  n->protocol = old->protocol;
+  n->tstamp = old->tstamp;
+  n->mark = old->mark;
+  n->ifindex = old->ifindex;
+  std::memcpy(n->cb, old->cb, sizeof(n->cb));
+}
+
+// skb_copy_header: header fields plus the GSO description in shared info.
+void skb_copy_header(SkBuff* n, const SkBuff* old) {
+  copy_skb_header(n, old);
+  SkbSharedInfo* ns = skb_shinfo(n);
+  const SkbSharedInfo* os = skb_shinfo(old);
+  ns->gso_size = os->gso_size;
+  ns->gso_segs = os->gso_segs;
+  ns->gso_type = os->gso_type;
+}
+
+SkbPtr adopt(SkBuff* skb) {
+  return SkbPtr(skb);
+}
+
+void print_panic(const char* msg, const SkBuff* skb, std::uint32_t len, const char* where) {
+  std::fprintf(stderr,
+               "%s: text:%s len:%u put:%u head:%p data:%ld tail:%ld end:%ld data_len:%u "
+               "dev:%d\n",
+               msg, where ? where : "?", skb->len, len, static_cast<const void*>(skb->head),
+               static_cast<long>(skb->data - skb->head), static_cast<long>(skb->tail - skb->head),
+               static_cast<long>(skb->end - skb->head), skb->data_len, skb->ifindex);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void SkbDeleter::operator()(SkBuff* skb) const noexcept {
+  if (skb) __kfree_skb(skb);
+}
+
+// --- allocation ----------------------------------------------------------
+
+SkbPtr alloc_skb(std::uint32_t size) {
+  return adopt(__alloc_skb(size));
+}
+
+SkbPtr alloc_skb_with_headroom(std::uint32_t headroom, std::uint32_t size) {
+  SkbPtr skb = alloc_skb(headroom + size);
+  if (skb) skb_reserve(skb.get(), headroom);
+  return skb;
+}
+
+void kfree_skb(SkbPtr skb) {
+  if (!skb) return;
+  ++skb_pool::stats().skb_dropped;
+  skb.reset();
+}
+
+void consume_skb(SkbPtr skb) {
+  if (!skb) return;
+  ++skb_pool::stats().skb_consumed;
+  skb.reset();
+}
+
+// --- the four pointers -----------------------------------------------------
+
+void skb_over_panic(const SkBuff* skb, std::uint32_t len, const char* where) {
+  print_panic("skb_over_panic", skb, len, where);
+  std::abort();
+}
+
+void skb_under_panic(const SkBuff* skb, std::uint32_t len, const char* where) {
+  print_panic("skb_under_panic", skb, len, where);
+  std::abort();
+}
+
+void skb_reserve(SkBuff* skb, std::uint32_t len) {
+  if (len > static_cast<std::uint32_t>(skb->end - skb->tail))
+    skb_over_panic(skb, len, "skb_reserve");
+  skb->data += len;
+  skb->tail += len;
+}
+
+std::uint8_t* skb_put(SkBuff* skb, std::uint32_t len) {
+  // Checked before moving tail: a pointer past end is already undefined.
+  if (len > static_cast<std::uint32_t>(skb->end - skb->tail)) skb_over_panic(skb, len, "skb_put");
+  std::uint8_t* tmp = skb->tail;
+  skb->tail += len;
+  skb->len += len;
+  return tmp;
+}
+
+std::uint8_t* skb_push(SkBuff* skb, std::uint32_t len) {
+  if (len > skb_headroom(skb)) skb_under_panic(skb, len, "skb_push");
+  skb->data -= len;
+  skb->len += len;
+  return skb->data;
+}
+
+std::uint8_t* skb_pull(SkBuff* skb, std::uint32_t len) {
+  // Pulling into paged data would need __pskb_pull_tail; refuse instead.
+  if (len > skb_headlen(skb)) return nullptr;
+  skb->len -= len;
+  skb->data += len;
+  return skb->data;
+}
+
+void skb_trim(SkBuff* skb, std::uint32_t len) {
+  // Linux warns and does nothing on a paged skb: that needs pskb_trim.
+  if (skb->len <= len || skb->data_len) return;
+  skb->len = len;
+  skb->tail = skb->data + len;
+}
+
+int pskb_trim(SkBuff* skb, std::uint32_t len) {
+  if (len >= skb->len) return 0;
+  if (!skb->data_len) {
+    skb_trim(skb, len);
+    return 0;
+  }
+  // ___pskb_trim: frag sizes live in the shared info, so a clone must stop
+  // sharing it before we shrink them under the other skb's feet.
+  if (skb_cloned(skb)) {
+    int err = pskb_expand_head(skb, 0, 0);
+    if (err) return err;
+  }
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  const std::uint32_t headlen = skb_headlen(skb);
+  std::uint32_t offset = headlen;
+  int keep = 0;
+  if (len > headlen) {
+    for (; keep < sh->nr_frags; ++keep) {
+      const std::uint32_t frag_end = offset + sh->frags[keep].size;
+      if (frag_end >= len) {
+        sh->frags[keep].size = len - offset;
+        ++keep;
+        break;
+      }
+      offset = frag_end;
+    }
+  }
+  for (int i = keep; i < sh->nr_frags; ++i) {
+    put_page(sh->frags[i].page);
+    sh->frags[i] = SkbFrag{};
+  }
+  sh->nr_frags = static_cast<std::uint8_t>(keep);
+  if (len > headlen) {
+    skb->data_len = len - headlen;
+  } else {
+    skb->data_len = 0;
+    skb->tail = skb->data + len;
+  }
+  skb->len = len;
+  return 0;
+}
+
+// --- clones and copies -------------------------------------------------------
+
+SkbPtr skb_clone(SkBuff* skb) {
+  void* mem = skb_pool::alloc_skb_struct();
+  if (!mem) return nullptr;
+  auto* n = new (mem) SkBuff;
+  n->pool_class = kStructFromPool;
+  // __skb_clone: same buffer and pointers; the clone has no owner socket and
+  // no destructor, so freeing it does not uncharge the socket twice.
+  n->head = skb->head;
+  n->data = skb->data;
+  n->tail = skb->tail;
+  n->end = skb->end;
+  n->len = skb->len;
+  n->data_len = skb->data_len;
+  n->truesize = skb->truesize;
+  copy_skb_header(n, skb);
+  n->cloned = true;
+  skb->cloned = true;
+  ++skb_shinfo(skb)->dataref;
+  return adopt(n);
+}
+
+bool skb_header_cloned(const SkBuff* skb) {
+  // Linux splits dataref to let a clone promise it never touches the header
+  // (skb_header_release); nothing here makes that promise, so any sharer of
+  // the buffer shares the header.
+  return skb->cloned && skb_shinfo(skb)->dataref > 1;
+}
+
+int skb_cow_head(SkBuff* skb, std::uint32_t headroom) {
+  std::uint32_t delta = 0;
+  if (headroom > skb_headroom(skb)) delta = headroom - skb_headroom(skb);
+  if (delta || skb_header_cloned(skb)) {
+    const std::uint32_t pad = (delta + NET_SKB_PAD - 1) / NET_SKB_PAD * NET_SKB_PAD;
+    return pskb_expand_head(skb, pad, 0);
+  }
+  return 0;
+}
+
+int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
+  const std::uint32_t old_cap = skb_end_offset(skb);
+  const std::uint64_t want = std::uint64_t{nhead} + old_cap + ntail;
+  if (want > 0xffffffffu - 2 * SMP_CACHE_BYTES) return -ENOMEM;
+  const std::uint32_t cap = skb_pool::head_capacity(SKB_DATA_ALIGN(want));
+  std::uint8_t* data = skb_pool::alloc_head(cap);
+  if (!data) return -ENOMEM;
+
+  // The headroom and the linear data move; whatever lies after tail does not.
+  std::memcpy(data + nhead, skb->head, static_cast<std::size_t>(skb->tail - skb->head));
+  auto* nsh = new (data + cap) SkbSharedInfo(*skb_shinfo(skb));
+  nsh->dataref = 1;
+
+  if (skb_cloned(skb)) {
+    // The old buffer stays with the other clones: we need our own page refs
+    // before giving up our share of it.
+    for (int i = 0; i < nsh->nr_frags; ++i) get_page(nsh->frags[i].page);
+    skb_release_data(skb);
+  } else {
+    // Sole owner: the frag references move to the new shared info as they are.
+    skb_shinfo(skb)->~SkbSharedInfo();
+    skb_pool::free_head(skb->head, old_cap);
+  }
+  const std::ptrdiff_t off = (data + nhead) - skb->head;
+  skb->head = data;
+  skb->end = data + cap;
+  skb->data += off;
+  skb->tail += off;
+  // Header offsets are from head: they move by what was added in front.
+  if (skb->mac_header != 0xffff)
+    skb->mac_header = static_cast<std::uint16_t>(skb->mac_header + nhead);
+  if (skb->network_header != 0xffff)
+    skb->network_header = static_cast<std::uint16_t>(skb->network_header + nhead);
+  if (skb->transport_header != 0xffff)
+    skb->transport_header = static_cast<std::uint16_t>(skb->transport_header + nhead);
+  if (skb->ip_summed == IpSummed::CHECKSUM_PARTIAL)
+    skb->csum_start = static_cast<std::uint16_t>(skb->csum_start + nhead);
+  skb->cloned = false;
+  // Linux only grows truesize of skbs that no socket has charged: changing a
+  // charged skb's truesize would unbalance the socket's accounting.
+  if (!skb->sk) skb->truesize += cap - old_cap;
+  return 0;
+}
+
+SkbPtr pskb_copy(SkBuff* skb) {
+  const std::uint32_t headroom = skb_headroom(skb);
+  SkbPtr n = alloc_skb(headroom + skb_headlen(skb));
+  if (!n) return nullptr;
+  skb_reserve(n.get(), headroom);
+  std::memcpy(skb_put(n.get(), skb_headlen(skb)), skb->data, skb_headlen(skb));
+  SkbSharedInfo* ns = skb_shinfo(n.get());
+  const SkbSharedInfo* os = skb_shinfo(skb);
+  for (int i = 0; i < os->nr_frags; ++i) {
+    ns->frags[i] = os->frags[i];
+    get_page(ns->frags[i].page);
+  }
+  ns->nr_frags = os->nr_frags;
+  n->data_len = skb->data_len;
+  n->len = skb->len;
+  n->truesize += skb->data_len;
+  skb_copy_header(n.get(), skb);
+  return n;
+}
+
+SkbPtr skb_copy(const SkBuff* skb) {
+  const std::uint32_t headroom = skb_headroom(skb);
+  SkbPtr n = alloc_skb(skb_end_offset(skb) + skb->data_len);
+  if (!n) return nullptr;
+  skb_reserve(n.get(), headroom);
+  skb_put(n.get(), skb->len);
+  std::memcpy(n->head, skb->head, headroom);
+  if (skb_copy_bits(skb, 0, n->data, skb->len) != 0) return nullptr;
+  skb_copy_header(n.get(), skb);
+  return n;
+}
+
+int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32_t len) {
+  if (offset > skb->len || len > skb->len - offset) return -EFAULT;
+  auto* out = static_cast<std::uint8_t*>(to);
+  const std::uint32_t headlen = skb_headlen(skb);
+  if (offset < headlen) {
+    const std::uint32_t n = len < headlen - offset ? len : headlen - offset;
+    std::memcpy(out, skb->data + offset, n);
+    out += n;
+    offset += n;
+    len -= n;
+  }
+  std::uint32_t start = headlen;
+  const SkbSharedInfo* sh = skb_shinfo(skb);
+  for (int i = 0; len && i < sh->nr_frags; ++i) {
+    const SkbFrag& f = sh->frags[i];
+    const std::uint32_t end = start + f.size;
+    if (offset < end) {
+      const std::uint32_t in = offset - start;
+      const std::uint32_t n = len < f.size - in ? len : f.size - in;
+      std::memcpy(out, f.page->addr + f.offset + in, n);
+      out += n;
+      offset += n;
+      len -= n;
+    }
+    start = end;
+  }
+  return len ? -EFAULT : 0;
+}
+
+// --- paged data --------------------------------------------------------------
+
+void skb_fill_page_desc(SkBuff* skb, int i, Page* page, std::uint32_t off, std::uint32_t size) {
+  if (i < 0 || i >= MAX_SKB_FRAGS) {
+    std::fprintf(stderr, "skb_fill_page_desc: frag %d out of range (MAX_SKB_FRAGS %d), skb %p\n", i,
+                 MAX_SKB_FRAGS, static_cast<void*>(skb));
+    std::abort();
+  }
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  sh->frags[i] = SkbFrag{page, off, size};
+  sh->nr_frags = static_cast<std::uint8_t>(i + 1);
+}
+
+bool skb_can_coalesce(const SkBuff* skb, int i, const Page* page, std::uint32_t off) {
+  if (i <= 0) return false;
+  const SkbFrag& f = skb_shinfo(skb)->frags[i - 1];
+  return page == f.page && off == f.offset + f.size;
+}
+
+PageFrag::~PageFrag() {
+  if (page) put_page(page);
+}
+
+bool skb_page_frag_refill(std::uint32_t sz, PageFrag* pfrag) {
+  if (pfrag->page) {
+    // Nobody else holds the page (every skb that pointed into it is gone):
+    // start over at its beginning instead of taking a new one.
+    if (pfrag->page->refcount == 1) {
+      pfrag->offset = 0;
+      return true;
+    }
+    if (pfrag->offset + sz <= pfrag->size) return true;
+    put_page(pfrag->page);
+    pfrag->page = nullptr;
+  }
+  pfrag->offset = 0;
+  pfrag->size = 0;
+  // A 32 KiB page first (fewer frags per skb); fall back to a single page.
+  pfrag->page = alloc_pages(SKB_FRAG_PAGE_ORDER);
+  if (!pfrag->page) pfrag->page = alloc_pages(0);
+  if (!pfrag->page) return false;
+  pfrag->size = pfrag->page->size;
+  return true;
+}
+
+}  // namespace sp
