@@ -1,0 +1,217 @@
+// RFC 1071 sums. The fast paths add the buffer as little-endian machine
+// words and byte-swap the folded result at the end: the ones'-complement sum
+// is independent of byte order up to that swap (RFC 1071 section 2(B)), so
+// no per-word byte swapping is needed.
+#include "wire/checksum.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace sp {
+namespace {
+
+inline std::uint64_t load64(const std::uint8_t* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Fold a 64-bit little-endian accumulation to 16 bits, swap it to the
+// big-endian word grid and add it to the caller's running sum.
+inline Wsum finish_le(std::uint64_t acc, Wsum sum) {
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  std::uint16_t folded = csum_fold16(static_cast<Wsum>(acc));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
+#endif
+  return csum_add(sum, folded);
+}
+
+// The last 0..7 bytes as one zero-padded machine word: the byte at an even
+// offset lands in the low byte of a little-endian word, the high byte of the
+// corresponding big-endian one, which is RFC 1071's padding.
+inline std::uint64_t tail64(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, n);
+  return v;
+}
+
+// Sum 64-bit words with the carry kept in a second counter: two independent
+// add chains per iteration so the adds overlap.
+inline std::uint64_t sum_words(const std::uint8_t* p, std::size_t n, std::uint64_t* carries) {
+  std::uint64_t a0 = 0, a1 = 0, c0 = 0, c1 = 0;
+  while (n >= 32) {
+    std::uint64_t v0 = load64(p), v1 = load64(p + 8), v2 = load64(p + 16), v3 = load64(p + 24);
+    a0 += v0;
+    c0 += a0 < v0;
+    a1 += v1;
+    c1 += a1 < v1;
+    a0 += v2;
+    c0 += a0 < v2;
+    a1 += v3;
+    c1 += a1 < v3;
+    p += 32;
+    n -= 32;
+  }
+  while (n >= 8) {
+    std::uint64_t v = load64(p);
+    a0 += v;
+    c0 += a0 < v;
+    p += 8;
+    n -= 8;
+  }
+  if (n) {
+    std::uint64_t v = tail64(p, n);
+    a1 += v;
+    c1 += a1 < v;
+  }
+  std::uint64_t s = a0 + a1;
+  *carries += c0 + c1 + (s < a1);
+  return s;
+}
+
+inline std::uint64_t add_carries(std::uint64_t s, std::uint64_t carries) {
+  // Each carry out of bit 63 is worth 2^64 == 1 (mod 2^16 - 1).
+  std::uint64_t r = s + carries;
+  return r + (r < carries);
+}
+
+}  // namespace
+
+Wsum csum_partial_ref(const void* buf, std::size_t len, Wsum sum) {
+  const auto* p = static_cast<const std::uint8_t*>(buf);
+  std::uint64_t s = sum;
+  std::size_t i = 0;
+  for (; i + 1 < len; i += 2) s += load_be16(p + i);
+  if (i < len) s += std::uint32_t{p[i]} << 8;
+  while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
+  return static_cast<Wsum>(s);
+}
+
+Wsum csum_partial_scalar(const void* buf, std::size_t len, Wsum sum) {
+  std::uint64_t carries = 0;
+  std::uint64_t s = sum_words(static_cast<const std::uint8_t*>(buf), len, &carries);
+  return finish_le(add_carries(s, carries), sum);
+}
+
+#if defined(__x86_64__)
+namespace {
+// 64 bytes per iteration: 16-bit lanes widened to 32 bits and added into
+// 32-bit lanes. A lane gains at most 4 * 0xffff per iteration, so flushing
+// into 64-bit lanes every 4096 iterations keeps every lane from overflowing.
+__attribute__((target("avx2"))) std::uint64_t sum_avx2(const std::uint8_t* p, std::size_t n,
+                                                       std::size_t* done) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i acc64 = zero;
+  std::size_t off = 0;
+  while (n - off >= 64) {
+    __m256i acc32 = zero;
+    std::size_t block_end = off + std::min<std::size_t>((n - off) & ~std::size_t{63}, 64 * 4096);
+    for (; off < block_end; off += 64) {
+      __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + off));
+      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + off + 32));
+      acc32 = _mm256_add_epi32(acc32, _mm256_unpacklo_epi16(a, zero));
+      acc32 = _mm256_add_epi32(acc32, _mm256_unpackhi_epi16(a, zero));
+      acc32 = _mm256_add_epi32(acc32, _mm256_unpacklo_epi16(b, zero));
+      acc32 = _mm256_add_epi32(acc32, _mm256_unpackhi_epi16(b, zero));
+    }
+    acc64 = _mm256_add_epi64(acc64, _mm256_unpacklo_epi32(acc32, zero));
+    acc64 = _mm256_add_epi64(acc64, _mm256_unpackhi_epi32(acc32, zero));
+  }
+  alignas(32) std::uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc64);
+  *done = off;
+  // Four lanes each far below 2^62: no overflow in the sum.
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+}  // namespace
+
+bool csum_have_avx2() {
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+}
+
+Wsum csum_partial_avx2(const void* buf, std::size_t len, Wsum sum) {
+  if (!csum_have_avx2() || len < 128) return csum_partial_scalar(buf, len, sum);
+  const auto* p = static_cast<const std::uint8_t*>(buf);
+  std::size_t done = 0;
+  std::uint64_t s = sum_avx2(p, len, &done);
+  // The rest starts at an offset that is a multiple of 64, so it stays on the
+  // same word grid as the vector part.
+  std::uint64_t carries = 0;
+  std::uint64_t rest = sum_words(p + done, len - done, &carries);
+  rest = add_carries(rest, carries);
+  rest = (rest & 0xffffffff) + (rest >> 32);
+  return finish_le(s + rest, sum);
+}
+#else
+bool csum_have_avx2() {
+  return false;
+}
+Wsum csum_partial_avx2(const void* buf, std::size_t len, Wsum sum) {
+  return csum_partial_scalar(buf, len, sum);
+}
+#endif
+
+Wsum csum_partial(const void* buf, std::size_t len, Wsum sum) {
+  return csum_partial_avx2(buf, len, sum);
+}
+
+Wsum csum_partial_copy(void* dst, const void* src, std::size_t len, Wsum sum) {
+  auto* d = static_cast<std::uint8_t*>(dst);
+  const auto* s = static_cast<const std::uint8_t*>(src);
+  std::uint64_t a0 = 0, a1 = 0, c0 = 0, c1 = 0;
+  while (len >= 16) {
+    std::uint64_t v0 = load64(s), v1 = load64(s + 8);
+    std::memcpy(d, &v0, 8);
+    std::memcpy(d + 8, &v1, 8);
+    a0 += v0;
+    c0 += a0 < v0;
+    a1 += v1;
+    c1 += a1 < v1;
+    s += 16;
+    d += 16;
+    len -= 16;
+  }
+  if (len >= 8) {
+    std::uint64_t v = load64(s);
+    std::memcpy(d, &v, 8);
+    a0 += v;
+    c0 += a0 < v;
+    s += 8;
+    d += 8;
+    len -= 8;
+  }
+  if (len) {
+    std::memcpy(d, s, len);
+    std::uint64_t v = tail64(s, len);
+    a1 += v;
+    c1 += a1 < v;
+  }
+  std::uint64_t total = a0 + a1;
+  std::uint64_t carries = c0 + c1 + (total < a1);
+  return finish_le(add_carries(total, carries), sum);
+}
+
+std::uint16_t ip_fast_csum(const void* iph, unsigned ihl) {
+  return csum_fold(csum_partial_scalar(iph, std::size_t{ihl} * 4, 0));
+}
+
+void inet_proto_csum_replace4(std::uint16_t* check, bool partial, Wsum* skb_csum,
+                              std::uint32_t from, std::uint32_t to, bool pseudohdr) {
+  const Wsum diff = csum_add(~from, to);
+  if (!partial) {
+    *check = csum_fold(csum_add(diff, ~csum_unfold(*check)));
+    if (skb_csum && pseudohdr) *skb_csum = ~csum_add(diff, ~*skb_csum);
+  } else if (pseudohdr) {
+    *check =
+        static_cast<std::uint16_t>(~csum_fold(csum_add(csum_sub(csum_unfold(*check), from), to)));
+  }
+}
+
+}  // namespace sp
