@@ -28,8 +28,8 @@ using be32 = std::uint32_t;
 
 struct RouteResult {
   NetDevice* dev = nullptr;
-  be32 saddr = 0;    // preferred source address on dev
-  be32 nexthop = 0;  // gateway, or daddr when on-link
+  be32 saddr = 0;         // preferred source address on dev
+  be32 nexthop = 0;       // gateway, or daddr when on-link
   std::uint32_t mtu = 0;  // path MTU (device MTU unless PMTU learned less)
 };
 
@@ -38,9 +38,12 @@ struct IpXmitParams {
   be32 saddr = 0;
   be32 daddr = 0;
   std::uint8_t protocol = 6;
-  std::uint8_t ttl = 64;   // sysctl ip_default_ttl
+  std::uint8_t ttl = 64;  // sysctl ip_default_ttl
   std::uint8_t tos = 0;
-  bool df = true;          // IP_PMTUDISC_DO/WANT: DF set on TCP
+  bool df = true;  // IP_PMTUDISC_DO/WANT: DF set on TCP
+  // inet_sk(sk)->inet_id: the socket's IP ID counter, advanced by the number
+  // of segments sent. nullptr: a per-destination counter (socketless replies).
+  std::uint16_t* ip_id = nullptr;
 };
 
 // Handler for an IP protocol: skb->data at the transport header,
@@ -49,7 +52,13 @@ using ProtoHandler = std::function<void(SkbPtr)>;
 // ICMP error for a protocol: type, code, info (next-hop MTU for frag-needed),
 // and the offending packet's quoted IPv4+transport header (skb->data at the
 // quoted IP header).
-using ProtoErrHandler = std::function<void(const SkBuff* quoted, int type, int code, std::uint32_t info)>;
+using ProtoErrHandler =
+    std::function<void(const SkBuff* quoted, int type, int code, std::uint32_t info)>;
+// Handler for a non-IP ethertype (ARP): skb->data at the network header,
+// mac_header set (struct packet_type).
+using PacketTypeHandler = std::function<void(SkbPtr)>;
+
+class NeighTable;
 
 class Stack {
  public:
@@ -103,6 +112,18 @@ class Stack {
   // netif_receive_skb: a frame from a device (skb->data at the link header).
   void netif_receive_skb(SkbPtr skb);
   void register_protocol(std::uint8_t proto, ProtoHandler rcv, ProtoErrHandler err = {});
+  // dev_add_pack: frames of this ethertype (host order) go to fn.
+  void register_packet_type(std::uint16_t ethertype, PacketTypeHandler fn);
+  // ICMP calls this with an error quoting a packet of `proto`; false when the
+  // protocol has no err handler.
+  bool deliver_icmp_error(std::uint8_t proto, const SkBuff* quoted, int type, int code,
+                          std::uint32_t info);
+  // The neighbour table (ARP plugs its solicit hook in here).
+  NeighTable& neigh();
+  // Addresses configured on a device (network byte order), first is primary.
+  std::vector<be32> dev_addresses(int ifindex) const;
+  // A source address for replies sent out of dev towards daddr (inet_select_addr).
+  be32 inet_select_addr(int ifindex, be32 daddr) const;
 
   // --- the loop ---------------------------------------------------------------
   // One pass: poll every device (bounded budget), run expired timers, run
@@ -120,9 +141,20 @@ class Stack {
   using WaitDriver = std::function<void(Nanos deadline)>;
   void set_wait_driver(WaitDriver d) { wait_driver_ = std::move(d); }
   bool wait_until(const std::function<bool()>& cond, Nanos deadline);
+  // A wait driver that moved something (another stack, a link) without this
+  // stack's own poll() doing work calls this, so wait_until does not take
+  // the pass for a stall. A driver pass that neither advances the clock nor
+  // notes progress means nothing can happen any more: wait_until returns
+  // false.
+  void note_progress();
+  std::uint64_t progress() const;
 
   // Per-stack TCP state (owned here, defined in tcp/).
   TcpStackState& tcp();
+
+  // The IP/device side's private state (core/stack_impl.hpp).
+  struct Impl;
+  Impl& impl() { return *impl_; }
 
  private:
   Clock& clock_;
@@ -131,7 +163,6 @@ class Stack {
   std::vector<std::unique_ptr<NetDevice>> devs_;
   WaitDriver wait_driver_;
   std::unique_ptr<TcpStackState> tcp_;
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
