@@ -1,0 +1,228 @@
+// struct sock lifetime, memory accounting and stream waits
+// (net/core/sock.c, net/core/stream.c).
+#include "sock/sock.hpp"
+
+#include <cerrno>
+#include <climits>
+
+#include "tcp/tcp.hpp"
+#include "tcp/tcp_stack_state.hpp"
+
+namespace sp {
+
+Sock::Sock(Stack& st, Proto* prot)
+    : stack(&st),
+      sk_sndbuf(st.sysctl().wmem_default),
+      sk_rcvbuf(st.sysctl().rmem_default),
+      sk_prot(prot),
+      sk_state_change(sock_def_wakeup),
+      sk_data_ready(sock_def_readable),
+      sk_write_space(sk_stream_write_space),
+      sk_error_report(sock_def_error_report) {
+  st.tcp().register_sock(this);
+}
+
+Sock::~Sock() {
+  stack->tcp().unregister_sock(this);
+}
+
+void sock_hold(Sock* sk) {
+  ++sk->sk_refcnt;
+}
+
+namespace {
+// __sk_free: the last reference and the last in-device skb are gone.
+void sk_destruct_when_idle(Sock* sk) {
+  if (sk->sk_wmem_alloc == 0) sk->stack->tcp().schedule_free(sk);
+}
+}  // namespace
+
+void sock_put(Sock* sk) {
+  if (--sk->sk_refcnt > 0) return;
+  // sk_free: drop the "alive" bias of sk_wmem_alloc. Skbs still in a device
+  // keep the memory (and the sock) until their destructor runs, as Linux's
+  // sk_wmem_alloc does.
+  sk->sk_wmem_alloc -= 1;
+  sk_destruct_when_idle(sk);
+}
+
+void sock_wfree_done(Sock* sk) {
+  if (sk->sk_refcnt <= 0) sk_destruct_when_idle(sk);
+}
+
+void sock_orphan(Sock* sk) {
+  sock_set_flag(sk, SOCK_DEAD);
+  sk->sk_socket = nullptr;
+}
+
+int sock_error(Sock* sk) {
+  int err = sk->sk_err;
+  if (!err) return 0;
+  sk->sk_err = 0;
+  return -err;
+}
+
+void sock_def_wakeup(Sock* sk) {
+  ++sk->sk_wq.wakeups;
+}
+void sock_def_readable(Sock* sk) {
+  ++sk->sk_wq.wakeups;
+}
+void sock_def_error_report(Sock* sk) {
+  ++sk->sk_wq.wakeups;
+}
+
+// Wake a writer only when a third of the buffer is free again
+// (__sk_stream_is_writeable with wake = 1), so a blocked sender resumes with
+// room for a useful amount rather than a byte at a time.
+void sk_stream_write_space(Sock* sk) {
+  bool writeable = sk_stream_wspace(sk) >= sk_stream_min_wspace(sk) &&
+                   (!sk->sk_prot->stream_memory_free || sk->sk_prot->stream_memory_free(sk, 1));
+  if (writeable && sk->sk_socket) {
+    sock_reset_flag(sk, SOCK_NOSPACE);
+    ++sk->sk_wq.wakeups;
+    ++sk->sk_wq.write_wakeups;
+  }
+}
+
+// --- memory -------------------------------------------------------------------
+
+// __sk_mem_schedule without a global tcp_mem model: the charge always fits,
+// it only moves whole quanta into sk_forward_alloc. The per-socket limit is
+// sk_sndbuf, enforced by sk_stream_memory_free before a new skb is made.
+bool sk_wmem_schedule(Sock* sk, int size) {
+  if (size <= sk->sk_forward_alloc) return true;
+  sk->sk_forward_alloc += sk_mem_pages(size - sk->sk_forward_alloc) * SK_MEM_QUANTUM;
+  return true;
+}
+
+bool sk_rmem_schedule(Sock* sk, SkBuff* skb, int size) {
+  (void)skb;
+  if (size <= sk->sk_forward_alloc) return true;
+  sk->sk_forward_alloc += sk_mem_pages(size - sk->sk_forward_alloc) * SK_MEM_QUANTUM;
+  return true;
+}
+
+void sk_mem_reclaim(Sock* sk) {
+  if (sk->sk_forward_alloc >= SK_MEM_QUANTUM) sk->sk_forward_alloc &= SK_MEM_QUANTUM - 1;
+}
+
+void sk_wmem_free_skb(Sock* sk, SkbPtr skb) {
+  int truesize = static_cast<int>(skb->truesize);
+  sk->sk_wmem_queued -= truesize;
+  sk_mem_uncharge(sk, truesize);
+  sock_set_flag(sk, SOCK_QUEUE_SHRUNK);
+  consume_skb(std::move(skb));
+}
+
+bool sk_stream_memory_free(const Sock* sk) {
+  if (sk->sk_wmem_queued >= sk->sk_sndbuf) return false;
+  return !sk->sk_prot->stream_memory_free || sk->sk_prot->stream_memory_free(sk, 0);
+}
+
+bool sk_stream_is_writeable(const Sock* sk) {
+  return sk_stream_wspace(sk) >= sk_stream_min_wspace(sk) && sk_stream_memory_free(sk);
+}
+
+void sk_set_sndbuf(Sock* sk, int val) {
+  int max = sk->stack->sysctl().wmem_max;
+  if (val > max) val = max;
+  if (val < 0) val = 0;
+  sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+  // Linux doubles the request: the kernel counts skb overhead (truesize)
+  // against the buffer, and the user asked for payload room.
+  long doubled = 2L * val;
+  sk->sk_sndbuf = doubled < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : static_cast<int>(doubled);
+  sk->sk_write_space(sk);
+}
+
+void sk_set_rcvbuf(Sock* sk, int val) {
+  int max = sk->stack->sysctl().rmem_max;
+  if (val > max) val = max;
+  if (val < 0) val = 0;
+  sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
+  long doubled = 2L * val;
+  sk->sk_rcvbuf = doubled < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : static_cast<int>(doubled);
+}
+
+// --- waiting ---------------------------------------------------------------------
+
+Nanos sk_timeo_deadline(const Sock* sk, std::int64_t timeo) {
+  if (timeo == Sock::MAX_SCHEDULE_TIMEOUT) return Stack::kNoTimer;
+  if (timeo <= 0) return sk->stack->now();
+  return sk->stack->now() + jiffies_to_nsecs(static_cast<std::uint64_t>(timeo));
+}
+
+bool sk_wait_event(Sock* sk, std::int64_t* timeo, const std::function<bool()>& cond) {
+  if (cond()) return true;
+  if (*timeo <= 0) return false;
+  Nanos start = sk->stack->now();
+  bool ok = sk->stack->wait_until(cond, sk_timeo_deadline(sk, *timeo));
+  if (*timeo != Sock::MAX_SCHEDULE_TIMEOUT) {
+    auto waited = static_cast<std::int64_t>((sk->stack->now() - start) / kNsPerMs);
+    *timeo = waited >= *timeo ? 0 : *timeo - waited;
+    if (!ok) *timeo = 0;
+  }
+  return ok;
+}
+
+int sk_stream_wait_memory(Sock* sk, std::int64_t* timeo) {
+  for (;;) {
+    if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)) return -EPIPE;
+    if (sk_stream_memory_free(sk)) return 0;
+    sock_set_flag(sk, SOCK_NOSPACE);
+    if (*timeo == 0) return -EAGAIN;
+    sk_wait_event(sk, timeo, [sk] {
+      return sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN) || sk_stream_memory_free(sk);
+    });
+    if (!sk_stream_memory_free(sk) && *timeo == 0 && !sk->sk_err &&
+        !(sk->sk_shutdown & SEND_SHUTDOWN))
+      return -EAGAIN;
+  }
+}
+
+int sk_stream_wait_connect(Sock* sk, std::int64_t* timeo) {
+  for (;;) {
+    if (sk->sk_err) return sock_error(sk);
+    if (!((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) return -EPIPE;
+    if (*timeo == 0) return -EAGAIN;
+    bool done = sk_wait_event(sk, timeo, [sk] {
+      return sk->sk_err || !((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV));
+    });
+    if (!done && *timeo == 0) return -EAGAIN;
+  }
+}
+
+int sk_stream_error(Sock* sk, int flags, int err) {
+  (void)flags;
+  if (err == -EPIPE) {
+    int e = sock_error(sk);
+    err = e ? e : -EPIPE;
+  }
+  return err;
+}
+
+// --- net/socket.c -----------------------------------------------------------------
+
+long iov_length(const iovec* iov, std::size_t n) {
+  long total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (iov[i].iov_len > static_cast<std::size_t>(LONG_MAX - total)) return -EINVAL;
+    total += static_cast<long>(iov[i].iov_len);
+  }
+  return total;
+}
+
+int sock_sendmsg(Socket* sock, const msghdr* msg) {
+  long total = iov_length(msg->msg_iov, msg->msg_iovlen);
+  if (total < 0) return static_cast<int>(total);
+  return sock->ops->sendmsg(sock, msg, static_cast<std::size_t>(total));
+}
+
+int sock_recvmsg(Socket* sock, msghdr* msg, int flags) {
+  long total = iov_length(msg->msg_iov, msg->msg_iovlen);
+  if (total < 0) return static_cast<int>(total);
+  return sock->ops->recvmsg(sock, msg, static_cast<std::size_t>(total), flags);
+}
+
+}  // namespace sp

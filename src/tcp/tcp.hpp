@@ -1,0 +1,491 @@
+// THE shared TCP declarations (include/net/tcp.h): the control block
+// TCP_SKB_CB, sequence arithmetic, constants, small inline helpers and every
+// tcp_* function that one half of the TCP code calls in the other.
+//
+// Ownership: functions marked `// owner: tcp-recv` are implemented in
+// tcp_input.cpp, tcp_ipv4.cpp, tcp_minisocks.cpp, tcp_timer.cpp or cong/;
+// everything else here in tcp.cpp, tcp_output.cpp or tcp_stack_state.cpp
+// (tcp-send). Either half may add declarations; never reorder or rename.
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tcp/cong/tcp_cong.hpp"
+#include "tcp/tcp_sock.hpp"
+
+struct tcp_info;  // <linux/tcp.h>: TCP_INFO keeps Linux's layout
+
+namespace sp {
+
+// --- sequence space (RFC 793 modular comparisons) ----------------------------
+constexpr bool before(std::uint32_t seq1, std::uint32_t seq2) {
+  return static_cast<std::int32_t>(seq1 - seq2) < 0;
+}
+constexpr bool after(std::uint32_t seq2, std::uint32_t seq1) {
+  return before(seq1, seq2);
+}
+// seq2 <= seq1 <= seq3
+constexpr bool between(std::uint32_t seq1, std::uint32_t seq2, std::uint32_t seq3) {
+  return seq3 - seq2 >= seq1 - seq2;
+}
+
+// --- TCP states (include/net/tcp_states.h) ------------------------------------
+enum : std::uint8_t {
+  TCP_ESTABLISHED = 1,
+  TCP_SYN_SENT,
+  TCP_SYN_RECV,
+  TCP_FIN_WAIT1,
+  TCP_FIN_WAIT2,
+  TCP_TIME_WAIT,
+  TCP_CLOSE,
+  TCP_CLOSE_WAIT,
+  TCP_LAST_ACK,
+  TCP_LISTEN,
+  TCP_CLOSING,
+  TCP_NEW_SYN_RECV,
+  TCP_MAX_STATES
+};
+enum : std::uint32_t {
+  TCPF_ESTABLISHED = 1u << TCP_ESTABLISHED,
+  TCPF_SYN_SENT = 1u << TCP_SYN_SENT,
+  TCPF_SYN_RECV = 1u << TCP_SYN_RECV,
+  TCPF_FIN_WAIT1 = 1u << TCP_FIN_WAIT1,
+  TCPF_FIN_WAIT2 = 1u << TCP_FIN_WAIT2,
+  TCPF_TIME_WAIT = 1u << TCP_TIME_WAIT,
+  TCPF_CLOSE = 1u << TCP_CLOSE,
+  TCPF_CLOSE_WAIT = 1u << TCP_CLOSE_WAIT,
+  TCPF_LAST_ACK = 1u << TCP_LAST_ACK,
+  TCPF_LISTEN = 1u << TCP_LISTEN,
+  TCPF_CLOSING = 1u << TCP_CLOSING,
+  TCPF_NEW_SYN_RECV = 1u << TCP_NEW_SYN_RECV,
+};
+const char* tcp_state_name(int state);
+
+// --- header flags (TCPHDR_*) ----------------------------------------------------
+enum : std::uint8_t {
+  TCPHDR_FIN = 0x01,
+  TCPHDR_SYN = 0x02,
+  TCPHDR_RST = 0x04,
+  TCPHDR_PSH = 0x08,
+  TCPHDR_ACK = 0x10,
+  TCPHDR_URG = 0x20,
+  TCPHDR_ECE = 0x40,
+  TCPHDR_CWR = 0x80,
+};
+
+// --- constants (include/net/tcp.h; times in jiffies = ms) ------------------------
+constexpr std::uint32_t MAX_TCP_HEADER = 320;   // headroom reserved in every TCP skb
+constexpr std::uint32_t TCP_MSS_DEFAULT = 536;  // RFC 1122: no MSS option
+constexpr std::uint32_t TCP_MIN_MSS = 88;
+constexpr std::uint32_t TCP_BASE_MSS = 1024;
+constexpr std::uint32_t TCP_INIT_CWND = 10;
+constexpr std::uint32_t TCP_INFINITE_SSTHRESH = 0x7fffffff;
+constexpr std::uint32_t TCP_MAX_WSCALE = 14;
+constexpr std::uint32_t MAX_TCP_WINDOW = 32767;
+constexpr std::uint32_t TCP_MAX_QUICKACKS = 16;
+constexpr std::uint32_t TCP_MAX_REORDERING = 300;
+constexpr std::uint32_t TCP_RTO_MAX = 120 * HZ;
+constexpr std::uint32_t TCP_RTO_MIN = HZ / 5;
+constexpr std::uint32_t TCP_TIMEOUT_MIN = 2;
+constexpr std::uint32_t TCP_TIMEOUT_INIT = 1 * HZ;  // RFC 6298 2.1
+constexpr std::uint32_t TCP_TIMEOUT_FALLBACK = 3 * HZ;
+constexpr std::uint32_t TCP_DELACK_MAX = HZ / 5;
+constexpr std::uint32_t TCP_DELACK_MIN = HZ / 25;
+constexpr std::uint32_t TCP_ATO_MIN = HZ / 25;
+constexpr std::uint32_t TCP_RESOURCE_PROBE_INTERVAL = HZ / 2;
+constexpr std::uint32_t TCP_TIMEWAIT_LEN = 60 * HZ;  // 2*MSL
+constexpr std::uint32_t TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN;
+constexpr std::uint32_t TCP_PAWS_24DAYS = 60 * 60 * 24 * 24;  // seconds
+constexpr std::uint32_t TCP_PAWS_MSL = 60;                    // seconds
+constexpr std::uint32_t TCP_PAWS_WINDOW = 1;
+constexpr std::uint32_t TCP_KEEPALIVE_TIME = 120 * 60 * HZ;
+constexpr std::uint32_t TCP_KEEPALIVE_PROBES = 9;
+constexpr std::uint32_t TCP_KEEPALIVE_INTVL = 75 * HZ;
+constexpr std::uint32_t TCP_SYNQ_INTERVAL = HZ / 5;
+constexpr std::uint32_t TCP_CORK_TIMEOUT = HZ / 5;  // TCP_CORK holds at most 200 ms
+// Option lengths.
+constexpr std::uint32_t TCPOLEN_MSS = 4;
+constexpr std::uint32_t TCPOLEN_WINDOW = 3;
+constexpr std::uint32_t TCPOLEN_SACK_PERM = 2;
+constexpr std::uint32_t TCPOLEN_TIMESTAMP = 10;
+constexpr std::uint32_t TCPOLEN_TSTAMP_ALIGNED = 12;
+constexpr std::uint32_t TCPOLEN_WSCALE_ALIGNED = 4;
+constexpr std::uint32_t TCPOLEN_SACKPERM_ALIGNED = 4;
+constexpr std::uint32_t TCPOLEN_SACK_BASE = 2;
+constexpr std::uint32_t TCPOLEN_SACK_BASE_ALIGNED = 4;
+constexpr std::uint32_t TCPOLEN_SACK_PERBLOCK = 8;
+constexpr std::uint32_t TCPOLEN_MSS_ALIGNED = 4;
+constexpr std::uint32_t MAX_TCP_OPTION_SPACE = 40;
+constexpr std::uint32_t TCP_NUM_SACKS = 4;
+constexpr std::uint32_t TCP_HEADER_LEN = 20;  // sizeof(struct tcphdr)
+// rx_opt.sack_ok bits.
+constexpr std::uint8_t TCP_SACK_SEEN = 1 << 0;
+constexpr std::uint8_t TCP_DSACK_SEEN = 1 << 2;
+// Flags for tcp_ack() (FLAG_*), shared so tests can name them.
+enum : int {
+  FLAG_DATA = 0x01,
+  FLAG_WIN_UPDATE = 0x02,
+  FLAG_DATA_ACKED = 0x04,
+  FLAG_RETRANS_DATA_ACKED = 0x08,
+  FLAG_SYN_ACKED = 0x10,
+  FLAG_DATA_SACKED = 0x20,
+  FLAG_ECE = 0x40,
+  FLAG_LOST_RETRANS = 0x80,
+  FLAG_SLOWPATH = 0x100,
+  FLAG_ORIG_SACK_ACKED = 0x200,
+  FLAG_SND_UNA_ADVANCED = 0x400,
+  FLAG_DSACKING_ACK = 0x800,
+  FLAG_SET_XMIT_TIMER = 0x1000,
+  FLAG_SACK_RENEGING = 0x2000,
+  FLAG_UPDATE_TS_RECENT = 0x4000,
+  FLAG_NO_CHALLENGE_ACK = 0x8000,
+  FLAG_ACK_MAYBE_DELAYED = 0x10000,
+  FLAG_DSACK_TLP = 0x20000,
+};
+
+// TSQ flags (sk->sk_tsq_flags, enum tsq_enum).
+enum : std::uint32_t {
+  TSQ_THROTTLED = 1u << 0,  // tcp_write_xmit stopped on the TSQ limit
+  TSQ_QUEUED = 1u << 1,     // tcp_tsq_handler is scheduled
+  TCP_TSQ_DEFERRED = 1u << 2,
+  TCP_WRITE_TIMER_DEFERRED = 1u << 3,
+  TCP_DELACK_TIMER_DEFERRED = 1u << 4,
+  TCP_MTU_REDUCED_DEFERRED = 1u << 5,
+};
+
+// --- TCP_SKB_CB (struct tcp_skb_cb), in skb->cb -----------------------------------
+// SkbRbTree (skb/skb_queue.hpp) reads seq at cb offset 0 and end_seq at 4.
+enum : std::uint8_t {
+  TCPCB_SACKED_ACKED = 0x01,
+  TCPCB_SACKED_RETRANS = 0x02,
+  TCPCB_LOST = 0x04,
+  TCPCB_TAGBITS = 0x07,
+  TCPCB_REPAIRED = 0x10,
+  TCPCB_EVER_RETRANS = 0x80,
+  TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS,
+};
+struct TcpSkbCb {
+  std::uint32_t seq;         // first sequence number
+  std::uint32_t end_seq;     // seq + FIN + SYN + datalen
+  std::uint32_t tcp_tw_isn;  // rx: ISN chosen by tcp_timewait_state_process
+  std::uint8_t tcp_flags;    // TCPHDR_*
+  std::uint8_t sacked;       // TCPCB_* state in the retransmit queue
+  std::uint8_t eor;          // MSG_EOR: nothing may be appended to this skb
+  std::uint8_t txstamp_ack;
+  std::uint32_t ack_seq;  // rx: the segment's ACK number
+  // tx: delivery-rate state at send time (struct tcp_skb_cb.tx).
+  std::uint32_t tx_delivered;
+  std::uint64_t tx_first_tx_mstamp;
+  std::uint64_t tx_delivered_mstamp;
+  std::uint32_t tx_delivered_ce;
+  std::uint8_t tx_is_app_limited;
+  std::uint8_t ip_dsfield;
+  std::uint16_t tx_unused;
+};
+static_assert(sizeof(TcpSkbCb) <= sizeof(SkBuff::cb), "TCP_SKB_CB must fit in skb->cb");
+static_assert(offsetof(TcpSkbCb, seq) == 0, "SkbRbTree reads seq at cb offset 0");
+static_assert(offsetof(TcpSkbCb, end_seq) == 4, "SkbRbTree reads end_seq at cb offset 4");
+
+inline TcpSkbCb* TCP_SKB_CB(SkBuff* skb) {
+  return reinterpret_cast<TcpSkbCb*>(skb->cb);
+}
+inline const TcpSkbCb* TCP_SKB_CB(const SkBuff* skb) {
+  return reinterpret_cast<const TcpSkbCb*>(skb->cb);
+}
+
+// skb->tstamp holds the skb's (re)transmit time in ns (skb_mstamp_ns).
+inline std::uint64_t tcp_skb_timestamp_us(const SkBuff* skb) {
+  return skb->tstamp / 1000;
+}
+// Segments an skb will become on the wire (gso_segs, 1 for a plain skb).
+inline int tcp_skb_pcount(const SkBuff* skb) {
+  return skb_shinfo(skb)->gso_segs;
+}
+inline void tcp_skb_pcount_set(SkBuff* skb, int segs) {
+  skb_shinfo(skb)->gso_segs = static_cast<std::uint16_t>(segs);
+}
+inline void tcp_skb_pcount_add(SkBuff* skb, int segs) {
+  skb_shinfo(skb)->gso_segs = static_cast<std::uint16_t>(skb_shinfo(skb)->gso_segs + segs);
+}
+inline int tcp_skb_mss(const SkBuff* skb) {
+  return skb_shinfo(skb)->gso_size;
+}
+
+// --- time ------------------------------------------------------------------------
+inline std::uint64_t tcp_clock_ns(const Sock* sk) {
+  return sk->stack->now();
+}
+inline std::uint64_t tcp_clock_us(const Sock* sk) {
+  return sk->stack->now() / 1000;
+}
+inline std::uint32_t tcp_jiffies32(const Sock* sk) {
+  return static_cast<std::uint32_t>(jiffies_of(*sk->stack));
+}
+inline std::uint64_t tcp_jiffies(const Sock* sk) {
+  return jiffies_of(*sk->stack);
+}
+// TSval clock (ms resolution, as Linux's tcp_time_stamp_ms), without tsoffset.
+inline std::uint32_t tcp_time_stamp_ms(const Sock* sk) {
+  return static_cast<std::uint32_t>(sk->stack->now() / kNsPerMs);
+}
+// tcp_time_stamp_ts: the TSval we put on the wire now.
+inline std::uint32_t tcp_time_stamp_ts(const TcpSock* tp) {
+  return tcp_time_stamp_ms(tp) + tp->tsoffset;
+}
+// tcp_mstamp_refresh: cache the clock for this round of processing.
+void tcp_mstamp_refresh(TcpSock* tp);
+
+// --- queues -----------------------------------------------------------------------
+inline SkBuff* tcp_write_queue_head(const Sock* sk) {
+  return const_cast<Sock*>(sk)->sk_write_queue.peek();
+}
+inline SkBuff* tcp_write_queue_tail(const Sock* sk) {
+  return const_cast<Sock*>(sk)->sk_write_queue.peek_tail();
+}
+// The write queue holds only unsent skbs: its head is the send head.
+inline SkBuff* tcp_send_head(const Sock* sk) {
+  return tcp_write_queue_head(sk);
+}
+inline bool tcp_write_queue_empty(const Sock* sk) {
+  return const_cast<Sock*>(sk)->sk_write_queue.empty();
+}
+inline bool tcp_rtx_queue_empty(const Sock* sk) {
+  return tcp_sk(sk)->tcp_rtx_queue.empty();
+}
+inline bool tcp_rtx_and_write_queues_empty(const Sock* sk) {
+  return tcp_rtx_queue_empty(sk) && tcp_write_queue_empty(sk);
+}
+inline SkBuff* tcp_rtx_queue_head(const Sock* sk) {
+  return const_cast<TcpSock*>(tcp_sk(sk))->tcp_rtx_queue.first();
+}
+inline SkBuff* tcp_rtx_queue_tail(const Sock* sk) {
+  return const_cast<TcpSock*>(tcp_sk(sk))->tcp_rtx_queue.last();
+}
+inline bool tcp_skb_is_last(const Sock* sk, const SkBuff* skb) {
+  return tcp_write_queue_tail(sk) == skb;
+}
+// Can data be appended to skb (no EOR mark)?
+inline bool tcp_skb_can_collapse_to(const SkBuff* skb) {
+  return !TCP_SKB_CB(skb)->eor;
+}
+
+// --- in-flight and windows ---------------------------------------------------------
+inline std::uint32_t tcp_left_out(const TcpSock* tp) {
+  return tp->sacked_out + tp->lost_out;
+}
+// RFC 6675 "pipe": segments believed to be in the network.
+inline std::uint32_t tcp_packets_in_flight(const TcpSock* tp) {
+  return tp->packets_out - tcp_left_out(tp) + tp->retrans_out;
+}
+inline bool tcp_in_slow_start(const TcpSock* tp) {
+  return tp->snd_cwnd < tp->snd_ssthresh;
+}
+inline std::uint32_t tcp_wnd_end(const TcpSock* tp) {
+  return tp->snd_una + tp->snd_wnd;
+}
+inline void tcp_init_wl(TcpSock* tp, std::uint32_t seq) {
+  tp->snd_wl1 = seq;
+}
+// What is left of the window we last advertised.
+inline std::uint32_t tcp_receive_window(const TcpSock* tp) {
+  std::int32_t win = static_cast<std::int32_t>(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
+  return win < 0 ? 0 : static_cast<std::uint32_t>(win);
+}
+inline std::uint32_t tcp_notsent_lowat(const TcpSock* tp) {
+  return tp->notsent_lowat ? tp->notsent_lowat : tp->stack->sysctl().tcp_notsent_lowat;
+}
+// tcp_stream_memory_free: unsent bytes below TCP_NOTSENT_LOWAT (wake = 1
+// halves the threshold so that a writer is woken with room to spare).
+bool tcp_stream_memory_free(const Sock* sk, int wake);
+inline void tcp_mark_push(TcpSock* tp, SkBuff* skb) {
+  TCP_SKB_CB(skb)->tcp_flags |= TCPHDR_PSH;
+  tp->pushed_seq = tp->write_seq;
+}
+inline std::uint32_t tcp_rto_min(const Sock* sk) {
+  std::uint32_t m = inet_csk(sk)->icsk_rto_min;
+  return m ? m : TCP_RTO_MIN;
+}
+inline std::uint32_t keepalive_time_when(const TcpSock* tp) {
+  return tp->keepalive_time
+             ? tp->keepalive_time
+             : static_cast<std::uint32_t>(tp->stack->sysctl().tcp_keepalive_time) * HZ;
+}
+inline std::uint32_t keepalive_intvl_when(const TcpSock* tp) {
+  return tp->keepalive_intvl
+             ? tp->keepalive_intvl
+             : static_cast<std::uint32_t>(tp->stack->sysctl().tcp_keepalive_intvl) * HZ;
+}
+inline int keepalive_probes(const TcpSock* tp) {
+  return tp->keepalive_probes ? tp->keepalive_probes : tp->stack->sysctl().tcp_keepalive_probes;
+}
+inline int tcp_fin_time(const Sock* sk) {
+  int fin_timeout = tcp_sk(sk)->linger2
+                        ? tcp_sk(sk)->linger2
+                        : sk->stack->sysctl().tcp_fin_timeout * static_cast<int>(HZ);
+  int rto = static_cast<int>(inet_csk(sk)->icsk_rto);
+  if (fin_timeout < (rto << 2) - (rto >> 1)) fin_timeout = (rto << 2) - (rto >> 1);
+  return fin_timeout;
+}
+// Receive space from a buffer size (tcp_win_from_space with scaling_ratio).
+int tcp_win_from_space(const Sock* sk, int space);
+inline int tcp_space(const Sock* sk) {
+  return tcp_win_from_space(sk, sk->sk_rcvbuf - sk->sk_rmem_alloc);
+}
+inline int tcp_full_space(const Sock* sk) {
+  return tcp_win_from_space(sk, sk->sk_rcvbuf);
+}
+
+// --- timers (include/net/inet_connection_sock.h) -------------------------------------
+// Arm icsk_retransmit_timer for ICSK_TIME_* `what` (or the delack timer for
+// ICSK_TIME_DACK) `when` jiffies from now, capped at max_when.
+void inet_csk_reset_xmit_timer(Sock* sk, int what, std::uint64_t when, std::uint64_t max_when);
+void inet_csk_clear_xmit_timer(Sock* sk, int what);
+void inet_csk_reset_keepalive_timer(Sock* sk, std::uint64_t len);
+void inet_csk_delete_keepalive_timer(Sock* sk);
+// Backoff for the zero-window probe timer.
+std::uint64_t inet_csk_rto_backoff(const InetConnectionSock* icsk, std::uint64_t max_when);
+inline std::uint64_t tcp_probe0_base(const Sock* sk) {
+  std::uint64_t rto = inet_csk(sk)->icsk_rto;
+  return rto > TCP_RTO_MIN ? rto : TCP_RTO_MIN;
+}
+inline std::uint64_t tcp_probe0_when(const Sock* sk, std::uint64_t max_when) {
+  std::uint64_t w = tcp_probe0_base(sk) << inet_csk(sk)->icsk_backoff;
+  return w < max_when ? w : max_when;
+}
+// Arm the zero-window probe timer when nothing is in flight and data waits.
+void tcp_check_probe_timer(Sock* sk);
+// tcp_reset_xmit_timer: like inet_csk_reset_xmit_timer plus pacing delay.
+void tcp_reset_xmit_timer(Sock* sk, int what, std::uint64_t when, std::uint64_t max_when);
+
+// ==================================================================================
+// tcp.cpp (tcp-send): socket calls, sendmsg, recvmsg, options, close
+// ==================================================================================
+extern Proto tcp_prot;
+extern const ProtoOps inet_stream_ops;
+int tcp_init_sock(Sock* sk);
+void tcp_set_state(Sock* sk, int state);
+// tcp_done: the connection is over (RST, timeout, last ACK): CLOSE, wake
+// the user, destroy an orphan.
+void tcp_done(Sock* sk);
+int tcp_sendmsg(Sock* sk, const msghdr* msg, std::size_t size);
+int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size);
+int tcp_recvmsg(Sock* sk, msghdr* msg, std::size_t len, int flags, int* addr_len);
+unsigned tcp_send_mss(Sock* sk, int* size_goal, int flags);
+unsigned tcp_xmit_size_goal(Sock* sk, std::uint32_t mss_now, int large_allowed);
+void tcp_push(Sock* sk, int flags, int mss_now, int nonagle, int size_goal);
+SkbPtr tcp_stream_alloc_skb(Sock* sk, bool force_schedule);
+void tcp_skb_entail(Sock* sk, SkbPtr skb);
+void tcp_cleanup_rbuf(Sock* sk, int copied);  // ACK if the window opened enough
+void tcp_shutdown(Sock* sk, int how);
+void tcp_close(Sock* sk, std::int64_t timeout);
+int tcp_disconnect(Sock* sk, int flags);
+int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen_t optlen);
+int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* optlen);
+void tcp_get_info(Sock* sk, ::tcp_info* info);
+int tcp_ioctl(Sock* sk, int cmd, int* karg);
+unsigned tcp_poll(Socket* sock);
+Sock* inet_csk_accept(Sock* sk, int flags, int* err);
+int inet_listen(Socket* sock, int backlog);
+// A child reached ESTABLISHED (or SYN_RECV for fast open): queue it for
+// accept() on the listener. Takes the caller's reference on child.
+void inet_csk_reqsk_queue_add(Sock* listener, Sock* child);
+bool inet_csk_reqsk_queue_is_full(const Sock* listener);
+void inet_csk_destroy_sock(Sock* sk);
+// Free the queues and timers of a sock going away (tcp_v4_destroy_sock).
+void tcp_v4_destroy_sock(Sock* sk);
+// A new full socket cloned from a listener (inet_csk_clone_lock + tcp_create_openreq_child's
+// generic part): copies options, buffers and congestion choice.
+TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req);
+
+// ==================================================================================
+// tcp_output.cpp (tcp-send): the output engine
+// ==================================================================================
+bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one);
+void __tcp_push_pending_frames(Sock* sk, unsigned cur_mss, int nonagle);
+void tcp_push_pending_frames(Sock* sk);
+void tcp_push_one(Sock* sk, unsigned mss_now);
+// Send skb (cloned if clone_it, so the original stays for retransmission)
+// with the current ACK/window. 0 or a negative errno.
+int tcp_transmit_skb(Sock* sk, SkBuff* skb, int clone_it);
+int __tcp_transmit_skb(Sock* sk, SkBuff* skb, int clone_it, std::uint32_t rcv_nxt);
+void tcp_event_new_data_sent(Sock* sk, SkBuff* skb);
+std::uint16_t tcp_select_window(Sock* sk);
+void tcp_select_initial_window(const Sock* sk, int space, std::uint32_t mss, std::uint32_t* rcv_wnd,
+                               std::uint32_t* window_clamp, int wscale_ok, std::uint8_t* rcv_wscale,
+                               std::uint32_t init_rcv_wnd);
+int tcp_connect(Sock* sk);  // build and send the SYN (after tcp_v4_connect chose the tuple)
+// Build the SYN-ACK for req, IP-ready (data at the TCP header, checksum done).
+SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req);
+void tcp_send_ack(Sock* sk);
+void __tcp_send_ack(Sock* sk, std::uint32_t rcv_nxt);
+void tcp_send_delayed_ack(Sock* sk);
+void tcp_send_fin(Sock* sk);
+void tcp_send_active_reset(Sock* sk);
+int tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs);
+int __tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs);
+void tcp_xmit_retransmit_queue(Sock* sk);
+void tcp_send_probe0(Sock* sk);
+int tcp_write_wakeup(Sock* sk, int mib);
+void tcp_send_window_probe(Sock* sk);
+int tcp_mtu_to_mss(Sock* sk, int pmtu);
+int tcp_mss_to_mtu(Sock* sk, int mss);
+void tcp_mtup_init(Sock* sk);
+unsigned tcp_sync_mss(Sock* sk, std::uint32_t pmtu);
+unsigned tcp_current_mss(Sock* sk);
+int tcp_init_tso_segs(SkBuff* skb, unsigned mss_now);
+// Split skb at len (the tail part becomes a new skb after it in the same queue).
+enum TcpQueue { TCP_FRAG_IN_WRITE_QUEUE, TCP_FRAG_IN_RTX_QUEUE };
+int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsigned mss_now);
+// Remove len bytes from the head of a partly ACKed skb (tcp_clean_rtx_queue).
+int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len);
+void tcp_wfree(SkBuff* skb);  // skb destructor: TSQ accounting
+void tcp_chrono_start(Sock* sk, TcpChrono type);
+void tcp_chrono_stop(Sock* sk, TcpChrono type);
+void tcp_cwnd_restart(Sock* sk, std::int32_t delta);
+void tcp_init_nondata_skb(SkBuff* skb, std::uint32_t seq, std::uint8_t flags);
+
+// ==================================================================================
+// tcp_stack_state.cpp (tcp-send): see tcp_stack_state.hpp for the tables
+// ==================================================================================
+
+// ==================================================================================
+// tcp-recv's half
+// ==================================================================================
+// tcp_ipv4.cpp
+void tcp_v4_rcv(Stack& st, SkbPtr skb);  // owner: tcp-recv
+void tcp_v4_err(Stack& st, const SkBuff* quoted, int type, int code,
+                std::uint32_t info);      // owner: tcp-recv
+int tcp_v4_do_rcv(Sock* sk, SkbPtr skb);  // owner: tcp-recv
+// Choose route, source address and port, ISN; hash; then tcp_connect().
+int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len);  // owner: tcp-recv
+void tcp_v4_mtu_reduced(Sock* sk);                                  // owner: tcp-recv
+// tcp_input.cpp
+void tcp_rcv_established(Sock* sk, SkbPtr skb);   // owner: tcp-recv
+int tcp_rcv_state_process(Sock* sk, SkbPtr skb);  // owner: tcp-recv
+// Process the ACK fields of an inbound segment (skb->data at the TCP header).
+int tcp_ack(Sock* sk, const SkBuff* skb, int flag);  // owner: tcp-recv
+void tcp_rearm_rto(Sock* sk);                        // owner: tcp-recv
+void tcp_init_buffer_space(Sock* sk);                // owner: tcp-recv
+void tcp_rcv_space_adjust(Sock* sk);                 // owner: tcp-recv (called by tcp_recvmsg)
+void tcp_update_pacing_rate(Sock* sk);               // owner: tcp-recv
+void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks);  // owner: tcp-recv
+void tcp_init_transfer(Sock* sk, SkBuff* skb);                   // owner: tcp-recv
+void tcp_finish_connect(Sock* sk, SkBuff* skb);                  // owner: tcp-recv
+void tcp_reset(Sock* sk, SkBuff* skb);                           // owner: tcp-recv
+void tcp_fin(Sock* sk);                                          // owner: tcp-recv
+// tcp_timer.cpp
+void tcp_init_xmit_timers(Sock* sk);        // owner: tcp-recv (sets timer functions)
+void tcp_clear_xmit_timers(Sock* sk);       // owner: tcp-recv
+void tcp_set_keepalive(Sock* sk, int val);  // owner: tcp-recv
+void tcp_write_timer_handler(Sock* sk);     // owner: tcp-recv
+void tcp_delack_timer_handler(Sock* sk);    // owner: tcp-recv
+// tcp_minisocks.cpp
+void tcp_time_wait(Sock* sk, int state, int timeo);  // owner: tcp-recv
+// cong/: tcp_assign_congestion_control, tcp_init_congestion_control,
+// tcp_set_congestion_control, ... are declared in cong/tcp_cong.hpp.
+void tcp_ca_event(Sock* sk, TcpCaEvent event);  // owner: tcp-recv
+
+}  // namespace sp
