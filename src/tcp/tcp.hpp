@@ -64,17 +64,8 @@ enum : std::uint32_t {
 };
 const char* tcp_state_name(int state);
 
-// --- header flags (TCPHDR_*) ----------------------------------------------------
-enum : std::uint8_t {
-  TCPHDR_FIN = 0x01,
-  TCPHDR_SYN = 0x02,
-  TCPHDR_RST = 0x04,
-  TCPHDR_PSH = 0x08,
-  TCPHDR_ACK = 0x10,
-  TCPHDR_URG = 0x20,
-  TCPHDR_ECE = 0x40,
-  TCPHDR_CWR = 0x80,
-};
+// Header flags (TCPHDR_*), option kinds and lengths (TCPOPT_*, TCPOLEN_*),
+// MAX_TCP_OPTION_SPACE, TCP_NUM_SACKS and TCP_MAX_WSCALE come from wire/tcp.hpp.
 
 // --- constants (include/net/tcp.h; times in jiffies = ms) ------------------------
 constexpr std::uint32_t MAX_TCP_HEADER = 320;   // headroom reserved in every TCP skb
@@ -83,7 +74,6 @@ constexpr std::uint32_t TCP_MIN_MSS = 88;
 constexpr std::uint32_t TCP_BASE_MSS = 1024;
 constexpr std::uint32_t TCP_INIT_CWND = 10;
 constexpr std::uint32_t TCP_INFINITE_SSTHRESH = 0x7fffffff;
-constexpr std::uint32_t TCP_MAX_WSCALE = 14;
 constexpr std::uint32_t MAX_TCP_WINDOW = 32767;
 constexpr std::uint32_t TCP_MAX_QUICKACKS = 16;
 constexpr std::uint32_t TCP_MAX_REORDERING = 300;
@@ -106,21 +96,7 @@ constexpr std::uint32_t TCP_KEEPALIVE_PROBES = 9;
 constexpr std::uint32_t TCP_KEEPALIVE_INTVL = 75 * HZ;
 constexpr std::uint32_t TCP_SYNQ_INTERVAL = HZ / 5;
 constexpr std::uint32_t TCP_CORK_TIMEOUT = HZ / 5;  // TCP_CORK holds at most 200 ms
-// Option lengths.
-constexpr std::uint32_t TCPOLEN_MSS = 4;
-constexpr std::uint32_t TCPOLEN_WINDOW = 3;
-constexpr std::uint32_t TCPOLEN_SACK_PERM = 2;
-constexpr std::uint32_t TCPOLEN_TIMESTAMP = 10;
-constexpr std::uint32_t TCPOLEN_TSTAMP_ALIGNED = 12;
-constexpr std::uint32_t TCPOLEN_WSCALE_ALIGNED = 4;
-constexpr std::uint32_t TCPOLEN_SACKPERM_ALIGNED = 4;
-constexpr std::uint32_t TCPOLEN_SACK_BASE = 2;
-constexpr std::uint32_t TCPOLEN_SACK_BASE_ALIGNED = 4;
-constexpr std::uint32_t TCPOLEN_SACK_PERBLOCK = 8;
-constexpr std::uint32_t TCPOLEN_MSS_ALIGNED = 4;
-constexpr std::uint32_t MAX_TCP_OPTION_SPACE = 40;
-constexpr std::uint32_t TCP_NUM_SACKS = 4;
-constexpr std::uint32_t TCP_HEADER_LEN = 20;  // sizeof(struct tcphdr)
+constexpr std::uint32_t TCP_HEADER_LEN = 20;        // sizeof(struct tcphdr)
 // rx_opt.sack_ok bits.
 constexpr std::uint8_t TCP_SACK_SEEN = 1 << 0;
 constexpr std::uint8_t TCP_DSACK_SEEN = 1 << 2;

@@ -17,6 +17,7 @@
 #include "core/timer.hpp"
 #include "skb/skb_queue.hpp"
 #include "sock/sock.hpp"
+#include "wire/tcp.hpp"
 
 namespace sp {
 
@@ -153,11 +154,7 @@ struct InetConnectionSock : InetSock {
   alignas(8) std::uint64_t icsk_ca_priv[104 / sizeof(std::uint64_t)] = {};  // ICSK_CA_PRIV_SIZE
 };
 
-// struct tcp_sack_block.
-struct TcpSackBlock {
-  std::uint32_t start_seq = 0;
-  std::uint32_t end_seq = 0;
-};
+// struct tcp_sack_block is TcpSackBlock in wire/tcp.hpp.
 
 // struct tcp_options_received.
 struct TcpOptionsReceived {
