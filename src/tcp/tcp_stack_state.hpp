@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tcp/drop_reason.hpp"
 #include "tcp/tcp_sock.hpp"
 
 namespace sp {
@@ -103,6 +104,9 @@ class TcpStackState {
 
   // TSQ: sockets whose tcp_tsq_handler should run at the end of this poll.
   std::vector<Sock*> tsq_pending;
+
+  // Inbound drops by reason (tcp_drop_reason; added by tcp-recv).
+  DropCounters drops;
 
  private:
   Stack& stack_;
