@@ -29,7 +29,6 @@ int head_class(std::uint32_t capacity) {
 struct Pools {
   SkbPoolStats stats;
   SkbPoolLimits limits;
-  std::uint64_t head_bytes_in_use = 0;
   std::vector<void*> skb_free;
   std::vector<std::uint8_t*> head_free[kNumHeadClasses];
   std::vector<Page*> page_free[kMaxPooledOrder + 1];
@@ -84,7 +83,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
   Pools* p = pools();
   const std::uint64_t bytes = block_bytes(capacity);
   if (!p) return static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
-  if (p->head_bytes_in_use + bytes > p->limits.max_head_bytes) {
+  if (p->stats.head_bytes_in_use + bytes > p->limits.max_head_bytes) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -101,7 +100,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
     }
     ++p->stats.head_fresh;
   }
-  p->head_bytes_in_use += bytes;
+  p->stats.head_bytes_in_use += bytes;
   ++p->stats.head_allocs;
   ++p->stats.head_in_use;
   return h;
@@ -114,7 +113,8 @@ void free_head(std::uint8_t* head, std::uint32_t capacity) {
     return;
   }
   const std::uint64_t bytes = block_bytes(capacity);
-  p->head_bytes_in_use = p->head_bytes_in_use > bytes ? p->head_bytes_in_use - bytes : 0;
+  p->stats.head_bytes_in_use =
+      p->stats.head_bytes_in_use > bytes ? p->stats.head_bytes_in_use - bytes : 0;
   ++p->stats.head_frees;
   if (p->stats.head_in_use) --p->stats.head_in_use;
   const int cls = head_class(capacity);
@@ -167,7 +167,7 @@ Page* alloc_pages(std::uint32_t order) {
   using namespace skb_pool;
   Pools* p = pools();
   const std::uint32_t bytes = PAGE_SIZE << order;
-  if (p && p->stats.page_in_use >= p->limits.max_pages) {
+  if (p && p->stats.page_4k_in_use + (1u << order) > p->limits.max_pages) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -192,6 +192,7 @@ Page* alloc_pages(std::uint32_t order) {
   if (p) {
     ++p->stats.page_allocs;
     ++p->stats.page_in_use;
+    p->stats.page_4k_in_use += 1u << order;
   }
   return pg;
 }
@@ -214,6 +215,8 @@ void put_page(Page* pg) {
   }
   ++p->stats.page_frees;
   if (p->stats.page_in_use) --p->stats.page_in_use;
+  const std::uint64_t units = 1u << pg->order;
+  p->stats.page_4k_in_use = p->stats.page_4k_in_use > units ? p->stats.page_4k_in_use - units : 0;
   if (pg->order <= kMaxPooledOrder) {
     p->page_free[pg->order].push_back(pg);
   } else {

@@ -245,13 +245,15 @@ struct SkbPoolStats {
   std::uint64_t head_allocs = 0, head_frees = 0, head_in_use = 0, head_fresh = 0;
   std::uint64_t page_allocs = 0, page_frees = 0, page_in_use = 0, page_fresh = 0;
   std::uint64_t alloc_failures = 0;
-  std::uint64_t skb_dropped = 0;   // freed by kfree_skb (a drop)
-  std::uint64_t skb_consumed = 0;  // freed by consume_skb (normal end of life)
+  std::uint64_t head_bytes_in_use = 0;  // head blocks incl. shared info (max_head_bytes)
+  std::uint64_t page_4k_in_use = 0;     // pages in use in 4 KiB units (max_pages)
+  std::uint64_t skb_dropped = 0;        // freed by kfree_skb (a drop)
+  std::uint64_t skb_consumed = 0;       // freed by consume_skb (normal end of life)
 };
 struct SkbPoolLimits {
-  std::uint64_t max_skbs = 1u << 22;
-  std::uint64_t max_head_bytes = 4ull << 30;
-  std::uint64_t max_pages = 1u << 20;
+  std::uint64_t max_skbs = 1u << 22;          // sk_buff structs in use (clones count)
+  std::uint64_t max_head_bytes = 4ull << 30;  // head blocks in use, shared info included
+  std::uint64_t max_pages = 1u << 20;         // in 4 KiB units: an order-3 page is 8
 };
 const SkbPoolStats& skb_pool_stats();
 void skb_pool_set_limits(const SkbPoolLimits& limits);
