@@ -467,12 +467,12 @@ void tcp_ca_event(Sock* sk, TcpCaEvent event);  // owner: tcp-recv
 // --- more of tcp-recv's half (added by tcp-recv) ---
 // Count and free an inbound skb dropped for `reason` (kfree_skb_reason).
 void tcp_drop_reason(Stack& st, SkbPtr skb, SkbDropReason reason);  // owner: tcp-recv
-void tcp_set_ca_state(Sock* sk, std::uint8_t ca_state);  // owner: tcp-recv
+void tcp_set_ca_state(Sock* sk, std::uint8_t ca_state);             // owner: tcp-recv
 // RTO fired: mark everything outstanding lost, cwnd to 1 (Loss state).
-void tcp_enter_loss(Sock* sk);  // owner: tcp-recv
+void tcp_enter_loss(Sock* sk);        // owner: tcp-recv
 void tcp_retransmit_timer(Sock* sk);  // owner: tcp-recv
-void tcp_probe_timer(Sock* sk);  // owner: tcp-recv
-void tcp_keepalive_timer(Sock* sk);  // owner: tcp-recv
+void tcp_probe_timer(Sock* sk);       // owner: tcp-recv
+void tcp_keepalive_timer(Sock* sk);   // owner: tcp-recv
 // Free everything on the write and retransmit queues (tcp_write_queue_purge).
 void tcp_write_queue_purge(Sock* sk);  // owner: tcp-recv
 // sk_err = the soft error or ETIMEDOUT, report it, close (tcp_write_err).
@@ -480,11 +480,12 @@ void tcp_write_err(Sock* sk);  // owner: tcp-recv
 // RFC 6528 ISN and the per-connection timestamp offset (secure_tcp_seq,
 // secure_tcp_ts_off); addresses network order, ports network order.
 std::uint32_t secure_tcp_seq(const Stack& st, be32 saddr, be32 daddr, std::uint16_t sport,
-                             std::uint16_t dport);  // owner: tcp-recv
+                             std::uint16_t dport);                         // owner: tcp-recv
 std::uint32_t secure_tcp_ts_off(const Stack& st, be32 saddr, be32 daddr);  // owner: tcp-recv
 // Sequence/ACK state of a child created from a request sock
 // (tcp_create_openreq_child's TCP part), called after inet_csk_clone_lock.
-void tcp_create_openreq_child(Sock* child, const RequestSock* req, const SkBuff* skb);  // owner: tcp-recv
+void tcp_create_openreq_child(Sock* child, const RequestSock* req,
+                              const SkBuff* skb);  // owner: tcp-recv
 // Receive-side skb memory: charge skb to sk's receive memory and set a
 // destructor that uncharges it when the skb is freed (skb_set_owner_r).
 void skb_set_owner_r(SkBuff* skb, Sock* sk);  // owner: tcp-recv
@@ -497,11 +498,15 @@ inline bool tcp_is_cwnd_limited(const Sock* sk) {
   return false;
 }
 // Delayed-ACK state helpers (inet_connection_sock.h / tcp.h).
-inline void inet_csk_schedule_ack(Sock* sk) { inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_SCHED; }
+inline void inet_csk_schedule_ack(Sock* sk) {
+  inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_SCHED;
+}
 inline bool inet_csk_ack_scheduled(const Sock* sk) {
   return inet_csk(sk)->icsk_ack.pending & ICSK_ACK_SCHED;
 }
-inline bool inet_csk_in_pingpong_mode(const Sock* sk) { return inet_csk(sk)->icsk_ack.pingpong >= 1; }
+inline bool inet_csk_in_pingpong_mode(const Sock* sk) {
+  return inet_csk(sk)->icsk_ack.pingpong >= 1;
+}
 inline bool tcp_in_quickack_mode(const Sock* sk) {
   const InetConnectionSock* icsk = inet_csk(sk);
   return icsk->icsk_ack.quick && !inet_csk_in_pingpong_mode(sk);
