@@ -11,6 +11,8 @@
 #include <cstdlib>
 
 #include "core/stack_impl.hpp"
+#include "ip/arp.hpp"
+#include "ip/icmp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
 namespace sp {
@@ -30,6 +32,8 @@ constexpr std::uint32_t kMinPmtu = 552;
 Stack::Stack(Clock& clock) : clock_(clock), impl_(std::make_unique<Impl>(*this)) {
   // TcpStackState registers IPPROTO_TCP, so impl_ must exist first.
   tcp_ = std::make_unique<TcpStackState>(*this);
+  arp_init(*this);
+  icmp_init(*this);
 }
 
 Stack::~Stack() {
