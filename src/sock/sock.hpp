@@ -146,6 +146,9 @@ struct Sock {
   std::uint32_t sk_gso_max_size = 0;  // 0 until a route is known
   std::uint16_t sk_gso_max_segs = 0;
   std::uint32_t sk_gso_type = 0;
+  std::uint32_t sk_dst_mtu =
+      0;                   // dst_mtu(__sk_dst_get(sk)): path MTU of the cached route; 0 = none
+  int sk_dst_ifindex = 0;  // device of the cached route
 
   // --- receive-side memory ---------------------------------------------------
   int sk_rcvbuf = 0;

@@ -145,12 +145,18 @@ enum : std::uint8_t {
   TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS,
 };
 struct TcpSkbCb {
-  std::uint32_t seq;         // first sequence number
-  std::uint32_t end_seq;     // seq + FIN + SYN + datalen
-  std::uint32_t tcp_tw_isn;  // rx: ISN chosen by tcp_timewait_state_process
-  std::uint8_t tcp_flags;    // TCPHDR_*
-  std::uint8_t sacked;       // TCPCB_* state in the retransmit queue
-  std::uint8_t eor;          // MSG_EOR: nothing may be appended to this skb
+  std::uint32_t seq;      // first sequence number
+  std::uint32_t end_seq;  // seq + FIN + SYN + datalen
+  union {
+    std::uint32_t tcp_tw_isn;  // rx: ISN chosen by tcp_timewait_state_process
+    struct {
+      std::uint16_t tcp_gso_segs;  // tx: segments this skb becomes (tcp_skb_pcount)
+      std::uint16_t tcp_gso_size;  // tx: their MSS (tcp_skb_mss); 0 when one segment
+    } gso;
+  };
+  std::uint8_t tcp_flags;  // TCPHDR_*
+  std::uint8_t sacked;     // TCPCB_* state in the retransmit queue
+  std::uint8_t eor;        // MSG_EOR: nothing may be appended to this skb
   std::uint8_t txstamp_ack;
   std::uint32_t ack_seq;  // rx: the segment's ACK number
   // tx: delivery-rate state at send time (struct tcp_skb_cb.tx).
@@ -177,18 +183,19 @@ inline const TcpSkbCb* TCP_SKB_CB(const SkBuff* skb) {
 inline std::uint64_t tcp_skb_timestamp_us(const SkBuff* skb) {
   return skb->tstamp / 1000;
 }
-// Segments an skb will become on the wire (gso_segs, 1 for a plain skb).
+// Segments an skb will become on the wire. Kept in TCP_SKB_CB, not in the
+// shared info that clones share; copied to skb_shinfo() at transmit.
 inline int tcp_skb_pcount(const SkBuff* skb) {
-  return skb_shinfo(skb)->gso_segs;
+  return TCP_SKB_CB(skb)->gso.tcp_gso_segs;
 }
 inline void tcp_skb_pcount_set(SkBuff* skb, int segs) {
-  skb_shinfo(skb)->gso_segs = static_cast<std::uint16_t>(segs);
+  TCP_SKB_CB(skb)->gso.tcp_gso_segs = static_cast<std::uint16_t>(segs);
 }
 inline void tcp_skb_pcount_add(SkBuff* skb, int segs) {
-  skb_shinfo(skb)->gso_segs = static_cast<std::uint16_t>(skb_shinfo(skb)->gso_segs + segs);
+  TCP_SKB_CB(skb)->gso.tcp_gso_segs = static_cast<std::uint16_t>(tcp_skb_pcount(skb) + segs);
 }
 inline int tcp_skb_mss(const SkBuff* skb) {
-  return skb_shinfo(skb)->gso_size;
+  return TCP_SKB_CB(skb)->gso.tcp_gso_size;
 }
 
 // --- time ------------------------------------------------------------------------
@@ -373,6 +380,9 @@ bool inet_csk_reqsk_queue_is_full(const Sock* listener);
 void inet_csk_destroy_sock(Sock* sk);
 // Free the queues and timers of a sock going away (tcp_v4_destroy_sock).
 void tcp_v4_destroy_sock(Sock* sk);
+// sk_setup_caps: remember the route's device features, GSO limits and path
+// MTU on the socket (after routing in connect / for an accepted child).
+void sk_setup_caps(Sock* sk, const RouteResult& rt);
 // A new full socket cloned from a listener (inet_csk_clone_lock + tcp_create_openreq_child's
 // generic part): copies options, buffers and congestion choice.
 TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req);
