@@ -36,15 +36,25 @@ struct Pools {
   ~Pools();
 };
 
+// This thread's pools, once created; null again after thread-local teardown.
+// Constant-initialised, so the hot path reads it without a TLS init guard.
+thread_local Pools* t_pools = nullptr;
 // Set once this thread's Pools has been destroyed (thread exit), so that a
 // late free (a static queue purged after thread-local teardown) goes to the
-// heap instead of a dead pool. Constant-initialised, so always safe to read.
+// heap instead of a dead pool.
 thread_local bool t_pools_gone = false;
 
-Pools* pools() {
+Pools* create_pools() {
   if (t_pools_gone) return nullptr;
   thread_local Pools p;
-  return &p;
+  t_pools = &p;
+  return t_pools;
+}
+
+inline Pools* pools() {
+  if (t_pools) [[likely]]
+    return t_pools;
+  return create_pools();
 }
 
 void release_page_memory(Page* pg) {
@@ -60,6 +70,7 @@ Pools::~Pools() {
   for (auto& list : page_free) {
     for (Page* pg : list) release_page_memory(pg);
   }
+  t_pools = nullptr;
   t_pools_gone = true;
 }
 

@@ -2,6 +2,7 @@
 #include "skb/skbuff.hpp"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,8 +15,22 @@ namespace {
 
 constexpr std::uint8_t kStructFromPool = 1;
 
+// Like __alloc_skb, clear only the fields before frags: frags[i] means
+// something only for i < nr_frags, and zeroing all 17 per allocation would be
+// the largest single cost of alloc_skb. (SkbSharedInfo is an aggregate, an
+// implicit-lifetime type, so the head's storage already holds one.)
 void init_shinfo(SkBuff* skb) {
-  new (skb_shinfo(skb)) SkbSharedInfo{};
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  sh->nr_frags = 0;
+  sh->gso_size = 0;
+  sh->gso_segs = 0;
+  sh->gso_type = SKB_GSO_NONE;
+  sh->dataref = 1;
+}
+
+// The part of a shared info that is in use: the fixed fields and nr_frags frags.
+std::size_t shinfo_used_bytes(const SkbSharedInfo* sh) {
+  return offsetof(SkbSharedInfo, frags) + sh->nr_frags * sizeof(SkbFrag);
 }
 
 // A fresh sk_buff struct around a fresh head of at least `size` bytes
@@ -47,7 +62,6 @@ void skb_release_data(SkBuff* skb) {
   if (skb->cloned && --sh->dataref != 0) return;
   for (int i = 0; i < sh->nr_frags; ++i) put_page(sh->frags[i].page);
   const std::uint32_t cap = skb_end_offset(skb);
-  sh->~SkbSharedInfo();
   skb_pool::free_head(skb->head, cap);
 }
 
@@ -279,7 +293,8 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
 
   // The headroom and the linear data move; whatever lies after tail does not.
   std::memcpy(data + nhead, skb->head, static_cast<std::size_t>(skb->tail - skb->head));
-  auto* nsh = new (data + cap) SkbSharedInfo(*skb_shinfo(skb));
+  auto* nsh = reinterpret_cast<SkbSharedInfo*>(data + cap);
+  std::memcpy(nsh, skb_shinfo(skb), shinfo_used_bytes(skb_shinfo(skb)));
   nsh->dataref = 1;
 
   if (skb_cloned(skb)) {
@@ -289,7 +304,6 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
     skb_release_data(skb);
   } else {
     // Sole owner: the frag references move to the new shared info as they are.
-    skb_shinfo(skb)->~SkbSharedInfo();
     skb_pool::free_head(skb->head, old_cap);
   }
   const std::ptrdiff_t off = (data + nhead) - skb->head;
