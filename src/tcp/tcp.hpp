@@ -507,6 +507,14 @@ inline bool tcp_is_cwnd_limited(const Sock* sk) {
   if (tcp_in_slow_start(tp)) return tp->snd_cwnd < 2 * tp->max_packets_out;
   return false;
 }
+// tcp_parse_options: the options of the segment at skb's transport header;
+// MSS/WS/SACK-permitted only on a SYN when !estab.
+void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx, bool estab);  // owner: tcp-recv
+// RFC 7323 PAWS tests against rx->ts_recent (tcp_paws_check / tcp_paws_reject).
+bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx, int paws_win);  // owner: tcp-recv
+bool tcp_paws_reject(const Stack& st, const TcpOptionsReceived* rx, bool rst);  // owner: tcp-recv
+// First RTT sample of a passive open: the SYN-ACK's round trip.
+void tcp_synack_rtt_meas(Sock* sk, long rtt_us);  // owner: tcp-recv
 // Delayed-ACK state helpers (inet_connection_sock.h / tcp.h).
 inline void inet_csk_schedule_ack(Sock* sk) {
   inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_SCHED;

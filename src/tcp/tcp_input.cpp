@@ -1,0 +1,1694 @@
+// The receive half of a connection (net/ipv4/tcp_input.c): validating an
+// inbound segment against the connection (PAWS, sequence window, RST and SYN
+// rules of RFC 5961), processing its ACK (window update, retransmit queue
+// cleanup, RTT estimation per RFC 6298, congestion control), queueing its data
+// in order or out of order (with SACK blocks, RFC 2018), deciding when to
+// ACK (quick-ACK mode and delayed ACKs), and the state machine of RFC 9293
+// section 3.10.7.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "tcp/tcp.hpp"
+#include "tcp/tcp_stack_state.hpp"
+#include "wire/tcp.hpp"
+
+namespace sp {
+
+namespace {
+
+// --- the header of an inbound skb --------------------------------------------------
+// tcp_v4_rcv leaves skb->data (and transport_header) at the TCP header, with
+// the whole header linear; tcp_data_queue pulls it before queueing.
+const std::uint8_t* tcp_hdr(const SkBuff* skb) { return skb_transport_header(skb); }
+std::uint8_t th_flags(const std::uint8_t* th) { return th[13]; }
+bool th_syn(const std::uint8_t* th) { return th[13] & TCPHDR_SYN; }
+bool th_fin(const std::uint8_t* th) { return th[13] & TCPHDR_FIN; }
+bool th_rst(const std::uint8_t* th) { return th[13] & TCPHDR_RST; }
+bool th_ack(const std::uint8_t* th) { return th[13] & TCPHDR_ACK; }
+std::uint32_t th_doff_bytes(const std::uint8_t* th) { return (th[12] >> 4) * 4u; }
+std::uint16_t th_window(const std::uint8_t* th) { return load_be16(th + 14); }
+
+Mib& mib_of(Sock* sk) { return sk->stack->mib(); }
+
+void tcp_drop(Sock* sk, SkbPtr skb, SkbDropReason reason) {
+  tcp_drop_reason(*sk->stack, std::move(skb), reason);
+}
+
+}  // namespace
+
+// --- drops ----------------------------------------------------------------------------
+
+void tcp_drop_reason(Stack& st, SkbPtr skb, SkbDropReason reason) {
+  st.tcp().drops.inc(reason);
+  kfree_skb(std::move(skb));
+}
+
+// --- options --------------------------------------------------------------------------
+
+// tcp_parse_options: read the options of the segment at skb's transport
+// header into opt_rx. MSS, window scale and SACK-permitted count only on a
+// SYN (estab == false); timestamps always. Malformed options end the walk
+// the way Linux's parser does (src/wire's parser implements that walk).
+void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx, bool estab) {
+  const std::uint8_t* th = tcp_hdr(skb);
+  const std::uint32_t doff = th_doff_bytes(th);
+  opt_rx->saw_tstamp = false;
+  if (doff <= kTcpMinHeaderLen) return;
+  TcpOptions o;
+  tcp_parse_options(std::span<const std::uint8_t>(th + kTcpMinHeaderLen, doff - kTcpMinHeaderLen), &o);
+  opt_rx->saw_unknown = o.saw_unknown;
+  if (!estab && th_syn(th)) {
+    if (o.mss) {
+      std::uint16_t in_mss = o.mss;
+      if (opt_rx->user_mss && opt_rx->user_mss < in_mss) in_mss = opt_rx->user_mss;
+      opt_rx->mss_clamp = in_mss;
+    }
+    if (o.wscale_ok && sc.tcp_window_scaling) {
+      opt_rx->wscale_ok = true;
+      // RFC 7323 2.3: a shift above 14 is treated as 14.
+      opt_rx->snd_wscale = std::min<std::uint8_t>(o.wscale, TCP_MAX_WSCALE);
+    }
+    if (o.sack_ok && sc.tcp_sack) opt_rx->sack_ok = TCP_SACK_SEEN;
+  }
+  if (o.saw_tstamp && (estab ? opt_rx->tstamp_ok : sc.tcp_timestamps != 0)) {
+    opt_rx->saw_tstamp = true;
+    opt_rx->rcv_tsval = o.ts_val;
+    opt_rx->rcv_tsecr = o.ts_ecr;
+  }
+}
+
+namespace {
+
+// Options on an established connection; false when there are none (so the
+// timestamp checks are skipped). TSecr is turned back into our clock.
+bool tcp_fast_parse_options(Sock* sk, const SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint8_t* th = tcp_hdr(skb);
+  if (th_doff_bytes(th) == kTcpMinHeaderLen) {
+    tp->rx_opt.saw_tstamp = false;
+    return false;
+  }
+  tcp_parse_options(sk->stack->sysctl(), skb, &tp->rx_opt, true);
+  if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr) tp->rx_opt.rcv_tsecr -= tp->tsoffset;
+  return true;
+}
+
+}  // namespace
+
+// RFC 7323 5.3: is TSval acceptable against ts_recent (within paws_win
+// ticks), or is ts_recent too old to trust (24 days)?
+bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx, int paws_win) {
+  if (static_cast<std::int32_t>(rx->ts_recent - rx->rcv_tsval) <= paws_win) return true;
+  if (tcp_ts_seconds(st) >= rx->ts_recent_stamp + TCP_PAWS_24DAYS) return true;
+  // No valid ts_recent yet: nothing to compare with.
+  if (!rx->ts_recent_stamp) return true;
+  return false;
+}
+
+bool tcp_paws_reject(const Stack& st, const TcpOptionsReceived* rx, bool rst) {
+  if (tcp_paws_check(st, rx, 0)) return false;
+  // An RST with an old timestamp is still believed once ts_recent has aged
+  // past MSL: the peer may have rebooted (RFC 7323 5.5).
+  if (rst && tcp_ts_seconds(st) >= rx->ts_recent_stamp + TCP_PAWS_MSL) return false;
+  return true;
+}
+
+namespace {
+
+void tcp_store_ts_recent(TcpSock* tp) {
+  tp->rx_opt.ts_recent = tp->rx_opt.rcv_tsval;
+  tp->rx_opt.ts_recent_stamp = tcp_ts_seconds(*tp->stack);
+}
+
+// RFC 7323 4.3: take TSval as the value to echo only from a segment that
+// covers the left edge of the window we advertised last.
+void tcp_replace_ts_recent(TcpSock* tp, std::uint32_t seq) {
+  if (tp->rx_opt.saw_tstamp && !after(seq, tp->rcv_wup)) {
+    if (tcp_paws_check(*tp->stack, &tp->rx_opt, 0)) tcp_store_ts_recent(tp);
+  }
+}
+
+// A pure duplicate ACK may legitimately carry an older timestamp when ACKs
+// are reordered (tcp_disordered_ack): PAWS lets it through.
+bool tcp_disordered_ack(Sock* sk, const SkBuff* skb) {
+  const TcpSock* tp = tcp_sk(sk);
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  const std::uint8_t* th = tcp_hdr(skb);
+  std::uint32_t ack = cb->ack_seq;
+  std::uint32_t seq = cb->seq;
+  return (th_flags(th) & (TCPHDR_ACK | TCPHDR_SYN | TCPHDR_FIN | TCPHDR_RST)) == TCPHDR_ACK &&
+         seq == cb->end_seq && seq == tp->rcv_nxt && ack == tp->snd_una &&
+         (static_cast<std::uint32_t>(th_window(th)) << tp->rx_opt.snd_wscale) == tp->snd_wnd &&
+         static_cast<std::int32_t>(tp->rx_opt.ts_recent - tp->rx_opt.rcv_tsval) <=
+             static_cast<std::int32_t>(inet_csk(sk)->icsk_rto * 1024 / HZ);
+}
+
+bool tcp_paws_discard(Sock* sk, const SkBuff* skb) {
+  const TcpSock* tp = tcp_sk(sk);
+  return !tcp_paws_check(*sk->stack, &tp->rx_opt, TCP_PAWS_WINDOW) && !tcp_disordered_ack(sk, skb);
+}
+
+// RFC 9293 3.10.7.4 acceptability, as Linux applies it: a segment is out of
+// window when it ends before the window we last advertised (rcv_wup) or
+// starts after its right edge.
+SkbDropReason tcp_sequence(const TcpSock* tp, std::uint32_t seq, std::uint32_t end_seq, bool* bad) {
+  *bad = true;
+  if (before(end_seq, tp->rcv_wup)) return SkbDropReason::SKB_DROP_REASON_TCP_OLD_SEQUENCE;
+  if (after(seq, tp->rcv_nxt + tcp_receive_window(tp))) return SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SEQUENCE;
+  *bad = false;
+  return SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
+}
+
+// Out-of-window ACKs are rate limited per socket (tcp_invalid_ratelimit,
+// 500 ms) so that a flood of bad segments cannot make us flood back.
+bool tcp_oow_rate_limited(Sock* sk, const SkBuff* skb, MibId mib, std::uint32_t* last_oow_ack_time) {
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  // Data segments and SYNs are not limited: the peer needs the reply.
+  if (cb->seq != cb->end_seq && !th_syn(tcp_hdr(skb))) return false;
+  std::uint32_t now = tcp_jiffies32(sk);
+  if (*last_oow_ack_time) {
+    std::int32_t elapsed = static_cast<std::int32_t>(now - *last_oow_ack_time);
+    if (0 <= elapsed && elapsed < sk->stack->sysctl().tcp_invalid_ratelimit) {
+      mib_of(sk).inc(mib);
+      return true;
+    }
+  }
+  *last_oow_ack_time = now;
+  return false;
+}
+
+}  // namespace
+
+// --- ACK helpers used from several places -----------------------------------------------
+
+namespace {
+
+// RFC 5961 challenge ACK: tell a possibly spoofed sender where we really are.
+void tcp_send_challenge_ack(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  std::uint32_t now = tcp_jiffies32(sk);
+  if (tp->last_oow_ack_time) {
+    std::int32_t elapsed = static_cast<std::int32_t>(now - tp->last_oow_ack_time);
+    if (0 <= elapsed && elapsed < sk->stack->sysctl().tcp_invalid_ratelimit) {
+      mib_of(sk).inc(MibId::TcpExtTCPAckSkippedChallenge);
+      return;
+    }
+  }
+  tp->last_oow_ack_time = now;
+  mib_of(sk).inc(MibId::TcpExtTCPChallengeACK);
+  tcp_send_ack(sk);
+}
+
+void tcp_dsack_set(Sock* sk, std::uint32_t seq, std::uint32_t end_seq) {
+  TcpSock* tp = tcp_sk(sk);
+  if (tp->rx_opt.sack_ok && sk->stack->sysctl().tcp_dsack) {
+    mib_of(sk).inc(before(seq, tp->rcv_nxt) ? MibId::TcpExtTCPDSACKOldSent : MibId::TcpExtTCPDSACKOfoSent);
+    tp->rx_opt.dsack = true;
+    tp->duplicate_sack[0].start_seq = seq;
+    tp->duplicate_sack[0].end_seq = end_seq;
+  }
+}
+
+// A retransmission of data we already have: the peer missed our ACK. ACK at
+// once (quick-ACK mode) and report the duplicate with a D-SACK.
+void tcp_send_dupack(Sock* sk, const SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  if (cb->end_seq != cb->seq && before(cb->seq, tp->rcv_nxt)) {
+    mib_of(sk).inc(MibId::TcpExtDelayedACKLost);
+    tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    if (tp->rx_opt.sack_ok && sk->stack->sysctl().tcp_dsack) {
+      std::uint32_t end_seq = cb->end_seq;
+      if (after(end_seq, tp->rcv_nxt)) end_seq = tp->rcv_nxt;
+      tcp_dsack_set(sk, cb->seq, end_seq);
+    }
+  }
+  tcp_send_ack(sk);
+}
+
+}  // namespace
+
+void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  // Enough quick ACKs to open the peer's slow start: half our window in
+  // segments, at least 2, at most max_quickacks (tcp_incr_quickack).
+  unsigned rcv_mss = icsk->icsk_ack.rcv_mss ? icsk->icsk_ack.rcv_mss : TCP_MSS_DEFAULT;
+  unsigned quickacks = tp->rcv_wnd / (2 * rcv_mss);
+  if (quickacks == 0) quickacks = 2;
+  quickacks = std::min(quickacks, max_quickacks);
+  if (quickacks > icsk->icsk_ack.quick) icsk->icsk_ack.quick = static_cast<std::uint8_t>(quickacks);
+  icsk->icsk_ack.pingpong = 0;
+  icsk->icsk_ack.ato = TCP_ATO_MIN;
+}
+
+// --- RST --------------------------------------------------------------------------------
+
+void tcp_write_queue_purge(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
+  while (SkBuff* skb = tp->tcp_rtx_queue.first()) sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+  sk_mem_reclaim(sk);
+  tp->packets_out = 0;
+  tp->retrans_out = 0;
+  tp->lost_out = 0;
+  tp->sacked_out = 0;
+  tp->highest_sack = nullptr;
+  tp->lost_skb_hint = nullptr;
+  tp->retransmit_skb_hint = nullptr;
+  inet_csk(sk)->icsk_backoff = 0;
+}
+
+namespace {
+
+void tcp_done_with_error(Sock* sk, int err) {
+  sk->sk_err = err;
+  sk->sk_error_report(sk);
+  tcp_write_queue_purge(sk);
+  tcp_done(sk);
+}
+
+}  // namespace
+
+// RFC 9293 3.10.7: an acceptable RST ends the connection; the error the user
+// sees depends on how far the connection had come.
+void tcp_reset(Sock* sk, SkBuff* /*skb*/) {
+  int err;
+  switch (sk->sk_state) {
+    case TCP_SYN_SENT:
+      err = ECONNREFUSED;
+      break;
+    case TCP_CLOSE_WAIT:
+      err = EPIPE;
+      break;
+    case TCP_CLOSE:
+      return;
+    default:
+      err = ECONNRESET;
+  }
+  if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT)
+    mib_of(sk).inc(MibId::TcpEstabResets);
+  tcp_done_with_error(sk, err);
+}
+
+void tcp_write_err(Sock* sk) {
+  tcp_done_with_error(sk, sk->sk_err_soft ? sk->sk_err_soft : ETIMEDOUT);
+  mib_of(sk).inc(MibId::TcpExtTCPAbortOnTimeout);
+}
+
+// --- RTT and RTO (RFC 6298) ------------------------------------------------------------
+
+namespace {
+
+std::uint32_t tcp_rto_min_us(const Sock* sk) { return tcp_rto_min(sk) * 1000; }
+
+// Linux's fixed-point form of RFC 6298 2.3: srtt_us holds 8*SRTT, mdev_us
+// 4*|deviation| smoothed with gain 1/4, and rttvar_us (4*RTTVAR) is the
+// largest mdev seen in the last RTT, floored at rto_min so that RTO is never
+// below SRTT + 200 ms. A sample below the current mean deviation is weighted
+// less (gain 1/32), so a sudden drop in RTT does not inflate the variance.
+void tcp_rtt_estimator(Sock* sk, long mrtt_us) {
+  TcpSock* tp = tcp_sk(sk);
+  long m = mrtt_us;
+  std::uint32_t srtt = tp->srtt_us;
+  if (srtt != 0) {
+    m -= static_cast<long>(srtt >> 3);  // m is now the error in the estimate
+    srtt = static_cast<std::uint32_t>(static_cast<long>(srtt) + m);  // srtt = 7/8 srtt + 1/8 new
+    if (m < 0) {
+      m = -m;
+      m -= static_cast<long>(tp->mdev_us >> 2);
+      if (m > 0) m >>= 3;
+    } else {
+      m -= static_cast<long>(tp->mdev_us >> 2);
+    }
+    tp->mdev_us = static_cast<std::uint32_t>(static_cast<long>(tp->mdev_us) + m);
+    if (tp->mdev_us > tp->mdev_max_us) {
+      tp->mdev_max_us = tp->mdev_us;
+      if (tp->mdev_max_us > tp->rttvar_us) tp->rttvar_us = tp->mdev_max_us;
+    }
+    // Once per RTT, let rttvar decay towards the recent maximum deviation.
+    if (after(tp->snd_una, tp->rtt_seq)) {
+      if (tp->mdev_max_us < tp->rttvar_us) tp->rttvar_us -= (tp->rttvar_us - tp->mdev_max_us) >> 2;
+      tp->rtt_seq = tp->snd_nxt;
+      tp->mdev_max_us = tcp_rto_min_us(sk);
+    }
+  } else {
+    // First measurement (RFC 6298 2.2): SRTT = R, RTTVAR = R/2.
+    srtt = static_cast<std::uint32_t>(m << 3);
+    tp->mdev_us = static_cast<std::uint32_t>(m << 1);
+    tp->rttvar_us = std::max(tp->mdev_us, tcp_rto_min_us(sk));
+    tp->mdev_max_us = tp->rttvar_us;
+    tp->rtt_seq = tp->snd_nxt;
+  }
+  tp->srtt_us = std::max(1u, srtt);
+}
+
+// RTO = SRTT + 4*RTTVAR (rttvar_us already holds the 4x), capped at 120 s.
+void tcp_set_rto(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  std::uint64_t rto_us = (tp->srtt_us >> 3) + tp->rttvar_us;
+  std::uint64_t rto = usecs_to_jiffies(rto_us);
+  inet_csk(sk)->icsk_rto = static_cast<std::uint32_t>(std::min<std::uint64_t>(rto, TCP_RTO_MAX));
+}
+
+// Windowed minimum of RTT samples over 5 minutes (tcp_update_rtt_min,
+// reduced to a single-sample window filter).
+void tcp_update_rtt_min(Sock* sk, std::uint32_t rtt_us) {
+  TcpSock* tp = tcp_sk(sk);
+  std::uint32_t now = tcp_jiffies32(sk);
+  if (rtt_us <= tp->rtt_min.v || static_cast<std::int32_t>(now - tp->rtt_min.t) > 300 * static_cast<std::int32_t>(HZ)) {
+    tp->rtt_min.v = rtt_us;
+    tp->rtt_min.t = now;
+  }
+}
+
+// Take an RTT sample (tcp_ack_update_rtt). Karn's rule: a sample from
+// retransmitted data is ambiguous and is not taken (seq_rtt_us < 0); then a
+// timestamp echo (RFC 7323 4.1) still gives an unambiguous measurement.
+bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long* ca_rtt_us) {
+  TcpSock* tp = tcp_sk(sk);
+  if (seq_rtt_us < 0 && tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr && (flag & FLAG_DATA_ACKED)) {
+    std::uint32_t delta_ms = tcp_time_stamp_ms(sk) - tp->rx_opt.rcv_tsecr;
+    if (static_cast<std::int32_t>(delta_ms) >= 0 && delta_ms < 60 * 1000) {
+      seq_rtt_us = static_cast<long>(delta_ms) * 1000;
+      *ca_rtt_us = seq_rtt_us;
+    }
+  }
+  if (seq_rtt_us < 0) return false;
+  tcp_update_rtt_min(sk, static_cast<std::uint32_t>(seq_rtt_us));
+  tcp_rtt_estimator(sk, seq_rtt_us);
+  tcp_set_rto(sk);
+  // A valid sample ends any exponential backoff (RFC 6298 5.7).
+  inet_csk(sk)->icsk_backoff = 0;
+  return true;
+}
+
+}  // namespace
+
+void tcp_synack_rtt_meas(Sock* sk, long rtt_us) {
+  long ca_rtt_us = rtt_us;
+  tcp_ack_update_rtt(sk, FLAG_SYN_ACKED | FLAG_DATA_ACKED, rtt_us, &ca_rtt_us);
+}
+
+void tcp_rearm_rto(Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  if (!tp->packets_out) {
+    inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS);
+  } else {
+    tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, inet_csk(sk)->icsk_rto, TCP_RTO_MAX);
+  }
+}
+
+void tcp_update_pacing_rate(Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  // Twice the current rate in slow start (the window doubles each RTT),
+  // 1.2x in congestion avoidance: mss * cwnd / srtt, scaled.
+  std::uint64_t rate = static_cast<std::uint64_t>(tp->mss_cache) * ((1000000 / 100) << 3);
+  if (tp->snd_cwnd < tp->snd_ssthresh / 2)
+    rate *= static_cast<std::uint64_t>(sk->stack->sysctl().tcp_pacing_ss_ratio);
+  else
+    rate *= static_cast<std::uint64_t>(sk->stack->sysctl().tcp_pacing_ca_ratio);
+  rate *= std::max(tp->snd_cwnd, tp->packets_out);
+  if (tp->srtt_us) rate /= tp->srtt_us;
+  sk->sk_pacing_rate = std::min(rate, sk->sk_max_pacing_rate);
+}
+
+// --- congestion state ------------------------------------------------------------------
+
+void tcp_ca_event(Sock* sk, TcpCaEvent event) {
+  const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
+  if (ca && ca->cwnd_event) ca->cwnd_event(sk, event);
+}
+
+void tcp_set_ca_state(Sock* sk, std::uint8_t ca_state) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  if (icsk->icsk_ca_ops && icsk->icsk_ca_ops->set_state) icsk->icsk_ca_ops->set_state(sk, ca_state);
+  icsk->icsk_ca_state = ca_state;
+}
+
+namespace {
+
+std::uint32_t tcp_ca_ssthresh(Sock* sk) {
+  const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
+  return ca ? ca->ssthresh(sk) : tcp_reno_ssthresh(sk);
+}
+
+// Mark every outstanding segment lost from `from` on (all of them after an
+// RTO; the head only for a fast retransmit).
+void tcp_mark_lost(Sock* sk, SkBuff* skb, bool only_one) {
+  TcpSock* tp = tcp_sk(sk);
+  for (; skb; skb = tp->tcp_rtx_queue.next(skb)) {
+    TcpSkbCb* cb = TCP_SKB_CB(skb);
+    if (cb->sacked & TCPCB_SACKED_RETRANS) {
+      // The retransmission is presumed lost as well.
+      cb->sacked &= static_cast<std::uint8_t>(~TCPCB_SACKED_RETRANS);
+      tp->retrans_out -= static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+    }
+    if (!(cb->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))) {
+      cb->sacked |= TCPCB_LOST;
+      tp->lost_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+      tp->lost += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+    }
+    if (only_one) break;
+  }
+  tp->retransmit_skb_hint = nullptr;
+}
+
+}  // namespace
+
+// RFC 5681 3.1 / RFC 6298 5.5: after an RTO, ssthresh = what the algorithm
+// says, cwnd = 1 (loss window), and everything outstanding is presumed lost
+// and retransmitted in order as ACKs come back (go-back-N without SACK).
+void tcp_enter_loss(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  // A new loss episode (not a repeated RTO inside one) lowers ssthresh.
+  if (icsk->icsk_ca_state <= TCP_CA_Disorder || !after(tp->high_seq, tp->snd_una) ||
+      (icsk->icsk_ca_state == TCP_CA_Loss && !icsk->icsk_retransmits)) {
+    tp->prior_ssthresh = tp->snd_ssthresh;
+    tp->prior_cwnd = tp->snd_cwnd;
+    tp->snd_ssthresh = tcp_ca_ssthresh(sk);
+    tcp_ca_event(sk, CA_EVENT_LOSS);
+  }
+  tp->snd_cwnd = 1;
+  tp->snd_cwnd_cnt = 0;
+  tp->snd_cwnd_stamp = tcp_jiffies32(sk);
+  tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), false);
+  tp->undo_marker = 0;
+  tcp_set_ca_state(sk, TCP_CA_Loss);
+  tp->high_seq = tp->snd_nxt;
+  tp->dup_ack_counter = 0;
+}
+
+namespace {
+
+// Fast retransmit (RFC 5681 3.2) on the third duplicate ACK, with NewReno's
+// partial-ACK rule (RFC 6582): a partial ACK during recovery retransmits the
+// next hole at once. SACK-based recovery, RACK and PRR come with the
+// recovery issue; this keeps a lossy transfer from waiting for an RTO per
+// loss.
+void tcp_enter_recovery(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  mib_of(sk).inc(MibId::TcpExtTCPRenoRecovery);
+  tp->prior_ssthresh = tp->snd_ssthresh;
+  tp->prior_cwnd = tp->snd_cwnd;
+  tp->snd_ssthresh = tcp_ca_ssthresh(sk);
+  tp->snd_cwnd = tp->snd_ssthresh;
+  tp->snd_cwnd_cnt = 0;
+  tp->high_seq = tp->snd_nxt;
+  tcp_set_ca_state(sk, TCP_CA_Recovery);
+  tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), true);
+  mib_of(sk).inc(MibId::TcpExtTCPFastRetrans);
+}
+
+void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack, int flag) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+
+  if (icsk->icsk_ca_state == TCP_CA_Recovery || icsk->icsk_ca_state == TCP_CA_Loss) {
+    if (!before(tp->snd_una, tp->high_seq)) {
+      // Everything outstanding at the start of the episode is acknowledged.
+      if (icsk->icsk_ca_state == TCP_CA_Recovery) {
+        tp->snd_cwnd = std::max(std::min(tp->snd_cwnd, tp->snd_ssthresh), 2u);
+        tcp_ca_event(sk, CA_EVENT_COMPLETE_CWR);
+      }
+      tcp_set_ca_state(sk, TCP_CA_Open);
+      tp->dup_ack_counter = 0;
+      return;
+    }
+    if (after(tp->snd_una, prior_snd_una) && icsk->icsk_ca_state == TCP_CA_Recovery) {
+      // Partial ACK: the new head was lost too.
+      tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), true);
+    }
+    return;
+  }
+
+  if (flag & FLAG_SND_UNA_ADVANCED) {
+    tp->dup_ack_counter = 0;
+    if (icsk->icsk_ca_state == TCP_CA_Disorder) tcp_set_ca_state(sk, TCP_CA_Open);
+    return;
+  }
+  if (!is_dupack) return;
+  if (tp->dup_ack_counter < 255) tp->dup_ack_counter++;
+  if (icsk->icsk_ca_state == TCP_CA_Open) tcp_set_ca_state(sk, TCP_CA_Disorder);
+  const std::uint32_t thresh = static_cast<std::uint32_t>(std::max(sk->stack->sysctl().tcp_reordering, 1));
+  if (tp->dup_ack_counter >= thresh && tp->packets_out) tcp_enter_recovery(sk);
+}
+
+// The ACK moved us forward: grow cwnd (tcp_cong_control / tcp_cong_avoid).
+void tcp_cong_control(Sock* sk, std::uint32_t ack, std::uint32_t acked_sacked, int flag) {
+  const InetConnectionSock* icsk = inet_csk(sk);
+  const TcpCongestionOps* ca = icsk->icsk_ca_ops;
+  if (ca && ca->cong_control) {
+    RateSample rs;
+    rs.acked_sacked = acked_sacked;
+    ca->cong_control(sk, ack, flag, &rs);
+    return;
+  }
+  // No growth while recovering; and only for ACKs that delivered data in
+  // order (tcp_may_raise_cwnd).
+  if (icsk->icsk_ca_state == TCP_CA_Open && (flag & FLAG_DATA_ACKED) && acked_sacked) {
+    if (ca && ca->cong_avoid)
+      ca->cong_avoid(sk, ack, acked_sacked);
+    else
+      tcp_reno_cong_avoid(sk, ack, acked_sacked);
+  } else if (icsk->icsk_ca_state == TCP_CA_Loss && (flag & FLAG_DATA_ACKED) && acked_sacked) {
+    // After an RTO the window restarts in slow start up to ssthresh.
+    TcpSock* tp = tcp_sk(sk);
+    if (tcp_in_slow_start(tp)) tcp_slow_start(tp, acked_sacked);
+  }
+  tcp_update_pacing_rate(sk);
+}
+
+// tcp_may_update_window (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule): take the
+// window from a newer segment, or from the same one when it grew (or closed).
+bool tcp_may_update_window(const TcpSock* tp, std::uint32_t ack, std::uint32_t ack_seq, std::uint32_t nwin) {
+  return after(ack, tp->snd_una) || after(ack_seq, tp->snd_wl1) ||
+         (ack_seq == tp->snd_wl1 && (nwin > tp->snd_wnd || !nwin));
+}
+
+void tcp_snd_una_update(TcpSock* tp, std::uint32_t ack) {
+  std::uint32_t delta = ack - tp->snd_una;
+  tp->bytes_acked += delta;
+  tp->snd_una = ack;
+}
+
+int tcp_ack_update_window(Sock* sk, const SkBuff* skb, std::uint32_t ack, std::uint32_t ack_seq) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint8_t* th = tcp_hdr(skb);
+  int flag = 0;
+  std::uint32_t nwin = th_window(th);
+  // RFC 7323 2.2: the window on a SYN is never scaled.
+  if (!th_syn(th)) nwin <<= tp->rx_opt.snd_wscale;
+  if (tcp_may_update_window(tp, ack, ack_seq, nwin)) {
+    flag |= FLAG_WIN_UPDATE;
+    tp->snd_wl1 = ack_seq;
+    if (tp->snd_wnd != nwin) {
+      if (!tp->snd_wnd && nwin) mib_of(sk).inc(MibId::TcpExtTCPFromZeroWindowAdv);
+      tp->snd_wnd = nwin;
+      if (nwin > tp->max_window) {
+        tp->max_window = nwin;
+        tcp_sync_mss(sk, inet_csk(sk)->icsk_pmtu_cookie);
+      }
+    }
+  }
+  tcp_snd_una_update(tp, ack);
+  return flag;
+}
+
+// Free what the ACK covers from the retransmit queue, count what it
+// delivered and take an RTT sample (tcp_clean_rtx_queue).
+int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_snd_una, std::uint32_t* pkts_acked_out) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint64_t now_us = tcp_clock_us(sk);
+  std::uint64_t first_ackt = 0, last_ackt = 0;
+  std::uint32_t pkts_acked = 0;
+  int flag = 0;
+
+  while (SkBuff* skb = tp->tcp_rtx_queue.first()) {
+    TcpSkbCb* scb = TCP_SKB_CB(skb);
+    const std::uint8_t sacked = scb->sacked;
+    std::uint32_t acked_pcount;
+    bool fully_acked = true;
+
+    if (after(scb->end_seq, tp->snd_una)) {
+      // Partly acknowledged: only a multi-segment skb can be trimmed.
+      if (tcp_skb_pcount(skb) == 1 || !after(tp->snd_una, scb->seq)) break;
+      int before_pcount = tcp_skb_pcount(skb);
+      if (tcp_trim_head(sk, skb, tp->snd_una - scb->seq)) break;
+      int after_pcount = tcp_skb_pcount(skb);
+      if (after_pcount >= before_pcount) break;
+      acked_pcount = static_cast<std::uint32_t>(before_pcount - after_pcount);
+      fully_acked = false;
+    } else {
+      acked_pcount = static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+    }
+
+    if (sacked & TCPCB_RETRANS) {
+      if (sacked & TCPCB_SACKED_RETRANS) tp->retrans_out -= std::min(tp->retrans_out, acked_pcount);
+      flag |= FLAG_RETRANS_DATA_ACKED;
+    } else if (!(sacked & TCPCB_SACKED_ACKED)) {
+      last_ackt = tcp_skb_timestamp_us(skb);
+      if (!first_ackt) first_ackt = last_ackt;
+    }
+    if (sacked & TCPCB_SACKED_ACKED) tp->sacked_out -= std::min(tp->sacked_out, acked_pcount);
+    if (sacked & TCPCB_LOST) tp->lost_out -= std::min(tp->lost_out, acked_pcount);
+
+    tp->packets_out -= std::min(tp->packets_out, acked_pcount);
+    pkts_acked += acked_pcount;
+    tp->delivered += acked_pcount;
+
+    if (!(scb->tcp_flags & TCPHDR_SYN)) {
+      flag |= FLAG_DATA_ACKED;
+    } else {
+      flag |= FLAG_SYN_ACKED;
+      tp->retrans_stamp = 0;
+    }
+    if (!fully_acked) break;
+
+    if (tp->retransmit_skb_hint == skb) tp->retransmit_skb_hint = nullptr;
+    if (tp->lost_skb_hint == skb) tp->lost_skb_hint = nullptr;
+    if (tp->highest_sack == skb) tp->highest_sack = nullptr;
+    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+  }
+
+  if (after(tp->snd_una, prior_snd_una)) flag |= FLAG_SET_XMIT_TIMER;  // new data acked: rearm
+
+  // Karn: with a retransmitted skb among those acked the sample could
+  // belong to either transmission; only timestamps may then measure.
+  long seq_rtt_us = -1, ca_rtt_us = -1;
+  if (first_ackt && !(flag & FLAG_RETRANS_DATA_ACKED)) {
+    seq_rtt_us = static_cast<long>(now_us - first_ackt);
+    ca_rtt_us = static_cast<long>(now_us - last_ackt);
+  }
+  const bool rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, &ca_rtt_us);
+
+  if (pkts_acked) {
+    const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
+    if (ca && ca->pkts_acked) {
+      AckSample sample;
+      sample.pkts_acked = pkts_acked;
+      sample.rtt_us = rtt_update ? static_cast<std::int32_t>(ca_rtt_us) : -1;
+      sample.in_flight = tcp_packets_in_flight(tp);
+      ca->pkts_acked(sk, &sample);
+    }
+  }
+  *pkts_acked_out = pkts_acked;
+  return flag;
+}
+
+// An ACK with nothing in flight: if the window opened for the send head,
+// stop probing; otherwise keep probing with backoff (tcp_ack_probe).
+void tcp_ack_probe(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  SkBuff* head = tcp_send_head(sk);
+  if (!head) return;
+  if (!after(TCP_SKB_CB(head)->end_seq, tcp_wnd_end(tp))) {
+    icsk->icsk_backoff = 0;
+    icsk->icsk_probes_tstamp = 0;
+    inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
+  } else {
+    tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_probe0_when(sk, TCP_RTO_MAX), TCP_RTO_MAX);
+  }
+}
+
+}  // namespace
+
+// tcp_ack: returns 1 when the ACK was processed, 0 for an old ACK that was
+// ignored, or -reason when it must be dropped (RFC 5961 5.2: an ACK below
+// the window the peer could have seen, or one for data never sent).
+int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  const std::uint32_t prior_snd_una = tp->snd_una;
+  const std::uint32_t ack_seq = cb->seq;
+  const std::uint32_t ack = cb->ack_seq;
+  const std::uint32_t prior_packets = tp->packets_out;
+
+  if (before(ack, prior_snd_una)) {
+    std::uint32_t max_window = static_cast<std::uint32_t>(std::min<std::uint64_t>(tp->max_window, tp->bytes_acked));
+    if (before(ack, prior_snd_una - max_window)) {
+      if (!(flag & FLAG_NO_CHALLENGE_ACK)) tcp_send_challenge_ack(sk);
+      return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_TOO_OLD_ACK);
+    }
+    // An old duplicate: harmless, may still refresh ts_recent.
+    if (flag & FLAG_UPDATE_TS_RECENT) tcp_replace_ts_recent(tp, cb->seq);
+    return 0;
+  }
+  if (after(ack, tp->snd_nxt)) return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_ACK_UNSENT_DATA);
+
+  if (after(ack, prior_snd_una)) {
+    flag |= FLAG_SND_UNA_ADVANCED;
+    icsk->icsk_retransmits = 0;
+  }
+  if (flag & FLAG_UPDATE_TS_RECENT) tcp_replace_ts_recent(tp, cb->seq);
+
+  if ((flag & (FLAG_SLOWPATH | FLAG_SND_UNA_ADVANCED)) == FLAG_SND_UNA_ADVANCED) {
+    // Header-predicted pure advance: the window is unchanged.
+    tp->snd_wl1 = ack_seq;
+    tcp_snd_una_update(tp, ack);
+    flag |= FLAG_WIN_UPDATE;
+    mib_of(sk).inc(MibId::TcpExtTCPHPAcks);
+  } else {
+    if (ack_seq != cb->end_seq)
+      flag |= FLAG_DATA;
+    else
+      mib_of(sk).inc(MibId::TcpExtTCPPureAcks);
+    flag |= tcp_ack_update_window(sk, skb, ack, ack_seq);
+  }
+
+  sk->sk_err_soft = 0;
+  icsk->icsk_probes_out = 0;
+  tp->rcv_tstamp = tcp_jiffies32(sk);
+  if (!prior_packets) {
+    tcp_ack_probe(sk);
+    return 1;
+  }
+
+  std::uint32_t acked = 0;
+  flag |= tcp_clean_rtx_queue(sk, prior_snd_una, &acked);
+
+  // A duplicate ACK (RFC 5681 2): no data, no window change, snd_una did not
+  // move, and something is outstanding.
+  const bool is_dupack = !(flag & (FLAG_SND_UNA_ADVANCED | FLAG_DATA | FLAG_WIN_UPDATE)) &&
+                         !(th_flags(tcp_hdr(skb)) & (TCPHDR_SYN | TCPHDR_FIN)) && prior_packets;
+  tcp_fastretrans_alert(sk, prior_snd_una, is_dupack, flag);
+
+  if (flag & FLAG_SET_XMIT_TIMER) tcp_rearm_rto(sk);
+  tcp_cong_control(sk, ack, acked, flag);
+
+  // Retransmit what recovery marked lost, as the window allows.
+  if (icsk->icsk_ca_state == TCP_CA_Recovery || icsk->icsk_ca_state == TCP_CA_Loss) {
+    if (tp->lost_out > tp->retrans_out) tcp_xmit_retransmit_queue(sk);
+  }
+  return 1;
+}
+
+// --- receive buffer and window -----------------------------------------------------------
+
+namespace {
+
+void sock_rfree(SkBuff* skb) {
+  Sock* sk = static_cast<Sock*>(skb->sk);
+  if (!sk) return;
+  sk->sk_rmem_alloc -= static_cast<int>(skb->truesize);
+  sk_mem_uncharge(sk, static_cast<int>(skb->truesize));
+  skb->sk = nullptr;
+}
+
+}  // namespace
+
+void skb_set_owner_r(SkBuff* skb, Sock* sk) {
+  skb->sk = sk;
+  skb->destructor = sock_rfree;
+  sk->sk_rmem_alloc += static_cast<int>(skb->truesize);
+  sk_mem_charge(sk, static_cast<int>(skb->truesize));
+}
+
+void tcp_init_buffer_space(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  const Sysctl& sc = sk->stack->sysctl();
+  tcp_mstamp_refresh(tp);
+  const int maxwin = tcp_full_space(sk);
+  const std::uint32_t advmss = tp->advmss ? tp->advmss : TCP_MSS_DEFAULT;
+
+  if (tp->window_clamp == 0 || tp->window_clamp >= static_cast<std::uint32_t>(maxwin)) {
+    tp->window_clamp = static_cast<std::uint32_t>(maxwin);
+    // Keep 1/2^tcp_app_win of the buffer as application reserve.
+    if (sc.tcp_app_win && maxwin > 4 * static_cast<int>(advmss))
+      tp->window_clamp = std::max<std::uint32_t>(static_cast<std::uint32_t>(maxwin - (maxwin >> sc.tcp_app_win)), 4 * advmss);
+  }
+  if (sc.tcp_app_win && tp->window_clamp > 2 * advmss && tp->window_clamp + advmss > static_cast<std::uint32_t>(maxwin))
+    tp->window_clamp = std::max<std::uint32_t>(2 * advmss, static_cast<std::uint32_t>(maxwin) - advmss);
+  if (tp->rcv_ssthresh == 0) tp->rcv_ssthresh = tp->rcv_wnd;
+  tp->rcv_ssthresh = std::min(tp->rcv_ssthresh, tp->window_clamp);
+  tp->snd_cwnd_stamp = tcp_jiffies32(sk);
+  tp->rcvq_space.space = static_cast<int>(std::min({tp->rcv_ssthresh, tp->rcv_wnd, TCP_INIT_CWND * advmss}));
+  tp->rcvq_space.time = tp->tcp_mstamp;
+  tp->rcvq_space.seq = tp->copied_seq;
+}
+
+namespace {
+
+// Slow start of the advertised window (tcp_grow_window): grow rcv_ssthresh
+// by two segments per full-sized segment received whose memory cost fits
+// the window it takes, up to the clamp.
+void tcp_grow_window(Sock* sk, const SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  int room = static_cast<int>(std::min<std::uint32_t>(tp->window_clamp, static_cast<std::uint32_t>(std::max(tcp_space(sk), 0)))) -
+             static_cast<int>(tp->rcv_ssthresh);
+  if (room <= 0) return;
+  if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) <= static_cast<int>(skb->len)) {
+    int incr = std::max(2 * static_cast<int>(tp->advmss), 2 * static_cast<int>(skb->len));
+    tp->rcv_ssthresh += static_cast<std::uint32_t>(std::min(room, incr));
+    inet_csk(sk)->icsk_ack.quick |= 1;
+  }
+}
+
+// Estimate the peer's MSS from what arrives (tcp_measure_rcv_mss), for the
+// "more than one full segment unacknowledged" ACK rule.
+void tcp_measure_rcv_mss(Sock* sk, const SkBuff* skb) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  const std::uint16_t lss = icsk->icsk_ack.last_seg_size;
+  icsk->icsk_ack.last_seg_size = 0;
+  std::uint32_t len = skb->len;
+  if (len >= icsk->icsk_ack.rcv_mss) {
+    icsk->icsk_ack.rcv_mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(len, tp->advmss ? tp->advmss : len));
+    icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_PUSHED);
+  } else {
+    // A short segment: maybe the peer's MSS is smaller than we thought.
+    if (len >= TCP_MSS_DEFAULT || (len >= TCP_MIN_MSS && !(TCP_SKB_CB(skb)->tcp_flags & TCPHDR_PSH))) {
+      icsk->icsk_ack.last_seg_size = static_cast<std::uint16_t>(len);
+      if (len == lss) {
+        icsk->icsk_ack.rcv_mss = static_cast<std::uint16_t>(len);
+        return;
+      }
+    }
+    if (icsk->icsk_ack.pending & ICSK_ACK_PUSHED) icsk->icsk_ack.pending |= ICSK_ACK_PUSHED2;
+    icsk->icsk_ack.pending |= ICSK_ACK_PUSHED;
+  }
+}
+
+// Data arrived: schedule an ACK and adapt the delayed-ACK timeout to the
+// peer's sending pattern (tcp_event_data_recv).
+void tcp_event_data_recv(Sock* sk, const SkBuff* skb) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  inet_csk_schedule_ack(sk);
+  tcp_measure_rcv_mss(sk, skb);
+  const std::uint32_t now = tcp_jiffies32(sk);
+  if (!icsk->icsk_ack.ato) {
+    // First data: quick-ACK so the peer's slow start is not held back.
+    tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    icsk->icsk_ack.ato = TCP_ATO_MIN;
+  } else {
+    const std::int32_t m = static_cast<std::int32_t>(now - icsk->icsk_ack.lrcvtime);
+    if (m <= static_cast<std::int32_t>(TCP_ATO_MIN / 2)) {
+      icsk->icsk_ack.ato = (icsk->icsk_ack.ato >> 1) + TCP_ATO_MIN / 2;
+    } else if (m < static_cast<std::int32_t>(icsk->icsk_ack.ato)) {
+      icsk->icsk_ack.ato = (icsk->icsk_ack.ato >> 1) + static_cast<std::uint32_t>(m);
+      if (icsk->icsk_ack.ato > icsk->icsk_rto) icsk->icsk_ack.ato = icsk->icsk_rto;
+    } else if (m > static_cast<std::int32_t>(icsk->icsk_rto)) {
+      // Silence longer than an RTO: the peer restarts slow start.
+      tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    }
+  }
+  icsk->icsk_ack.lrcvtime = now;
+  if (skb->len >= 128) tcp_grow_window(sk, skb);
+}
+
+// --- SACK blocks we send (RFC 2018 4) -------------------------------------------------
+
+// Merge block i into the first block when they touch or overlap.
+bool tcp_sack_extend(TcpSackBlock* sp, std::uint32_t seq, std::uint32_t end_seq) {
+  if (!after(seq, sp->end_seq) && !after(sp->start_seq, end_seq)) {
+    if (before(seq, sp->start_seq)) sp->start_seq = seq;
+    if (after(end_seq, sp->end_seq)) sp->end_seq = end_seq;
+    return true;
+  }
+  return false;
+}
+
+void tcp_sack_maybe_coalesce(TcpSock* tp) {
+  TcpSackBlock* sp = &tp->selective_acks[0];
+  TcpSackBlock* swalk = sp + 1;
+  for (int this_sack = 1; this_sack < tp->rx_opt.num_sacks;) {
+    if (tcp_sack_extend(sp, swalk->start_seq, swalk->end_seq)) {
+      tp->rx_opt.num_sacks--;
+      for (int i = this_sack; i < tp->rx_opt.num_sacks; i++) sp[i] = sp[i + 1];
+      continue;
+    }
+    this_sack++;
+    swalk++;
+  }
+}
+
+// A new out-of-order range arrived: the block containing it goes first
+// (RFC 2018: the first block reports the most recent segment).
+void tcp_sack_new_ofo_skb(Sock* sk, std::uint32_t seq, std::uint32_t end_seq) {
+  TcpSock* tp = tcp_sk(sk);
+  TcpSackBlock* sp = &tp->selective_acks[0];
+  int cur_sacks = tp->rx_opt.num_sacks;
+  if (!cur_sacks) {
+    sp[0].start_seq = seq;
+    sp[0].end_seq = end_seq;
+    tp->rx_opt.num_sacks = 1;
+    return;
+  }
+  for (int this_sack = 0; this_sack < cur_sacks; this_sack++) {
+    if (tcp_sack_extend(&sp[this_sack], seq, end_seq)) {
+      for (; this_sack > 0; this_sack--) std::swap(sp[this_sack], sp[this_sack - 1]);
+      if (cur_sacks > 1) tcp_sack_maybe_coalesce(tp);
+      return;
+    }
+  }
+  // No room: forget the oldest block (the peer learns it again later).
+  if (cur_sacks >= static_cast<int>(TCP_NUM_SACKS)) {
+    cur_sacks--;
+    tp->rx_opt.num_sacks--;
+  }
+  for (int i = cur_sacks; i > 0; i--) sp[i] = sp[i - 1];
+  sp[0].start_seq = seq;
+  sp[0].end_seq = end_seq;
+  tp->rx_opt.num_sacks++;
+}
+
+// rcv_nxt advanced: drop the blocks it now covers.
+void tcp_sack_remove(TcpSock* tp) {
+  if (tp->out_of_order_queue.empty()) {
+    tp->rx_opt.num_sacks = 0;
+    return;
+  }
+  int num_sacks = tp->rx_opt.num_sacks;
+  for (int this_sack = 0; this_sack < num_sacks;) {
+    TcpSackBlock* sp = &tp->selective_acks[this_sack];
+    if (!before(tp->rcv_nxt, sp->start_seq)) {
+      for (int i = this_sack + 1; i < num_sacks; i++) tp->selective_acks[i - 1] = tp->selective_acks[i];
+      num_sacks--;
+      continue;
+    }
+    this_sack++;
+  }
+  tp->rx_opt.num_sacks = static_cast<std::uint8_t>(num_sacks);
+}
+
+// --- queues --------------------------------------------------------------------------------
+
+bool tcp_rmem_full(const Sock* sk, const SkBuff* skb) {
+  return sk->sk_rmem_alloc + static_cast<int>(skb->truesize) > sk->sk_rcvbuf;
+}
+
+void tcp_rcv_nxt_update(TcpSock* tp, std::uint32_t seq) {
+  std::uint32_t delta = seq - tp->rcv_nxt;
+  tp->bytes_received += delta;
+  tp->rcv_nxt = seq;
+}
+
+// Append in-order data to the receive queue (tcp_queue_rcv).
+void tcp_queue_rcv(Sock* sk, SkbPtr skb) {
+  TcpSock* tp = tcp_sk(sk);
+  tcp_rcv_nxt_update(tp, TCP_SKB_CB(skb.get())->end_seq);
+  skb_set_owner_r(skb.get(), sk);
+  sk->sk_receive_queue.queue_tail(std::move(skb));
+}
+
+// Move segments the new rcv_nxt reaches from the out-of-order tree to the
+// receive queue (tcp_ofo_queue).
+void tcp_ofo_queue(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  while (SkBuff* skb = tp->out_of_order_queue.first()) {
+    TcpSkbCb* cb = TCP_SKB_CB(skb);
+    if (after(cb->seq, tp->rcv_nxt)) break;
+    SkbPtr owned = tp->out_of_order_queue.erase(skb);
+    if (tp->ooo_last_skb == skb) tp->ooo_last_skb = tp->out_of_order_queue.last();
+    if (before(cb->seq, tp->rcv_nxt)) {
+      std::uint32_t dsack_high = tp->rcv_nxt;
+      if (after(cb->end_seq, dsack_high)) {
+        // Partly new: the reader skips the overlap (it reads from copied_seq
+        // by sequence number), so the skb goes as it is.
+      }
+      tcp_dsack_set(sk, cb->seq, before(cb->end_seq, dsack_high) ? cb->end_seq : dsack_high);
+    }
+    if (!after(cb->end_seq, tp->rcv_nxt)) {
+      tcp_drop(sk, std::move(owned), SkbDropReason::SKB_DROP_REASON_TCP_OFO_DROP);
+      continue;
+    }
+    const bool fin = cb->tcp_flags & TCPHDR_FIN;
+    // ofo skbs were charged when queued; tcp_queue_rcv charges again.
+    owned->destructor = nullptr;
+    sock_rfree(owned.get());
+    tcp_queue_rcv(sk, std::move(owned));
+    if (fin) {
+      tcp_fin(sk);
+      break;
+    }
+  }
+}
+
+// Out-of-order data (tcp_data_queue_ofo): keep it in the seq-ordered tree,
+// dropping what is already there and replacing what it fully covers, and
+// report the range with a SACK block.
+void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
+  TcpSock* tp = tcp_sk(sk);
+  if (tcp_rmem_full(sk, skb.get()) && !tp->out_of_order_queue.empty()) {
+    mib_of(sk).inc(MibId::TcpExtTCPOFODrop);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OFO_DROP);
+    return;
+  }
+  // Out-of-order data means a hole: ACK at once so the sender learns of it.
+  inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
+  tp->rcv_ooopack += std::max<std::uint32_t>(1, skb_shinfo(skb.get())->gso_segs);
+  mib_of(sk).inc(MibId::TcpExtTCPOFOQueue);
+
+  std::uint32_t seq = TCP_SKB_CB(skb.get())->seq;
+  std::uint32_t end_seq = TCP_SKB_CB(skb.get())->end_seq;
+
+  // Is it already covered by what we hold? Find the last skb starting at or
+  // before seq.
+  SkBuff* prev = nullptr;
+  for (SkBuff* s = tp->out_of_order_queue.first(); s; s = tp->out_of_order_queue.next(s)) {
+    if (after(TCP_SKB_CB(s)->seq, seq)) break;
+    prev = s;
+  }
+  if (prev && !after(end_seq, TCP_SKB_CB(prev)->end_seq)) {
+    mib_of(sk).inc(MibId::TcpExtTCPOFOMerge);
+    tcp_dsack_set(sk, seq, end_seq);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OFOMERGE);
+    tcp_sack_new_ofo_skb(sk, seq, end_seq);
+    return;
+  }
+  // Every skb after prev starts after seq; those the new one covers go.
+  SkBuff* s = prev ? tp->out_of_order_queue.next(prev) : tp->out_of_order_queue.first();
+  if (prev && TCP_SKB_CB(prev)->seq == seq) {
+    // Same start, longer: the new skb replaces the old one.
+    SkbPtr old = tp->out_of_order_queue.erase(prev);
+    mib_of(sk).inc(MibId::TcpExtTCPOFOMerge);
+    tcp_drop(sk, std::move(old), SkbDropReason::SKB_DROP_REASON_TCP_OFOMERGE);
+  }
+  while (s) {
+    if (!after(end_seq, TCP_SKB_CB(s)->seq)) break;      // no overlap
+    if (before(end_seq, TCP_SKB_CB(s)->end_seq)) break;  // partial overlap at the tail: keep it
+    SkBuff* next = tp->out_of_order_queue.next(s);
+    SkbPtr old = tp->out_of_order_queue.erase(s);
+    mib_of(sk).inc(MibId::TcpExtTCPOFOMerge);
+    tcp_dsack_set(sk, TCP_SKB_CB(old.get())->seq, TCP_SKB_CB(old.get())->end_seq);
+    tcp_drop(sk, std::move(old), SkbDropReason::SKB_DROP_REASON_TCP_OFOMERGE);
+    s = next;
+  }
+  skb_set_owner_r(skb.get(), sk);
+  tp->out_of_order_queue.insert(std::move(skb));
+  tp->ooo_last_skb = tp->out_of_order_queue.last();
+  if (tp->rx_opt.sack_ok) tcp_sack_new_ofo_skb(sk, seq, end_seq);
+}
+
+void tcp_data_ready(Sock* sk) { sk->sk_data_ready(sk); }
+
+// Queue the data of an accepted segment (tcp_data_queue). skb->data is at
+// the TCP header on entry.
+void tcp_data_queue(Sock* sk, SkbPtr skb) {
+  TcpSock* tp = tcp_sk(sk);
+  TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+  if (cb->seq == cb->end_seq) {
+    consume_skb(std::move(skb));
+    return;
+  }
+  skb_pull(skb.get(), th_doff_bytes(tcp_hdr(skb.get())));
+  tp->rx_opt.dsack = false;
+
+  if (cb->seq == tp->rcv_nxt) {
+    if (tcp_receive_window(tp) == 0) {
+      // A bare FIN still fits a closed window.
+      if (!(skb->len == 0 && (cb->tcp_flags & TCPHDR_FIN))) {
+        mib_of(sk).inc(MibId::TcpExtTCPZeroWindowDrop);
+        tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+        inet_csk_schedule_ack(sk);
+        tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_ZEROWINDOW);
+        return;
+      }
+    }
+  queue_and_out:
+    if (tcp_rmem_full(sk, skb.get()) && !sk->sk_receive_queue.empty() && skb->len) {
+      // The reader is behind: drop, and say so with an immediate ACK.
+      inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
+      inet_csk_schedule_ack(sk);
+      mib_of(sk).inc(MibId::TcpExtTCPRcvQDrop);
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
+      return;
+    }
+    const bool has_data = skb->len != 0;
+    const bool fin = cb->tcp_flags & TCPHDR_FIN;
+    if (has_data) tcp_event_data_recv(sk, skb.get());
+    tcp_queue_rcv(sk, std::move(skb));
+    if (fin) tcp_fin(sk);
+    if (!tp->out_of_order_queue.empty()) {
+      tcp_ofo_queue(sk);
+      // The hole is filled: tell the sender at once.
+      if (tp->out_of_order_queue.empty()) inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
+    }
+    if (tp->rx_opt.num_sacks) tcp_sack_remove(tp);
+    if (!sock_flag(sk, SOCK_DEAD)) tcp_data_ready(sk);
+    return;
+  }
+
+  if (!after(cb->end_seq, tp->rcv_nxt)) {
+    // A retransmission of data we have: our ACK was lost.
+    mib_of(sk).inc(MibId::TcpExtDelayedACKLost);
+    tcp_dsack_set(sk, cb->seq, cb->end_seq);
+    tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    inet_csk_schedule_ack(sk);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OLD_DATA);
+    return;
+  }
+
+  if (!before(cb->seq, tp->rcv_nxt + tcp_receive_window(tp))) {
+    tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    inet_csk_schedule_ack(sk);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OVERWINDOW);
+    return;
+  }
+
+  if (before(cb->seq, tp->rcv_nxt)) {
+    // Starts before rcv_nxt, ends after it: the new part is queued; the
+    // reader skips the old bytes by sequence number.
+    tcp_dsack_set(sk, cb->seq, tp->rcv_nxt);
+    if (!tcp_receive_window(tp)) {
+      mib_of(sk).inc(MibId::TcpExtTCPZeroWindowDrop);
+      tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+      inet_csk_schedule_ack(sk);
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_ZEROWINDOW);
+      return;
+    }
+    goto queue_and_out;
+  }
+
+  tcp_data_queue_ofo(sk, std::move(skb));
+}
+
+// --- sending side reactions ------------------------------------------------------------------
+
+void tcp_check_space(Sock* sk) {
+  if (sock_flag(sk, SOCK_QUEUE_SHRUNK)) {
+    sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
+    if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
+  }
+}
+
+void tcp_data_snd_check(Sock* sk) {
+  tcp_push_pending_frames(sk);
+  tcp_check_space(sk);
+}
+
+// Decide between an immediate and a delayed ACK (__tcp_ack_snd_check):
+// at once when more than one full-sized segment is unacknowledged
+// (RFC 1122 4.2.3.2 / RFC 5681 4.2), in quick-ACK mode, when asked to
+// (out-of-order data, a filled hole, memory trouble); otherwise delayed.
+void __tcp_ack_snd_check(Sock* sk, bool ofo_possible) {
+  TcpSock* tp = tcp_sk(sk);
+  const InetConnectionSock* icsk = inet_csk(sk);
+  if ((tp->rcv_nxt - tp->rcv_wup) > icsk->icsk_ack.rcv_mss || tcp_in_quickack_mode(sk) ||
+      (icsk->icsk_ack.pending & ICSK_ACK_NOW)) {
+    tcp_send_ack(sk);
+    return;
+  }
+  if (!ofo_possible || tp->out_of_order_queue.empty()) {
+    tcp_send_delayed_ack(sk);
+    return;
+  }
+  // Out-of-order data: every duplicate ACK with fresh SACK info goes now.
+  tcp_send_ack(sk);
+}
+
+void tcp_ack_snd_check(Sock* sk) {
+  if (!inet_csk_ack_scheduled(sk)) return;
+  __tcp_ack_snd_check(sk, true);
+}
+
+// Common validation of a segment for a synchronised connection
+// (tcp_validate_incoming). Returns false when skb was consumed.
+bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint8_t* th = tcp_hdr(skb.get());
+  TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+  SkbDropReason reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
+
+  // RFC 7323 5: PAWS.
+  if (tcp_fast_parse_options(sk, skb.get()) && tp->rx_opt.saw_tstamp && tcp_paws_discard(sk, skb.get())) {
+    if (!th_rst(th)) {
+      if (th_syn(th)) goto syn_challenge;
+      mib_of(sk).inc(MibId::TcpExtPAWSEstab);
+      if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq, &tp->last_oow_ack_time))
+        tcp_send_dupack(sk, skb.get());
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
+      return false;
+    }
+  }
+
+  {
+    bool bad;
+    reason = tcp_sequence(tp, cb->seq, cb->end_seq, &bad);
+    if (bad) {
+      if (!th_rst(th)) {
+        if (th_syn(th)) goto syn_challenge;
+        if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq, &tp->last_oow_ack_time))
+          tcp_send_dupack(sk, skb.get());
+      }
+      tcp_drop(sk, std::move(skb), reason);
+      return false;
+    }
+  }
+
+  if (th_rst(th)) {
+    // RFC 5961 3.2: only an RST exactly at rcv_nxt resets; one elsewhere in
+    // the window gets a challenge ACK (a blind attacker must guess exactly).
+    if (cb->seq == tp->rcv_nxt) {
+      tcp_reset(sk, skb.get());
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+      return false;
+    }
+    tcp_send_challenge_ack(sk);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+    return false;
+  }
+
+  if (th_syn(th)) {
+  syn_challenge:
+    // RFC 5961 4: a SYN on a synchronised connection gets a challenge ACK.
+    if (syn_inerr) mib_of(sk).inc(MibId::TcpInErrs);
+    mib_of(sk).inc(MibId::TcpExtTCPSYNChallenge);
+    tcp_send_challenge_ack(sk);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SYN);
+    return false;
+  }
+  return true;
+}
+
+void tcp_initialize_rcv_mss(Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  std::uint32_t hint = std::min<std::uint32_t>(tp->advmss ? tp->advmss : TCP_MSS_DEFAULT, tp->mss_cache ? tp->mss_cache : TCP_MSS_DEFAULT);
+  hint = std::min(hint, tp->rcv_wnd / 2);
+  hint = std::min(hint, TCP_MSS_DEFAULT);
+  hint = std::max(hint, TCP_MIN_MSS);
+  inet_csk(sk)->icsk_ack.rcv_mss = static_cast<std::uint16_t>(hint);
+}
+
+}  // namespace
+
+// --- FIN ---------------------------------------------------------------------------------------
+
+// The peer finished sending (RFC 9293 3.10.7.4, eighth step).
+void tcp_fin(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  inet_csk_schedule_ack(sk);
+  sk->sk_shutdown |= RCV_SHUTDOWN;
+  sock_set_flag(sk, SOCK_DONE);
+
+  switch (sk->sk_state) {
+    case TCP_SYN_RECV:
+    case TCP_ESTABLISHED:
+      tcp_set_state(sk, TCP_CLOSE_WAIT);
+      // The peer closed first: from now on we answer rather than stream.
+      inet_csk(sk)->icsk_ack.pingpong = 1;
+      break;
+    case TCP_CLOSE_WAIT:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+      break;  // a retransmitted FIN
+    case TCP_FIN_WAIT1:
+      // Simultaneous close: ACK their FIN, wait for the ACK of ours.
+      tcp_send_ack(sk);
+      tcp_set_state(sk, TCP_CLOSING);
+      break;
+    case TCP_FIN_WAIT2:
+      tcp_send_ack(sk);
+      tcp_time_wait(sk, TCP_TIME_WAIT, 0);
+      break;
+    default:
+      break;
+  }
+  // Nothing after the FIN can be delivered: forget out-of-order data.
+  tp->out_of_order_queue.purge();
+  tp->ooo_last_skb = nullptr;
+  tp->rx_opt.num_sacks = 0;
+  if (!sock_flag(sk, SOCK_DEAD)) {
+    sk->sk_state_change(sk);
+  }
+}
+
+// --- connection establishment --------------------------------------------------------------------
+
+void tcp_init_transfer(Sock* sk, SkBuff* /*skb*/) {
+  TcpSock* tp = tcp_sk(sk);
+  tcp_mtup_init(sk);
+  // A SYN that needed retransmitting suggests a congested path: start at 1
+  // (RFC 6298 5.7), else the initial window of RFC 6928.
+  if (tp->total_retrans > 1 && tp->undo_marker)
+    tp->snd_cwnd = 1;
+  else
+    tp->snd_cwnd = TCP_INIT_CWND;
+  tp->snd_cwnd_stamp = tcp_jiffies32(sk);
+  tcp_init_congestion_control(sk);
+  tcp_init_buffer_space(sk);
+}
+
+void tcp_finish_connect(Sock* sk, SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  tcp_set_state(sk, TCP_ESTABLISHED);
+  icsk->icsk_ack.lrcvtime = tcp_jiffies32(sk);
+  tcp_init_transfer(sk, skb);
+  tp->lsndtime = tcp_jiffies32(sk);
+  if (sock_flag(sk, SOCK_KEEPOPEN)) inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
+}
+
+namespace {
+
+// SYN-SENT (RFC 9293 3.10.7.3). Returns 1 when the skb was consumed and the
+// caller has nothing more to do, -1 when it should still send/ACK, or a
+// positive drop reason + 1 << 16 for "reset the peer" (handled by caller).
+int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  const std::uint8_t* th = tcp_hdr(skb.get());
+  TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+  const std::uint16_t saved_clamp = tp->rx_opt.mss_clamp;
+  *send_reset = false;
+
+  tcp_parse_options(sk->stack->sysctl(), skb.get(), &tp->rx_opt, false);
+  if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr) tp->rx_opt.rcv_tsecr -= tp->tsoffset;
+
+  auto undo_options = [&] {
+    tp->rx_opt.saw_tstamp = false;
+    tp->rx_opt.wscale_ok = false;
+    tp->rx_opt.snd_wscale = 0;
+    tp->rx_opt.sack_ok = 0;
+    tp->rx_opt.mss_clamp = saved_clamp;
+  };
+
+  if (th_ack(th)) {
+    // Our SYN must be what it acknowledges; anything else gets a RST.
+    if (!after(cb->ack_seq, tp->snd_una) || after(cb->ack_seq, tp->snd_nxt)) {
+      undo_options();
+      *send_reset = true;
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_INVALID_ACK_SEQUENCE);
+      return 0;
+    }
+    if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr &&
+        !between(tp->rx_opt.rcv_tsecr, tp->retrans_stamp, tcp_time_stamp_ms(sk))) {
+      // An echo of a timestamp we never sent: an old duplicate.
+      mib_of(sk).inc(MibId::TcpExtPAWSActive);
+      undo_options();
+      *send_reset = true;
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
+      return 0;
+    }
+    if (th_rst(th)) {
+      tcp_reset(sk, skb.get());
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+      return 0;
+    }
+    if (!th_syn(th)) {
+      undo_options();
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+      return 0;
+    }
+
+    // SYN-ACK: the connection is up.
+    tcp_init_wl(tp, cb->seq);
+    tcp_ack(sk, skb.get(), FLAG_SLOWPATH);
+    tp->rcv_nxt = cb->seq + 1;
+    tp->rcv_wup = cb->seq + 1;
+    tp->rcv_isn = cb->seq;
+    tp->snd_wnd = th_window(th);  // unscaled on a SYN
+    if (!tp->rx_opt.wscale_ok) {
+      tp->rx_opt.snd_wscale = tp->rx_opt.rcv_wscale = 0;
+      tp->window_clamp = std::min<std::uint32_t>(tp->window_clamp, 65535u);
+    }
+    if (tp->rx_opt.saw_tstamp) {
+      tp->rx_opt.tstamp_ok = true;
+      tp->tcp_header_len = static_cast<std::uint16_t>(TCP_HEADER_LEN + TCPOLEN_TSTAMP_ALIGNED);
+      tp->advmss = static_cast<std::uint16_t>(tp->advmss - TCPOLEN_TSTAMP_ALIGNED);
+      tcp_store_ts_recent(tp);
+    } else {
+      tp->tcp_header_len = TCP_HEADER_LEN;
+    }
+    if (tp->rx_opt.mss_clamp == 0) tp->rx_opt.mss_clamp = TCP_MSS_DEFAULT;
+    tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
+    tcp_initialize_rcv_mss(sk);
+    tp->copied_seq = tp->rcv_nxt;
+    tcp_finish_connect(sk, skb.get());
+    if (!sock_flag(sk, SOCK_DEAD)) sk->sk_state_change(sk);
+    tcp_send_ack(sk);
+    consume_skb(std::move(skb));
+    return -1;
+  }
+
+  if (th_rst(th)) {
+    // RFC 9293: an RST without ACK in SYN-SENT is ignored.
+    undo_options();
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+    return 0;
+  }
+  if (tp->rx_opt.ts_recent_stamp && tp->rx_opt.saw_tstamp && tcp_paws_reject(*sk->stack, &tp->rx_opt, false)) {
+    undo_options();
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
+    return 0;
+  }
+  if (th_syn(th)) {
+    // Simultaneous open (RFC 9293 3.5 figure 8): answer with a SYN-ACK.
+    tcp_set_state(sk, TCP_SYN_RECV);
+    if (tp->rx_opt.saw_tstamp) {
+      tp->rx_opt.tstamp_ok = true;
+      tcp_store_ts_recent(tp);
+      tp->tcp_header_len = static_cast<std::uint16_t>(TCP_HEADER_LEN + TCPOLEN_TSTAMP_ALIGNED);
+    } else {
+      tp->tcp_header_len = TCP_HEADER_LEN;
+    }
+    tp->rcv_nxt = cb->seq + 1;
+    tp->copied_seq = tp->rcv_nxt;
+    tp->rcv_wup = cb->seq + 1;
+    tp->rcv_isn = cb->seq;
+    tp->snd_wnd = th_window(th);
+    tp->snd_wl1 = cb->seq;
+    tp->max_window = tp->snd_wnd;
+    if (tp->rx_opt.mss_clamp == 0) tp->rx_opt.mss_clamp = TCP_MSS_DEFAULT;
+    tcp_mtup_init(sk);
+    tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
+    tcp_initialize_rcv_mss(sk);
+    // Our SYN is retransmitted as a SYN-ACK: the SYN skb on the rtx queue
+    // gets an ACK flag and goes out again.
+    if (SkBuff* syn = tcp_rtx_queue_head(sk)) {
+      TCP_SKB_CB(syn)->tcp_flags |= TCPHDR_ACK;
+      tcp_retransmit_skb(sk, syn, 1);
+    }
+    consume_skb(std::move(skb));
+    return 0;
+  }
+  undo_options();
+  tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+  return 0;
+}
+
+}  // namespace
+
+// --- the established-state receive path ---------------------------------------------------------
+
+void tcp_rcv_established(Sock* sk, SkbPtr skb) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint8_t* th = tcp_hdr(skb.get());
+  TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+  tcp_mstamp_refresh(tp);
+
+  // Header prediction (Van Jacobson): the common in-order segment with only
+  // ACK/PSH, the window we expect and no surprises takes the same steps but
+  // is counted, as the kernel's fast path is.
+  const bool predicted = (th_flags(th) & ~TCPHDR_PSH) == TCPHDR_ACK && cb->seq == tp->rcv_nxt &&
+                         !after(cb->ack_seq, tp->snd_nxt) && tp->out_of_order_queue.empty();
+  if (predicted) mib_of(sk).inc(MibId::TcpExtTCPHPHits);
+
+  if (!(th_flags(th) & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN))) {
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+    return;
+  }
+  if (!tcp_validate_incoming(sk, skb, true)) return;
+
+  int flag = FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT;
+  int r = tcp_ack(sk, skb.get(), flag);
+  if (r < 0) {
+    tcp_drop(sk, std::move(skb), static_cast<SkbDropReason>(-r));
+    return;
+  }
+  if (sk->sk_state == TCP_CLOSE) {
+    consume_skb(std::move(skb));
+    return;
+  }
+  tcp_data_queue(sk, std::move(skb));
+  if (sk->sk_state != TCP_CLOSE) {
+    tcp_data_snd_check(sk);
+    tcp_ack_snd_check(sk);
+  }
+}
+
+// Every state but ESTABLISHED and TIME_WAIT (RFC 9293 3.10.7). Returns 0
+// when done; a positive value asks the caller (tcp_v4_do_rcv) to send a
+// reset for this segment.
+int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint8_t* th = tcp_hdr(skb.get());
+  TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+
+  switch (sk->sk_state) {
+    case TCP_CLOSE:
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_CLOSE);
+      return 0;
+    case TCP_LISTEN:
+      // Listeners are handled in tcp_v4_rcv (request socks).
+      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+      return 0;
+    case TCP_SYN_SENT: {
+      tp->rx_opt.saw_tstamp = false;
+      tcp_mstamp_refresh(tp);
+      bool send_reset = false;
+      int queued = tcp_rcv_synsent_state_process(sk, skb, &send_reset);
+      if (send_reset) return 1;
+      if (queued < 0) tcp_data_snd_check(sk);
+      return 0;
+    }
+    default:
+      break;
+  }
+
+  tcp_mstamp_refresh(tp);
+  tp->rx_opt.saw_tstamp = false;
+
+  if (!(th_flags(th) & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN))) {
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+    return 0;
+  }
+  if (!tcp_validate_incoming(sk, skb, false)) return 0;
+
+  // RFC 9293 fifth check: without ACK the segment is dropped.
+  if (!th_ack(th)) {
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
+    return 0;
+  }
+  int r = tcp_ack(sk, skb.get(), FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT | FLAG_NO_CHALLENGE_ACK);
+  if (r <= 0) {
+    if (sk->sk_state == TCP_SYN_RECV) {
+      // The ACK does not acknowledge our SYN-ACK: reset (RFC 9293 3.10.7.4).
+      tcp_drop(sk, std::move(skb),
+               r == 0 ? SkbDropReason::SKB_DROP_REASON_TCP_OLD_ACK : static_cast<SkbDropReason>(-r));
+      return 1;
+    }
+    if (r < 0) {
+      tcp_send_challenge_ack(sk);
+      tcp_drop(sk, std::move(skb), static_cast<SkbDropReason>(-r));
+      return 0;
+    }
+  }
+
+  switch (sk->sk_state) {
+    case TCP_SYN_RECV:
+      tp->delivered++;  // the SYN-ACK is not counted by tcp_ack
+      if (tp->rx_opt.tstamp_ok && tp->advmss > TCPOLEN_TSTAMP_ALIGNED)
+        tp->advmss = static_cast<std::uint16_t>(tp->advmss - TCPOLEN_TSTAMP_ALIGNED);
+      tp->retrans_stamp = 0;
+      tcp_init_transfer(sk, skb.get());
+      tp->copied_seq = tp->rcv_nxt;
+      tcp_set_state(sk, TCP_ESTABLISHED);
+      sk->sk_state_change(sk);
+      tp->snd_una = cb->ack_seq;
+      tp->snd_wnd = static_cast<std::uint32_t>(th_window(th)) << tp->rx_opt.snd_wscale;
+      tcp_init_wl(tp, cb->seq);
+      tcp_update_pacing_rate(sk);
+      tp->lsndtime = tcp_jiffies32(sk);
+      tcp_initialize_rcv_mss(sk);
+      if (sk->sk_shutdown & SEND_SHUTDOWN) tcp_shutdown(sk, SEND_SHUTDOWN);
+      break;
+
+    case TCP_FIN_WAIT1: {
+      if (tp->snd_una != tp->write_seq) break;  // our FIN is not acked yet
+      tcp_set_state(sk, TCP_FIN_WAIT2);
+      sk->sk_shutdown |= SEND_SHUTDOWN;
+      if (!sock_flag(sk, SOCK_DEAD)) {
+        sk->sk_state_change(sk);
+        break;
+      }
+      // Orphaned: nobody will read, so data now is an error.
+      if (tp->linger2 < 0) {
+        tcp_done(sk);
+        mib_of(sk).inc(MibId::TcpExtTCPAbortOnData);
+        tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_ABORT_ON_DATA);
+        return 1;
+      }
+      if (cb->end_seq != cb->seq && after(cb->end_seq - (th_fin(th) ? 1 : 0), tp->rcv_nxt)) {
+        tcp_done(sk);
+        mib_of(sk).inc(MibId::TcpExtTCPAbortOnData);
+        tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_ABORT_ON_DATA);
+        return 1;
+      }
+      int tmo = tcp_fin_time(sk);
+      if (tmo > static_cast<int>(TCP_TIMEWAIT_LEN)) {
+        inet_csk_reset_keepalive_timer(sk, static_cast<std::uint64_t>(tmo) - TCP_TIMEWAIT_LEN);
+      } else if (th_fin(th)) {
+        inet_csk_reset_keepalive_timer(sk, static_cast<std::uint64_t>(tmo));
+      } else {
+        tcp_time_wait(sk, TCP_FIN_WAIT2, tmo);
+        consume_skb(std::move(skb));
+        return 0;
+      }
+      break;
+    }
+
+    case TCP_CLOSING:
+      if (tp->snd_una == tp->write_seq) {
+        tcp_time_wait(sk, TCP_TIME_WAIT, 0);
+        consume_skb(std::move(skb));
+        return 0;
+      }
+      break;
+
+    case TCP_LAST_ACK:
+      if (tp->snd_una == tp->write_seq) {
+        tcp_done(sk);
+        consume_skb(std::move(skb));
+        return 0;
+      }
+      break;
+  }
+
+  bool queued = false;
+  switch (sk->sk_state) {
+    case TCP_CLOSE_WAIT:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+      if (!before(cb->seq, tp->rcv_nxt)) break;  // the peer already sent FIN: ignore
+      [[fallthrough]];
+    case TCP_FIN_WAIT1:
+    case TCP_FIN_WAIT2:
+      // RFC 1122 4.2.2.13: new data after we shut down reading resets.
+      if (sk->sk_shutdown & RCV_SHUTDOWN) {
+        if (cb->end_seq != cb->seq && after(cb->end_seq - (th_fin(th) ? 1 : 0), tp->rcv_nxt)) {
+          mib_of(sk).inc(MibId::TcpExtTCPAbortOnData);
+          tcp_reset(sk, skb.get());
+          tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_ABORT_ON_DATA);
+          return 1;
+        }
+      }
+      [[fallthrough]];
+    case TCP_ESTABLISHED:
+      tcp_data_queue(sk, std::move(skb));
+      queued = true;
+      break;
+  }
+
+  if (sk->sk_state != TCP_CLOSE) {
+    tcp_data_snd_check(sk);
+    tcp_ack_snd_check(sk);
+  }
+  if (!queued) consume_skb(std::move(skb));
+  return 0;
+}
+
+// --- receive buffer autotuning (tcp_rcv_space_adjust, "DRS") ---------------------------------------
+
+void tcp_rcv_space_adjust(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  const Sysctl& sc = sk->stack->sysctl();
+  tcp_mstamp_refresh(tp);
+  std::uint64_t rtt_us = tp->rcv_rtt_est.rtt_us ? tp->rcv_rtt_est.rtt_us >> 3 : tp->srtt_us >> 3;
+  if (rtt_us == 0) return;
+  std::uint64_t elapsed = tp->tcp_mstamp - tp->rcvq_space.time;
+  if (tp->rcvq_space.time == 0 || elapsed < rtt_us) {
+    if (tp->rcvq_space.time == 0) {
+      tp->rcvq_space.time = tp->tcp_mstamp;
+      tp->rcvq_space.seq = tp->copied_seq;
+    }
+    return;
+  }
+  // Bytes the application read in the last RTT: the sender may need twice
+  // that in flight next RTT, so offer a buffer for it.
+  int copied = static_cast<int>(tp->copied_seq - tp->rcvq_space.seq);
+  if (copied > tp->rcvq_space.space) {
+    if (sc.tcp_moderate_rcvbuf && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK)) {
+      std::int64_t rcvwin = static_cast<std::int64_t>(copied) << 1;
+      std::int64_t grow = rcvwin * (copied - tp->rcvq_space.space) / std::max(tp->rcvq_space.space, 1);
+      rcvwin += grow;
+      // The buffer must hold rcvwin of payload plus its overhead.
+      int ratio_space = tcp_win_from_space(sk, 1 << 16);
+      std::int64_t rcvbuf = ratio_space > 0 ? rcvwin * (1 << 16) / ratio_space : rcvwin * 2;
+      rcvbuf = std::min<std::int64_t>(rcvbuf, sc.tcp_rmem[2]);
+      if (rcvbuf > sk->sk_rcvbuf) {
+        sk->sk_rcvbuf = static_cast<int>(rcvbuf);
+        tp->window_clamp = static_cast<std::uint32_t>(tcp_win_from_space(sk, sk->sk_rcvbuf));
+      }
+    }
+    tp->rcvq_space.space = copied;
+  }
+  tp->rcvq_space.seq = tp->copied_seq;
+  tp->rcvq_space.time = tp->tcp_mstamp;
+}
+
+}  // namespace sp
