@@ -22,9 +22,12 @@ void take_fastopen(const std::uint8_t* cookie, std::size_t n, bool exp, TcpOptio
     note(first, WireError::kTcpBadFastOpenLength);
     return;
   }
+  // A later option replaces an earlier one whole: no bytes of a longer
+  // earlier cookie may survive past the new length.
   out->fastopen = true;
   out->fastopen_exp = exp;
   out->fastopen_len = static_cast<std::uint8_t>(n);
+  std::memset(out->fastopen_cookie, 0, sizeof out->fastopen_cookie);
   std::memcpy(out->fastopen_cookie, cookie, n);
 }
 
@@ -95,6 +98,8 @@ WireError tcp_parse_options(std::span<const std::uint8_t> opts, TcpOptions* out)
           break;
         }
         std::size_t n = body / TCPOLEN_SACK_PERBLOCK;
+        // As with Fast Open, a second SACK option replaces the first whole.
+        for (auto& blk : out->sacks) blk = TcpSackBlock{};
         for (std::size_t i = 0; i < n && i < TCP_NUM_SACKS; ++i) {
           out->sacks[i].start_seq = load_be32(v + 8 * i);
           out->sacks[i].end_seq = load_be32(v + 8 * i + 4);

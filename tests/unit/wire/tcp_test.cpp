@@ -303,6 +303,24 @@ TEST(TcpOptionsParse, sack_with_no_block_is_bad_sack_length) {
   EXPECT_EQ(parse_opts(bytes({1, 1, 5, 2}), &o), WireError::kTcpBadSackLength);
 }
 
+TEST(TcpOptionsParse, second_sack_option_replaces_the_first_whole) {
+  Bytes two = write_opts(opts().sack(1, 2).sack(3, 4));
+  Bytes one = write_opts(opts().sack(5, 6));
+  TcpOptions o;
+  ASSERT_EQ(parse_opts(cat(two, one), &o), WireError::kOk);
+  EXPECT_EQ(o, TcpOptions(opts().sack(5, 6)));
+}
+
+TEST(TcpOptionsParse, second_fastopen_option_replaces_the_first_whole) {
+  TcpOptions o;
+  ASSERT_EQ(parse_opts(bytes({34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 34, 2}), &o), WireError::kOk);
+  EXPECT_TRUE(o.fastopen);
+  EXPECT_EQ(o.fastopen_len, 0);
+  TcpOptions request;
+  request.fastopen = true;
+  EXPECT_EQ(o, request);
+}
+
 TEST(TcpOptionsParse, repr_parse_reports_option_errors) {
   EXPECT_EQ(TcpRepr::parse(header_with(bytes({2, 0, 0, 0}))).error(),
             WireError::kTcpOptionBadLength);
