@@ -388,6 +388,125 @@ int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32
   return len ? -EFAULT : 0;
 }
 
+int skb_unclone(SkBuff* skb) {
+  return skb_cloned(skb) ? pskb_expand_head(skb, 0, 0) : 0;
+}
+
+const std::uint8_t* skb_header_pointer(const SkBuff* skb, std::uint32_t offset, std::uint32_t len,
+                                       void* buffer) {
+  const std::uint32_t headlen = skb_headlen(skb);
+  if (offset <= headlen && len <= headlen - offset) return skb->data + offset;
+  if (skb_copy_bits(skb, offset, buffer, len) != 0) return nullptr;
+  return static_cast<const std::uint8_t*>(buffer);
+}
+
+std::uint8_t* __pskb_pull_tail(SkBuff* skb, std::uint32_t delta) {
+  if (delta > skb->data_len) return nullptr;
+  const std::uint32_t room = static_cast<std::uint32_t>(skb->end - skb->tail);
+  // Like Linux, ask for 128 bytes more than needed when growing, so that a
+  // following pull of the next header does not reallocate again; and never
+  // write into a head another clone still reads.
+  if (delta > room || skb_cloned(skb)) {
+    const std::uint32_t ntail = delta > room ? delta - room + 128 : 0;
+    if (pskb_expand_head(skb, 0, ntail) != 0) return nullptr;
+  }
+  const std::uint32_t headlen = skb_headlen(skb);
+  if (skb_copy_bits(skb, headlen, skb->tail, delta) != 0) return nullptr;
+
+  // Drop the pulled bytes from the front of the frags.
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  std::uint32_t eat = delta;
+  int k = 0;
+  for (int i = 0; i < sh->nr_frags; ++i) {
+    SkbFrag f = sh->frags[i];
+    if (f.size <= eat) {
+      put_page(f.page);
+      eat -= f.size;
+      continue;
+    }
+    f.offset += eat;
+    f.size -= eat;
+    eat = 0;
+    sh->frags[k++] = f;
+  }
+  sh->nr_frags = static_cast<std::uint8_t>(k);
+  skb->tail += delta;
+  skb->data_len -= delta;
+  return skb->tail;
+}
+
+bool pskb_may_pull(SkBuff* skb, std::uint32_t len) {
+  const std::uint32_t headlen = skb_headlen(skb);
+  if (len <= headlen) return true;
+  if (len > skb->len) return false;
+  return __pskb_pull_tail(skb, len - headlen) != nullptr;
+}
+
+void skb_split(SkBuff* skb, SkBuff* skb1, std::uint32_t len) {
+  if (skb_cloned(skb) || skb->len < len || skb1->len || skb_shinfo(skb1)->nr_frags) {
+    std::fprintf(stderr,
+                 "skb_split: skb %p (len %u, cloned %d) cannot be split at %u into skb %p "
+                 "(len %u)\n",
+                 static_cast<void*>(skb), skb->len, skb_cloned(skb), len, static_cast<void*>(skb1),
+                 skb1->len);
+    std::abort();
+  }
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  SkbSharedInfo* sh1 = skb_shinfo(skb1);
+  std::uint32_t pos = skb_headlen(skb);
+  if (len < pos) {
+    // The cut is in the linear part: its tail is copied, all frags move.
+    std::memcpy(skb_put(skb1, pos - len), skb->data + len, pos - len);
+    for (int i = 0; i < sh->nr_frags; ++i) sh1->frags[i] = sh->frags[i];
+    sh1->nr_frags = sh->nr_frags;
+    sh->nr_frags = 0;
+    skb1->data_len = skb->data_len;
+    skb1->len += skb->data_len;
+    skb->data_len = 0;
+    skb->len = len;
+    skb->tail = skb->data + len;
+    return;
+  }
+  // The cut is in the paged part: whole frags after it move; the one it
+  // falls inside is shared, each side keeping its half.
+  const int nfrags = sh->nr_frags;
+  int k = 0;
+  sh->nr_frags = 0;
+  skb1->len = skb1->data_len = skb->len - len;
+  skb->data_len = len - pos;
+  skb->len = len;
+  for (int i = 0; i < nfrags; ++i) {
+    const std::uint32_t size = sh->frags[i].size;
+    if (pos + size > len) {
+      sh1->frags[k] = sh->frags[i];
+      if (pos < len) {
+        get_page(sh->frags[i].page);
+        sh1->frags[k].offset += len - pos;
+        sh1->frags[k].size -= len - pos;
+        sh->frags[i].size = len - pos;
+        ++sh->nr_frags;
+      }
+      ++k;
+    } else {
+      ++sh->nr_frags;
+    }
+    pos += size;
+  }
+  sh1->nr_frags = static_cast<std::uint8_t>(k);
+}
+
+std::uint8_t* skb_put_data(SkBuff* skb, const void* data, std::uint32_t len) {
+  std::uint8_t* p = skb_put(skb, len);
+  if (len) std::memcpy(p, data, len);
+  return p;
+}
+
+std::uint8_t* skb_put_zero(SkBuff* skb, std::uint32_t len) {
+  std::uint8_t* p = skb_put(skb, len);
+  std::memset(p, 0, len);
+  return p;
+}
+
 // --- paged data --------------------------------------------------------------
 
 void skb_fill_page_desc(SkBuff* skb, int i, Page* page, std::uint32_t off, std::uint32_t size) {

@@ -190,6 +190,29 @@ inline std::uint8_t* skb_network_header(const SkBuff* s) {
 inline std::uint8_t* skb_transport_header(const SkBuff* s) {
   return s->head + s->transport_header;
 }
+// skb_set_*_header: the header starts `offset` bytes after data.
+inline void skb_set_mac_header(SkBuff* s, int offset) {
+  s->mac_header = static_cast<std::uint16_t>(s->data - s->head + offset);
+}
+inline void skb_set_network_header(SkBuff* s, int offset) {
+  s->network_header = static_cast<std::uint16_t>(s->data - s->head + offset);
+}
+inline void skb_set_transport_header(SkBuff* s, int offset) {
+  s->transport_header = static_cast<std::uint16_t>(s->data - s->head + offset);
+}
+inline bool skb_mac_header_was_set(const SkBuff* s) {
+  return s->mac_header != 0xffff;
+}
+inline bool skb_transport_header_was_set(const SkBuff* s) {
+  return s->transport_header != 0xffff;
+}
+// Offsets of the headers from data (negative once data has moved past them).
+inline int skb_network_offset(const SkBuff* s) {
+  return static_cast<int>(skb_network_header(s) - s->data);
+}
+inline int skb_transport_offset(const SkBuff* s) {
+  return static_cast<int>(skb_transport_header(s) - s->data);
+}
 
 // --- clones and copies -------------------------------------------------------
 SkbPtr skb_clone(SkBuff* skb);  // shares head and frags; dataref++; both marked cloned
@@ -205,6 +228,29 @@ SkbPtr pskb_copy(SkBuff* skb);       // private copy of the header, frags shared
 SkbPtr skb_copy(const SkBuff* skb);  // full private, linear copy
 // Copy len bytes starting at offset (linear then frags) into to: 0 or -EFAULT.
 int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32_t len);
+// skb_unclone: give a cloned skb a private head (pskb_expand_head(skb, 0, 0))
+// before changing its shared info or its bytes: 0 or -ENOMEM.
+int skb_unclone(SkBuff* skb);
+// skb_header_pointer: len bytes at offset, in place when they are in the
+// linear part, else copied into buffer; nullptr if past skb->len.
+const std::uint8_t* skb_header_pointer(const SkBuff* skb, std::uint32_t offset, std::uint32_t len,
+                                       void* buffer);
+// __pskb_pull_tail: move delta bytes from the frags to the end of the linear
+// part (reallocating the head when it lacks room or is shared); returns the
+// new tail, or nullptr on -ENOMEM or when the skb has fewer paged bytes.
+std::uint8_t* __pskb_pull_tail(SkBuff* skb, std::uint32_t delta);
+// pskb_may_pull: make the first len bytes linear; false if the skb is shorter
+// or memory ran out. Receive paths call it before reading a header.
+bool pskb_may_pull(SkBuff* skb, std::uint32_t len);
+// skb_split: move everything after the first len bytes of skb into skb1, a
+// fresh skb (linear room for headlen - len bytes when len < headlen). A frag
+// straddling len is shared: each side keeps its part with a page reference.
+// skb must not be cloned (tcp_fragment unclones it first). truesize is left
+// to the caller, as in Linux.
+void skb_split(SkBuff* skb, SkBuff* skb1, std::uint32_t len);
+// skb_put_data / skb_put_zero: skb_put and fill.
+std::uint8_t* skb_put_data(SkBuff* skb, const void* data, std::uint32_t len);
+std::uint8_t* skb_put_zero(SkBuff* skb, std::uint32_t len);
 
 // --- paged data --------------------------------------------------------------
 // Set frag i (takes the caller's page reference) and nr_frags = i + 1; the
