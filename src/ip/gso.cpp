@@ -151,16 +151,29 @@ std::vector<SkbPtr> skb_gso_segment(SkBuff* skb, std::uint64_t features) {
   for (std::uint32_t i = 0; i < nsegs; ++i) {
     const std::uint32_t off = i * mss;
     const std::uint32_t seglen = std::min(mss, payload - off);
-    // Without SG the payload is copied into the linear part.
-    SkbPtr seg = alloc_skb_with_headroom(headroom, hdr_len + (sg ? 0 : seglen));
+    // With SG, payload in the source's frags is shared and only what sits
+    // in its linear part is copied; without SG everything is copied. A
+    // segment whose slices would not fit in MAX_SKB_FRAGS is copied too.
+    const std::uint32_t start = hdr_len + off;
+    const std::uint32_t in_head =
+        start < skb_headlen(skb) ? std::min(seglen, skb_headlen(skb) - start) : 0;
+    SkbPtr seg = alloc_skb_with_headroom(headroom, hdr_len + (sg ? in_head : seglen));
     if (!seg) {
       segs.clear();
       return segs;
     }
     std::memcpy(skb_put(seg.get(), hdr_len), skb->data, hdr_len);
-    if (!append_payload(seg.get(), skb, hdr_len + off, seglen, sg)) {
-      segs.clear();
-      return segs;
+    if (!append_payload(seg.get(), skb, start, seglen, sg)) {
+      seg = alloc_skb_with_headroom(headroom, hdr_len + seglen);
+      if (!seg) {
+        segs.clear();
+        return segs;
+      }
+      std::memcpy(skb_put(seg.get(), hdr_len), skb->data, hdr_len);
+      if (!append_payload(seg.get(), skb, start, seglen, false)) {
+        segs.clear();
+        return segs;
+      }
     }
     const std::uint32_t seg_off = skb_headroom(seg.get());
     seg->mac_header = skb->mac_header == 0xffff || skb->mac_header < data_off
