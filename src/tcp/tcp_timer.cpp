@@ -1,0 +1,310 @@
+// TCP timers (net/ipv4/tcp_timer.c): retransmission (RTO with exponential
+// backoff, RFC 6298 5), the zero-window probe (persist) timer, the delayed
+// ACK timer and keepalive. All run from the stack's timer queue; times are
+// jiffies (ms) of the stack clock.
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+
+#include "tcp/tcp.hpp"
+#include "tcp/tcp_stack_state.hpp"
+
+namespace sp {
+
+namespace {
+
+// Time the connection would have spent in `boundary` backed-off
+// retransmissions starting from rto_base (tcp_model_timeout): the time-based
+// form of tcp_retries1/2, so a small RTO does not give up in seconds.
+std::uint32_t tcp_model_timeout(std::uint32_t boundary, std::uint32_t rto_base) {
+  const std::uint32_t linear_backoff_thresh =
+      static_cast<std::uint32_t>(std::bit_width(TCP_RTO_MAX / rto_base) - 1);
+  if (boundary <= linear_backoff_thresh) return ((2u << boundary) - 1) * rto_base;
+  return ((2u << linear_backoff_thresh) - 1) * rto_base + (boundary - linear_backoff_thresh) * TCP_RTO_MAX;
+}
+
+bool retransmits_timed_out(Sock* sk, std::uint32_t boundary) {
+  const TcpSock* tp = tcp_sk(sk);
+  if (!inet_csk(sk)->icsk_retransmits) return false;
+  std::uint32_t start_ts = tp->retrans_stamp;
+  if (!start_ts) {
+    const SkBuff* head = tcp_rtx_queue_head(sk);
+    if (!head) return false;
+    start_ts = static_cast<std::uint32_t>(head->tstamp / kNsPerMs);
+  }
+  std::uint32_t rto_base = TCP_RTO_MIN;
+  if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) rto_base = TCP_TIMEOUT_INIT;
+  const std::uint32_t timeout = tcp_model_timeout(boundary, rto_base);
+  return static_cast<std::int32_t>(tcp_time_stamp_ms(sk) - start_ts - timeout) >= 0;
+}
+
+// Give up? (tcp_write_timeout) SYNs are retried tcp_syn_retries times (plus
+// the linear ones), data for the time tcp_retries2 backoffs would take.
+bool tcp_write_timeout(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const Sysctl& sc = sk->stack->sysctl();
+  bool expired;
+  if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
+    int retry_until = icsk->icsk_syn_retries ? icsk->icsk_syn_retries : sc.tcp_syn_retries;
+    int max_retransmits = retry_until;
+    if (sk->sk_state == TCP_SYN_SENT) max_retransmits += sc.tcp_syn_linear_timeouts;
+    expired = icsk->icsk_retransmits >= max_retransmits;
+  } else {
+    int retry_until = sc.tcp_retries2;
+    if (sock_flag(sk, SOCK_DEAD)) {
+      // An orphan gives up sooner (tcp_orphan_retries: 8 when 0).
+      retry_until = sc.tcp_orphan_retries ? sc.tcp_orphan_retries : 8;
+    }
+    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until));
+  }
+  if (expired) {
+    tcp_write_err(sk);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// RTO expiry (tcp_retransmit_timer): RFC 6298 5.4-5.6. Retransmit the
+// earliest unacknowledged segment, double the RTO, restart the timer.
+void tcp_retransmit_timer(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  Mib& mib = sk->stack->mib();
+
+  if (!tp->packets_out) return;
+  SkBuff* skb = tcp_rtx_queue_head(sk);
+  if (!skb) return;
+
+  if (!tp->snd_wnd && !sock_flag(sk, SOCK_DEAD) && !((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
+    // The peer closed its window with our data outstanding. As long as it
+    // keeps ACKing (it is alive) we keep retransmitting without giving up;
+    // silence for longer than RTO_MAX ends the connection.
+    if (static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->rcv_tstamp) > static_cast<std::int32_t>(TCP_RTO_MAX)) {
+      tcp_write_err(sk);
+      return;
+    }
+    tcp_enter_loss(sk);
+    tcp_retransmit_skb(sk, skb, 1);
+    icsk->icsk_backoff++;
+    icsk->icsk_rto = std::min<std::uint32_t>(icsk->icsk_rto << 1, TCP_RTO_MAX);
+    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, icsk->icsk_rto, TCP_RTO_MAX);
+    return;
+  }
+
+  mib.inc(MibId::TcpExtTCPTimeouts);
+  if (tcp_write_timeout(sk)) return;
+
+  if (icsk->icsk_retransmits == 0) {
+    if (icsk->icsk_ca_state == TCP_CA_Recovery) mib.inc(MibId::TcpExtTCPRenoFailures);
+    else if (icsk->icsk_ca_state == TCP_CA_Loss) mib.inc(MibId::TcpExtTCPLossFailures);
+  }
+  tcp_enter_loss(sk);
+  icsk->icsk_retransmits++;
+  tp->total_rto++;
+
+  if (tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0) {
+    // Local congestion (the device queue is busy): retry soon, no backoff.
+    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, std::min<std::uint32_t>(icsk->icsk_rto, TCP_RESOURCE_PROBE_INTERVAL),
+                              TCP_RTO_MAX);
+    return;
+  }
+
+  // RFC 6298 5.5: back off the timer. A SYN keeps its initial RTO for the
+  // first tcp_syn_linear_timeouts attempts (newer Linux), then doubles too.
+  if (sk->sk_state != TCP_SYN_SENT || tp->total_rto > static_cast<std::uint16_t>(sk->stack->sysctl().tcp_syn_linear_timeouts)) {
+    icsk->icsk_backoff++;
+    icsk->icsk_rto = std::min<std::uint32_t>(icsk->icsk_rto << 1, TCP_RTO_MAX);
+  }
+  inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, icsk->icsk_rto, TCP_RTO_MAX);
+}
+
+// The persist timer (tcp_probe_timer): the peer's window is zero and data
+// waits. Probe with backoff; give up after tcp_retries2 unanswered probes.
+void tcp_probe_timer(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  SkBuff* skb = tcp_send_head(sk);
+  if (tp->packets_out || !skb) {
+    icsk->icsk_probes_out = 0;
+    icsk->icsk_probes_tstamp = 0;
+    return;
+  }
+  // TCP_USER_TIMEOUT bounds the time without any ACK.
+  if (!icsk->icsk_probes_tstamp) {
+    icsk->icsk_probes_tstamp = tcp_jiffies32(sk);
+  } else if (icsk->icsk_user_timeout &&
+             static_cast<std::uint32_t>(tcp_jiffies32(sk) - icsk->icsk_probes_tstamp) >= icsk->icsk_user_timeout) {
+    tcp_write_err(sk);
+    return;
+  }
+  int max_probes = sk->stack->sysctl().tcp_retries2;
+  if (sock_flag(sk, SOCK_DEAD)) {
+    const bool alive = inet_csk_rto_backoff(icsk, TCP_RTO_MAX) < TCP_RTO_MAX;
+    max_probes = sk->stack->sysctl().tcp_orphan_retries ? sk->stack->sysctl().tcp_orphan_retries : 8;
+    if (!alive && icsk->icsk_backoff >= max_probes) {
+      tcp_write_err(sk);
+      return;
+    }
+  }
+  if (icsk->icsk_probes_out >= max_probes) {
+    tcp_write_err(sk);
+  } else {
+    // Sends the probe, counts it and re-arms with backoff.
+    tcp_send_probe0(sk);
+  }
+}
+
+void tcp_write_timer_handler(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  if (((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) || !icsk->icsk_pending) return;
+  // The timer may have been moved later after it was armed.
+  const std::uint64_t now = tcp_jiffies(sk);
+  if (icsk->icsk_timeout > now) {
+    sk->stack->mod_timer(icsk->icsk_retransmit_timer, jiffies_to_nsecs(icsk->icsk_timeout));
+    return;
+  }
+  tcp_mstamp_refresh(tcp_sk(sk));
+  const std::uint8_t event = icsk->icsk_pending;
+  switch (event) {
+    case ICSK_TIME_REO_TIMEOUT:
+    case ICSK_TIME_LOSS_PROBE:
+    case ICSK_TIME_RETRANS:
+      icsk->icsk_pending = 0;
+      tcp_retransmit_timer(sk);
+      break;
+    case ICSK_TIME_PROBE0:
+      icsk->icsk_pending = 0;
+      tcp_probe_timer(sk);
+      break;
+    default:
+      break;
+  }
+}
+
+// Delayed ACK expiry (tcp_delack_timer_handler): send the ACK we held back.
+// Outside interactive (pingpong) mode the next delay is inflated, up to the
+// RTO; in pingpong mode the session left interactivity, so reset it.
+void tcp_delack_timer_handler(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  if (((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) || !(icsk->icsk_ack.pending & ICSK_ACK_TIMER)) return;
+  const std::uint64_t now = tcp_jiffies(sk);
+  if (icsk->icsk_ack.timeout > now) {
+    sk->stack->mod_timer(icsk->icsk_delack_timer, jiffies_to_nsecs(icsk->icsk_ack.timeout));
+    return;
+  }
+  icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_TIMER);
+  if (inet_csk_ack_scheduled(sk)) {
+    if (!inet_csk_in_pingpong_mode(sk)) {
+      icsk->icsk_ack.ato = std::min<std::uint32_t>(icsk->icsk_ack.ato << 1, icsk->icsk_rto);
+    } else {
+      icsk->icsk_ack.pingpong = 0;
+      icsk->icsk_ack.ato = TCP_ATO_MIN;
+    }
+    tcp_mstamp_refresh(tcp_sk(sk));
+    tcp_send_ack(sk);
+    sk->stack->mib().inc(MibId::TcpExtDelayedACKs);
+  }
+}
+
+namespace {
+
+std::uint32_t keepalive_time_elapsed(const Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  const std::uint32_t now = tcp_jiffies32(sk);
+  const std::uint32_t last = std::max(inet_csk(sk)->icsk_ack.lrcvtime, tp->rcv_tstamp);
+  return now - last;
+}
+
+}  // namespace
+
+// sk_timer: keepalive (RFC 1122 4.2.3.6), and the FIN_WAIT2 timeout of an
+// orphaned socket (tcp_keepalive_timer).
+void tcp_keepalive_timer(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  if (sk->sk_state == TCP_LISTEN) return;
+  tcp_mstamp_refresh(tp);
+
+  if (sk->sk_state == TCP_FIN_WAIT2 && sock_flag(sk, SOCK_DEAD)) {
+    if (tp->linger2 >= 0) {
+      const int tmo = tcp_fin_time(sk) - static_cast<int>(TCP_TIMEWAIT_LEN);
+      if (tmo > 0) {
+        tcp_time_wait(sk, TCP_FIN_WAIT2, tmo);
+        return;
+      }
+    }
+    tcp_send_active_reset(sk);
+    tcp_done(sk);
+    return;
+  }
+
+  if (!sock_flag(sk, SOCK_KEEPOPEN) || ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT))) return;
+
+  std::uint32_t elapsed = keepalive_time_when(tp);
+  // Data in flight: the retransmit timer watches the connection.
+  if (tp->packets_out || !tcp_write_queue_empty(sk)) {
+    inet_csk_reset_keepalive_timer(sk, elapsed);
+    return;
+  }
+  const std::uint32_t idle = keepalive_time_elapsed(sk);
+  if (idle >= keepalive_time_when(tp)) {
+    if ((icsk->icsk_user_timeout != 0 && idle >= icsk->icsk_user_timeout && icsk->icsk_probes_out > 0) ||
+        (icsk->icsk_user_timeout == 0 && icsk->icsk_probes_out >= keepalive_probes(tp))) {
+      tcp_write_err(sk);
+      return;
+    }
+    if (tcp_write_wakeup(sk, static_cast<int>(MibId::TcpExtTCPKeepAlive)) <= 0) {
+      icsk->icsk_probes_out++;
+      elapsed = keepalive_intvl_when(tp);
+    } else {
+      elapsed = TCP_RESOURCE_PROBE_INTERVAL;
+    }
+  } else {
+    elapsed = keepalive_time_when(tp) - idle;
+  }
+  inet_csk_reset_keepalive_timer(sk, elapsed);
+}
+
+void tcp_init_xmit_timers(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  // The timers hold a reference while they run, since a handler may close
+  // the connection.
+  icsk->icsk_retransmit_timer.set_function([sk] {
+    sock_hold(sk);
+    tcp_write_timer_handler(sk);
+    sock_put(sk);
+  });
+  icsk->icsk_delack_timer.set_function([sk] {
+    sock_hold(sk);
+    tcp_delack_timer_handler(sk);
+    sock_put(sk);
+  });
+  sk->sk_timer.set_function([sk] {
+    sock_hold(sk);
+    tcp_keepalive_timer(sk);
+    sock_put(sk);
+  });
+}
+
+void tcp_clear_xmit_timers(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  TcpSock* tp = tcp_sk(sk);
+  icsk->icsk_pending = 0;
+  icsk->icsk_ack.pending = 0;
+  sk->stack->del_timer(icsk->icsk_retransmit_timer);
+  sk->stack->del_timer(icsk->icsk_delack_timer);
+  sk->stack->del_timer(tp->pacing_timer);
+  sk->stack->del_timer(tp->compressed_ack_timer);
+}
+
+void tcp_set_keepalive(Sock* sk, int val) {
+  if ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) return;
+  if (val && !sock_flag(sk, SOCK_KEEPOPEN))
+    inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tcp_sk(sk)));
+  else if (!val)
+    inet_csk_delete_keepalive_timer(sk);
+}
+
+}  // namespace sp
