@@ -1,0 +1,257 @@
+// Backtick command planner (see commands.hpp).
+#include "commands.hpp"
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sp::drill {
+
+namespace {
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+// $((a*b*c)) with + - * / on integers, the only arithmetic defaults.sh uses.
+bool eval_arith(std::string_view e, long long* out) {
+  std::string s;
+  for (char c : e)
+    if (!std::isspace(static_cast<unsigned char>(c))) s += c;
+  size_t i = 0;
+  auto number = [&](long long* v) {
+    size_t b = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (b == i) return false;
+    *v = std::stoll(s.substr(b, i - b));
+    return true;
+  };
+  auto term = [&](long long* v) {
+    if (!number(v)) return false;
+    while (i < s.size() && (s[i] == '*' || s[i] == '/')) {
+      char op = s[i++];
+      long long r;
+      if (!number(&r)) return false;
+      if (op == '/' && r == 0) return false;
+      *v = op == '*' ? *v * r : *v / r;
+    }
+    return true;
+  };
+  long long v;
+  if (!term(&v)) return false;
+  while (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    char op = s[i++];
+    long long r;
+    if (!term(&r)) return false;
+    v = op == '+' ? v + r : v - r;
+  }
+  if (i != s.size()) return false;
+  *out = v;
+  return true;
+}
+
+// Splits one shell command line into words: quotes removed, $((...))
+// expanded, redirections dropped. Returns false for shell syntax the runner
+// does not interpret (pipes, variables, command substitution).
+bool shell_words(std::string_view line, std::vector<std::string>* words) {
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (!quote && c == '$' && line.substr(i, 3) == "$((") {
+      size_t e = line.find("))", i + 3);
+      if (e == std::string_view::npos) return false;
+      long long v;
+      if (!eval_arith(line.substr(i + 3, e - i - 3), &v)) return false;
+      cur += std::to_string(v);
+      in_word = true;
+      i = e + 1;
+      continue;
+    }
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        if (c == '$' && quote == '"') return false;
+        cur += c;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+      continue;
+    }
+    if (c == '|' || c == '`' || c == '$' || c == '&' || c == '<') {
+      // "2>&1" is a redirection, handled below; anything else is real shell.
+      if (!(c == '&' && !cur.empty() && cur.back() == '>')) return false;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) words->push_back(cur);
+      cur.clear();
+      in_word = false;
+      continue;
+    }
+    cur += c;
+    in_word = true;
+  }
+  if (quote) return false;
+  if (in_word) words->push_back(cur);
+  // Drop redirections: "> /dev/null", "2>&1", ">/dev/null".
+  std::vector<std::string> out;
+  for (size_t k = 0; k < words->size(); ++k) {
+    const std::string& w = (*words)[k];
+    bool redir = w == ">" || w == "2>" || w == ">>";
+    if (redir) {
+      ++k;
+      continue;
+    }
+    if (w.rfind(">", 0) == 0 || w.rfind("2>", 0) == 0 || w.rfind("1>", 0) == 0) continue;
+    out.push_back(w);
+  }
+  *words = std::move(out);
+  return true;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+void plan_text(std::string_view text, const std::string& dir, bool in_defaults, int depth,
+               CommandPlan& plan);
+
+void plan_line(const std::string& line, const std::string& dir, bool in_defaults, int depth,
+               CommandPlan& plan) {
+  std::vector<std::string> w;
+  if (!shell_words(line, &w)) {
+    plan.unsupported = "shell command `" + line + "`";
+    return;
+  }
+  if (w.empty()) return;
+  const std::string& cmd = w[0];
+  if (ends_with(cmd, "defaults.sh")) {
+    if (depth > 4) {
+      plan.unsupported = "shell command `" + line + "` (nested too deeply)";
+      return;
+    }
+    std::filesystem::path p = std::filesystem::path(dir) / cmd;
+    std::ifstream in(p);
+    if (!in) {
+      plan.unsupported = "shell command `" + line + "` (cannot read " + p.string() + ")";
+      return;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string body = ss.str();
+    // A script starting with "#!" is read; the first line is a comment.
+    plan_text(body, p.parent_path().string(), true, depth + 1, plan);
+    return;
+  }
+  if (cmd == "sysctl") {
+    bool any = false;
+    for (size_t k = 1; k < w.size(); ++k) {
+      const std::string& a = w[k];
+      if (a == "-q" || a == "-e" || a == "-w" || a == "-qw" || a == "-eq" || a == "-qe") continue;
+      size_t eq = a.find('=');
+      if (a[0] == '-' || eq == std::string::npos) {
+        plan.unsupported = "shell command `" + line + "` (sysctl without name=value)";
+        return;
+      }
+      std::string name = a.substr(0, eq);
+      for (char& c : name)
+        if (c == '/') c = '.';
+      plan.sysctls.push_back({name, a.substr(eq + 1), in_defaults});
+      any = true;
+    }
+    if (!any) plan.unsupported = "shell command `" + line + "` (sysctl without name=value)";
+    return;
+  }
+  if (ends_with(cmd, "set_sysctls.py")) {
+    for (size_t k = 1; k < w.size(); ++k) {
+      const std::string& a = w[k];
+      size_t eq = a.find('=');
+      const std::string prefix = "/proc/sys/";
+      if (eq == std::string::npos || a.rfind(prefix, 0) != 0) {
+        plan.unsupported = "shell command `" + line + "` (set_sysctls.py argument '" + a + "')";
+        return;
+      }
+      std::string name = a.substr(prefix.size(), eq - prefix.size());
+      for (char& c : name)
+        if (c == '/') c = '.';
+      plan.sysctls.push_back({name, a.substr(eq + 1), in_defaults});
+    }
+    return;
+  }
+  // No-ops on a stack created for this script alone.
+  if (cmd == "ip" && w.size() >= 3 && w[1] == "tcp_metrics" && w[2] == "flush") {
+    plan.ignored.push_back(line + " (a fresh stack has no TCP metrics)");
+    return;
+  }
+  if (cmd.rfind("/tmp/sysctl_restore_", 0) == 0) {
+    plan.ignored.push_back(line + " (the stack is discarded after the script)");
+    return;
+  }
+  if (cmd == "tc" && w.size() == 7 && w[1] == "qdisc" && w[2] == "add" && w[3] == "dev" &&
+      w[5] == "root" && w[6] == "pfifo") {
+    plan.ignored.push_back(line + " (the script device is already an unlimited FIFO)");
+    return;
+  }
+  plan.unsupported = "shell command `" + line + "`";
+}
+
+void plan_text(std::string_view text, const std::string& dir, bool in_defaults, int depth,
+               CommandPlan& plan) {
+  // Join backslash-continued lines, drop comments, split on ';'.
+  std::string joined;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '\n') {
+      joined += ' ';
+      ++i;
+      continue;
+    }
+    joined += text[i];
+  }
+  std::istringstream in(joined);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    // Split on ';' outside quotes.
+    std::vector<std::string> parts;
+    std::string cur;
+    char q = 0;
+    for (char c : t) {
+      if (q) {
+        if (c == q) q = 0;
+      } else if (c == '"' || c == '\'') {
+        q = c;
+      } else if (c == ';') {
+        parts.push_back(trim(cur));
+        cur.clear();
+        continue;
+      }
+      cur += c;
+    }
+    parts.push_back(trim(cur));
+    for (const std::string& p : parts) {
+      if (p.empty()) continue;
+      plan_line(p, dir, in_defaults, depth, plan);
+      if (plan.unsupported) return;
+    }
+  }
+}
+
+}  // namespace
+
+CommandPlan plan_command(std::string_view command, const std::string& script_dir) {
+  CommandPlan plan;
+  plan_text(command, script_dir, false, 0, plan);
+  return plan;
+}
+
+}  // namespace sp::drill

@@ -1,0 +1,31 @@
+// Backtick commands: packetdrill runs them with /bin/sh; the runner never
+// runs a shell. It understands the commands that configure TCP, the
+// sysctls set by defaults.sh, `sysctl -q name=value`, and set_sysctls.py
+// /proc/sys/... paths, and turns them into assignments to the stack's
+// sysctl table. Any other command makes the script unsupported, named
+// exactly.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sp::drill {
+
+struct SysctlAssignment {
+  std::string name;            // "net.ipv4.tcp_wmem"
+  std::string value;           // "4096 262144 4194304"
+  bool from_defaults = false;  // set by defaults.sh: an unknown name is not fatal there
+};
+
+struct CommandPlan {
+  std::vector<SysctlAssignment> sysctls;
+  std::vector<std::string> ignored;        // no-ops on a fresh stack, for --verbose
+  std::optional<std::string> unsupported;  // the first command the runner cannot do
+};
+
+// `script_dir` resolves relative paths such as ../common/defaults.sh.
+CommandPlan plan_command(std::string_view command, const std::string& script_dir);
+
+}  // namespace sp::drill

@@ -1,0 +1,48 @@
+// The packetdrill runner: executes one parsed script against one sendpath
+// Stack on a VirtualClock, with a ScriptDevice as the wire, and reports
+// pass, fail (the script line, what was expected and what the stack did, in
+// packetdrill's words) or unsupported (the exact feature the runner or the
+// script's environment cannot provide).
+#pragma once
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "script.hpp"
+#include "target.hpp"
+
+namespace sp {
+class Stack;
+}
+
+namespace sp::drill {
+
+struct ScriptResult {
+  enum class Kind { kPass, kFail, kUnsupported };
+  Kind kind = Kind::kPass;
+  int line = 0;                     // the script line of the failure or unsupported feature
+  std::string reason;               // one line; empty for a plain pass
+  bool failed_as_declared = false;  // a "// Failure:" script that failed as it says
+  double virtual_secs = 0;          // script time reached
+  static const char* kind_name(Kind k) {
+    return k == Kind::kPass ? "pass" : k == Kind::kFail ? "fail" : "unsupported";
+  }
+};
+
+using TargetFactory = std::function<std::unique_ptr<Target>(Stack&)>;
+
+struct RunnerConfig {
+  bool verbose = false;
+  std::ostream* log = nullptr;  // where --verbose prints events
+  TargetFactory make_target;    // the system under test (default: sendpath's API)
+};
+
+// The default factory: the sendpath socket API on the given stack.
+TargetFactory sendpath_target_factory();
+
+ScriptResult run_script(const Script& script, const RunnerConfig& cfg);
+// Parses and runs a file; a parse error is a failure at its line.
+ScriptResult run_script_file(const std::string& path, const RunnerConfig& cfg);
+
+}  // namespace sp::drill
