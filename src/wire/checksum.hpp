@@ -75,7 +75,10 @@ bool csum_have_avx2();
 // Copy len bytes src -> dst and return sum + the sum of them, in one pass
 // (csum_partial_copy_nocheck): the send path copies user bytes into an skb
 // and gets the payload checksum for free while the bytes are in cache.
+// Uses AVX2 when the CPU has it; the portable path alone is
+// csum_partial_copy_scalar.
 Wsum csum_partial_copy(void* dst, const void* src, std::size_t len, Wsum sum);
+Wsum csum_partial_copy_scalar(void* dst, const void* src, std::size_t len, Wsum sum);
 
 // ip_fast_csum: the checksum field value of an IPv4 header of ihl words
 // (its check field must be zero when computing, or it verifies to 0).
