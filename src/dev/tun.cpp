@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -15,8 +16,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <vector>
 
 namespace sp {
@@ -317,8 +321,50 @@ std::uint64_t tun_features(const TunConfig& cfg) {
   return f;
 }
 
+namespace {
+
+// Runs fn with this thread in the named network namespace, then returns to
+// the original one. A tun fd remembers the namespace it was opened in, so
+// this is how a process outside a namespace owns a device inside it.
+int in_netns(const std::string& netns, std::string* err, const std::function<int()>& fn) {
+  if (netns.empty()) return fn();
+  const int orig = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  const std::string path = "/var/run/netns/" + netns;
+  const int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (orig < 0 || target < 0 || ::setns(target, CLONE_NEWNET) != 0) {
+    const int e = errno;
+    if (err) *err = "entering network namespace " + netns + ": " + std::strerror(e);
+    if (orig >= 0) ::close(orig);
+    if (target >= 0) ::close(target);
+    return -e;
+  }
+  const int r = fn();
+  const int back = ::setns(orig, CLONE_NEWNET);
+  ::close(orig);
+  ::close(target);
+  if (back != 0) {
+    // Stuck in the other namespace: nothing sane can follow.
+    std::perror("setns back to the original network namespace");
+    std::abort();
+  }
+  return r;
+}
+
+int tun_open_fd_here(const TunConfig& cfg, short type_flags, std::string* actual_name,
+                     std::string* err);
+
+}  // namespace
+
 int tun_open_fd(const TunConfig& cfg, short type_flags, std::string* actual_name,
                 std::string* err) {
+  return in_netns(cfg.netns, err,
+                  [&] { return tun_open_fd_here(cfg, type_flags, actual_name, err); });
+}
+
+namespace {
+
+int tun_open_fd_here(const TunConfig& cfg, short type_flags, std::string* actual_name,
+                     std::string* err) {
   auto fail = [&](const char* what, int e) {
     if (err) *err = std::string(what) + ": " + std::strerror(e);
     return -e;
@@ -364,6 +410,8 @@ int tun_open_fd(const TunConfig& cfg, short type_flags, std::string* actual_name
   }
   return fd;
 }
+
+}  // namespace
 
 std::string tun_bring_up(const std::string& ifname, std::uint32_t mtu) {
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -55,6 +55,10 @@ struct TunConfig {
   bool csum = true;       // TUN_F_CSUM: frames may carry partial checksums
   bool tso = true;        // TUN_F_TSO4: 64 KiB TCPv4 GSO frames both ways
   bool bring_up = false;  // set IFF_UP on the kernel side (needs its netns)
+  // Named network namespace (/var/run/netns/<netns>) the device lives in:
+  // the fd is opened there, so the kernel end belongs to that namespace,
+  // while this process stays where it is. "" = the caller's namespace.
+  std::string netns;
   std::uint32_t mtu = 1500;
 };
 
