@@ -750,6 +750,12 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
 
   std::uint32_t acked = 0;
   flag |= tcp_clean_rtx_queue(sk, prior_snd_una, &acked);
+  // No retransmitted data left outstanding: the next loss episode starts
+  // its give-up clock afresh (tcp_retrans_stamp_cleanup).
+  if (flag & FLAG_SND_UNA_ADVANCED) {
+    const SkBuff* head = tcp_rtx_queue_head(sk);
+    if (!tp->retrans_out && (!head || !(TCP_SKB_CB(head)->sacked & TCPCB_EVER_RETRANS))) tp->retrans_stamp = 0;
+  }
 
   // A duplicate ACK (RFC 5681 2): no data, no window change, snd_una did not
   // move, and something is outstanding.
@@ -1356,7 +1362,7 @@ int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
       return 0;
     }
     if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr &&
-        !between(tp->rx_opt.rcv_tsecr, tp->retrans_stamp, tcp_time_stamp_ms(sk))) {
+        !between(tp->rx_opt.rcv_tsecr + tp->tsoffset, tp->retrans_stamp, tcp_time_stamp_ts(tp))) {
       // An echo of a timestamp we never sent: an old duplicate.
       mib_of(sk).inc(MibId::TcpExtPAWSActive);
       undo_options();

@@ -30,12 +30,13 @@ bool retransmits_timed_out(Sock* sk, std::uint32_t boundary) {
   if (!start_ts) {
     const SkBuff* head = tcp_rtx_queue_head(sk);
     if (!head) return false;
-    start_ts = static_cast<std::uint32_t>(head->tstamp / kNsPerMs);
+    start_ts = static_cast<std::uint32_t>(head->tstamp / kNsPerMs) + tp->tsoffset;
   }
   std::uint32_t rto_base = TCP_RTO_MIN;
   if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) rto_base = TCP_TIMEOUT_INIT;
   const std::uint32_t timeout = tcp_model_timeout(boundary, rto_base);
-  return static_cast<std::int32_t>(tcp_time_stamp_ms(sk) - start_ts - timeout) >= 0;
+  // retrans_stamp is on the TSval clock (tcp_time_stamp_ts, with tsoffset).
+  return static_cast<std::int32_t>(tcp_time_stamp_ts(tp) - start_ts - timeout) >= 0;
 }
 
 // Give up? (tcp_write_timeout) SYNs are retried tcp_syn_retries times (plus
