@@ -1155,13 +1155,6 @@ void tcp_data_queue(Sock* sk, SkbPtr skb) {
 
 // --- sending side reactions ------------------------------------------------------------------
 
-void tcp_check_space(Sock* sk) {
-  if (sock_flag(sk, SOCK_QUEUE_SHRUNK)) {
-    sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
-    if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
-  }
-}
-
 void tcp_data_snd_check(Sock* sk) {
   tcp_push_pending_frames(sk);
   tcp_check_space(sk);
@@ -1261,6 +1254,15 @@ void tcp_initialize_rcv_mss(Sock* sk) {
 }
 
 }  // namespace
+
+// Memory was freed from the write/rtx queues: wake a writer waiting for
+// room (tcp_check_space / tcp_new_space).
+void tcp_check_space(Sock* sk) {
+  if (sock_flag(sk, SOCK_QUEUE_SHRUNK)) {
+    sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
+    if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
+  }
+}
 
 // --- FIN ---------------------------------------------------------------------------------------
 
