@@ -1,0 +1,12 @@
+# Wire formats: replay each fuzz target's seed corpus (valid packets and past
+# findings) as an ordinary test, so every build, the sanitizer one included,
+# runs the round-trip checks without libFuzzer.
+foreach(n ethernet arp ipv4 tcp icmp)
+  add_executable(replay_fuzz_${n}
+    ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_${n}.cpp
+    ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cpp)
+  target_link_libraries(replay_fuzz_${n} PRIVATE sp_wire)
+  add_test(NAME wire_fuzz_corpus_replay_${n}
+           COMMAND replay_fuzz_${n} ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/fuzz_${n})
+  set_tests_properties(wire_fuzz_corpus_replay_${n} PROPERTIES LABELS unit)
+endforeach()
