@@ -139,7 +139,12 @@ __attribute__((target("avx2"))) std::uint64_t sum_avx2(const std::uint8_t* p, st
 }  // namespace
 
 bool csum_have_avx2() {
-  static const bool have = __builtin_cpu_supports("avx2");
+  // cpu_init first: this may run from another file's static initialiser,
+  // before the compiler runtime has filled in the CPU model.
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   return have;
 }
 
