@@ -30,6 +30,7 @@ struct Pools {
   SkbPoolStats stats;
   SkbPoolLimits limits;
   std::vector<void*> skb_free;
+  std::vector<void*> fclone_free;
   std::vector<std::uint8_t*> head_free[kNumHeadClasses];
   std::vector<Page*> page_free[kMaxPooledOrder + 1];
 
@@ -64,6 +65,7 @@ void release_page_memory(Page* pg) {
 
 Pools::~Pools() {
   for (void* s : skb_free) ::operator delete (s, std::align_val_t{alignof(SkBuff)});
+  for (void* b : fclone_free) ::operator delete (b, std::align_val_t{alignof(SkBuff)});
   for (int i = 0; i < kNumHeadClasses; ++i) {
     for (std::uint8_t* h : head_free[i]) ::operator delete(h, kAlign);
   }
@@ -168,6 +170,46 @@ void free_skb_struct(void* s) {
   ++p->stats.skb_frees;
   if (p->stats.skb_in_use) --p->stats.skb_in_use;
   p->skb_free.push_back(s);
+}
+
+void* alloc_fclone_block() {
+  Pools* p = pools();
+  if (!p) return ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
+  if (p->stats.skb_in_use + 2 > p->limits.max_skbs) {
+    ++p->stats.alloc_failures;
+    return nullptr;
+  }
+  void* b = nullptr;
+  if (!p->fclone_free.empty()) {
+    b = p->fclone_free.back();
+    p->fclone_free.pop_back();
+  } else {
+    b = ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
+    if (!b) {
+      ++p->stats.alloc_failures;
+      return nullptr;
+    }
+  }
+  ++p->stats.skb_allocs;
+  p->stats.skb_in_use += 2;
+  return b;
+}
+
+void free_fclone_block(void* b) {
+  Pools* p = pools();
+  if (!p) {
+    ::operator delete (b, std::align_val_t{alignof(SkBuff)});
+    return;
+  }
+  p->stats.skb_in_use = p->stats.skb_in_use > 2 ? p->stats.skb_in_use - 2 : 0;
+  p->fclone_free.push_back(b);
+}
+
+void note_skb_alloc() {
+  ++stats().skb_allocs;
+}
+void note_skb_free() {
+  ++stats().skb_frees;
 }
 
 }  // namespace skb_pool

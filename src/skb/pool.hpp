@@ -39,6 +39,26 @@ void free_head(std::uint8_t* head, std::uint32_t capacity);
 void* alloc_skb_struct();
 void free_skb_struct(void* p);
 
+// The tail of an fclone block, after the two structs: how many of the pair
+// are alive (struct sk_buff_fclones' fclone_ref) and whether the companion
+// is one of them.
+struct FcloneRef {
+  std::uint32_t ref = 0;
+  bool clone_busy = false;
+};
+inline constexpr std::size_t kFcloneBlockSize = 2 * sizeof(SkBuff) + sizeof(FcloneRef);
+
+// Storage for an fclone pair (alloc_skb_fclone): two sk_buff structs and the
+// pair's reference count, kFcloneBlockSize bytes. It holds two of max_skbs
+// from allocation until the block is freed, so the companion clone can
+// never fail. nullptr on exhaustion.
+void* alloc_fclone_block();
+void free_fclone_block(void* block);
+// skb_allocs / skb_frees for the companion of a pair, which takes no memory
+// of its own.
+void note_skb_alloc();
+void note_skb_free();
+
 // Bookkeeping of frees done outside the pool lists.
 SkbPoolStats& stats();
 

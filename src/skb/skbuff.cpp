@@ -13,7 +13,25 @@
 namespace sp {
 namespace {
 
-constexpr std::uint8_t kStructFromPool = 1;
+// SkBuff::pool_class: where the struct's memory came from, hence where it
+// goes back (Linux's skb->fclone, SKB_FCLONE_UNAVAILABLE/ORIG/CLONE).
+constexpr std::uint8_t kStructFromPool = 1;  // a single struct
+constexpr std::uint8_t kFcloneOrig = 2;      // first struct of an fclone block
+constexpr std::uint8_t kFcloneClone = 3;     // second struct: the companion clone
+
+// An fclone block is raw storage: [orig SkBuff][companion SkBuff][FcloneRef].
+// We step through it in bytes: either struct may be dead while the other
+// lives, so there is no array of SkBuff to do pointer arithmetic in.
+std::uint8_t* fclone_block_of(const SkBuff* skb, std::uint8_t cls) {
+  auto* p = reinterpret_cast<std::uint8_t*>(const_cast<SkBuff*>(skb));
+  return cls == kFcloneClone ? p - sizeof(SkBuff) : p;
+}
+skb_pool::FcloneRef* fclone_ref(std::uint8_t* block) {
+  return std::launder(reinterpret_cast<skb_pool::FcloneRef*>(block + 2 * sizeof(SkBuff)));
+}
+void* fclone_companion_storage(std::uint8_t* block) {
+  return block + sizeof(SkBuff);
+}
 
 // Like __alloc_skb, clear only the fields before frags: frags[i] means
 // something only for i < nr_frags, and zeroing all 17 per allocation would be
@@ -35,17 +53,33 @@ std::size_t shinfo_used_bytes(const SkbSharedInfo* sh) {
 
 // A fresh sk_buff struct around a fresh head of at least `size` bytes
 // (__alloc_skb). Everything is zero except the four pointers and truesize.
-SkBuff* __alloc_skb(std::uint32_t size) {
-  void* mem = skb_pool::alloc_skb_struct();
+// Heads above this are refused like a kmalloc beyond KMALLOC_MAX_SIZE; it
+// also keeps the size arithmetic far from 32-bit overflow.
+constexpr std::uint32_t kMaxHeadSize = 1u << 30;
+
+SkBuff* __alloc_skb(std::uint32_t size, bool fclone) {
+  if (size > kMaxHeadSize) {
+    ++skb_pool::stats().alloc_failures;
+    return nullptr;
+  }
+  void* mem = fclone ? skb_pool::alloc_fclone_block() : skb_pool::alloc_skb_struct();
   if (!mem) return nullptr;
   const std::uint32_t cap = skb_pool::head_capacity(size);
   std::uint8_t* head = skb_pool::alloc_head(cap);
   if (!head) {
-    skb_pool::free_skb_struct(mem);
+    if (fclone) {
+      skb_pool::note_skb_free();
+      skb_pool::free_fclone_block(mem);
+    } else {
+      skb_pool::free_skb_struct(mem);
+    }
     return nullptr;
   }
   auto* skb = new (mem) SkBuff;
-  skb->pool_class = kStructFromPool;
+  skb->pool_class = fclone ? kFcloneOrig : kStructFromPool;
+  if (fclone) {
+    new (fclone_ref(static_cast<std::uint8_t*>(mem))) skb_pool::FcloneRef{1, false};
+  }
   skb->head = skb->data = skb->tail = head;
   skb->end = head + cap;
   // Linux charges the whole kmalloc bucket, not the request: the rounding up
@@ -65,10 +99,20 @@ void skb_release_data(SkBuff* skb) {
   skb_pool::free_head(skb->head, cap);
 }
 
-// kfree_skbmem: the struct back to its pool.
+// kfree_skbmem: the struct back to its pool. An fclone block goes back when
+// the last of its pair is freed, whichever one that is.
 void kfree_skbmem(SkBuff* skb) {
+  const std::uint8_t cls = skb->pool_class;
   skb->~SkBuff();
-  skb_pool::free_skb_struct(skb);
+  if (cls != kFcloneOrig && cls != kFcloneClone) {
+    skb_pool::free_skb_struct(skb);
+    return;
+  }
+  std::uint8_t* block = fclone_block_of(skb, cls);
+  skb_pool::FcloneRef* ref = fclone_ref(block);
+  if (cls == kFcloneClone) ref->clone_busy = false;
+  skb_pool::note_skb_free();
+  if (--ref->ref == 0) skb_pool::free_fclone_block(block);
 }
 
 // __kfree_skb: the owner's destructor runs first (it may still look at the
@@ -130,10 +174,26 @@ void SkbDeleter::operator()(SkBuff* skb) const noexcept {
 // --- allocation ----------------------------------------------------------
 
 SkbPtr alloc_skb(std::uint32_t size) {
-  return adopt(__alloc_skb(size));
+  return adopt(__alloc_skb(size, false));
+}
+
+SkbPtr alloc_skb_fclone(std::uint32_t size) {
+  return adopt(__alloc_skb(size, true));
+}
+
+bool skb_fclone_busy(const void* sk, const SkBuff* skb) {
+  if (skb->pool_class != kFcloneOrig) return false;
+  std::uint8_t* block = fclone_block_of(skb, kFcloneOrig);
+  if (!fclone_ref(block)->clone_busy) return false;
+  // Alive while clone_busy: the companion is an SkBuff object then.
+  return std::launder(static_cast<SkBuff*>(fclone_companion_storage(block)))->sk == sk;
 }
 
 SkbPtr alloc_skb_with_headroom(std::uint32_t headroom, std::uint32_t size) {
+  if (size > kMaxHeadSize || headroom > kMaxHeadSize - size) {
+    ++skb_pool::stats().alloc_failures;
+    return nullptr;
+  }
   SkbPtr skb = alloc_skb(headroom + size);
   if (skb) skb_reserve(skb.get(), headroom);
   return skb;
@@ -246,10 +306,23 @@ int pskb_trim(SkBuff* skb, std::uint32_t len) {
 // --- clones and copies -------------------------------------------------------
 
 SkbPtr skb_clone(SkBuff* skb) {
-  void* mem = skb_pool::alloc_skb_struct();
-  if (!mem) return nullptr;
-  auto* n = new (mem) SkBuff;
-  n->pool_class = kStructFromPool;
+  SkBuff* n = nullptr;
+  std::uint8_t* block =
+      skb->pool_class == kFcloneOrig ? fclone_block_of(skb, kFcloneOrig) : nullptr;
+  if (block && !fclone_ref(block)->clone_busy) {
+    // The companion was set aside for exactly this clone.
+    skb_pool::FcloneRef* ref = fclone_ref(block);
+    ref->clone_busy = true;
+    ++ref->ref;
+    skb_pool::note_skb_alloc();
+    n = new (fclone_companion_storage(block)) SkBuff;
+    n->pool_class = kFcloneClone;
+  } else {
+    void* mem = skb_pool::alloc_skb_struct();
+    if (!mem) return nullptr;
+    n = new (mem) SkBuff;
+    n->pool_class = kStructFromPool;
+  }
   // __skb_clone: same buffer and pointers; the clone has no owner socket and
   // no destructor, so freeing it does not uncharge the socket twice.
   n->head = skb->head;

@@ -131,6 +131,16 @@ constexpr std::uint32_t NET_SKB_PAD = 64;
 SkbPtr alloc_skb(std::uint32_t size);
 // alloc_skb plus skb_reserve(headroom).
 SkbPtr alloc_skb_with_headroom(std::uint32_t headroom, std::uint32_t size);
+// alloc_skb_fclone: alloc_skb whose sk_buff comes paired with a companion
+// reserved for its first clone (struct sk_buff_fclones), as
+// tcp_stream_alloc_skb allocates write-queue skbs: the clone
+// tcp_transmit_skb makes then needs no struct allocation, and
+// skb_fclone_busy can tell whether that clone is still in flight.
+SkbPtr alloc_skb_fclone(std::uint32_t size);
+// skb_fclone_busy: skb's companion clone is alive and owned by sk (it sits in
+// a device or qdisc queue), so retransmitting skb now would put a second
+// copy behind the first (skb_still_in_host_queue, TCPSpuriousRtxHostQueues).
+bool skb_fclone_busy(const void* sk, const SkBuff* skb);
 void kfree_skb(SkbPtr skb);    // free after a drop
 void consume_skb(SkbPtr skb);  // free after successful use
 
