@@ -61,7 +61,10 @@ constexpr std::uint8_t RCV_SHUTDOWN = 1;
 constexpr std::uint8_t SEND_SHUTDOWN = 2;
 constexpr std::uint8_t SHUTDOWN_MASK = 3;
 
-// sk->sk_userlocks bits.
+// sk->sk_userlocks bits. <linux/socket.h> defines two of them as macros
+// with the same values; the typed constants below replace them.
+#undef SOCK_SNDBUF_LOCK
+#undef SOCK_RCVBUF_LOCK
 constexpr std::uint8_t SOCK_SNDBUF_LOCK = 1;
 constexpr std::uint8_t SOCK_RCVBUF_LOCK = 2;
 constexpr std::uint8_t SOCK_BINDADDR_LOCK = 4;

@@ -69,6 +69,7 @@ const char* tcp_state_name(int state);
 // MAX_TCP_OPTION_SPACE, TCP_NUM_SACKS and TCP_MAX_WSCALE come from wire/tcp.hpp.
 
 // --- constants (include/net/tcp.h; times in jiffies = ms) ------------------------
+#undef TCP_MSS_DEFAULT                          // <linux/tcp.h> has it as a macro (same value)
 constexpr std::uint32_t MAX_TCP_HEADER = 320;   // headroom reserved in every TCP skb
 constexpr std::uint32_t TCP_MSS_DEFAULT = 536;  // RFC 1122: no MSS option
 constexpr std::uint32_t TCP_MIN_MSS = 88;
@@ -369,6 +370,10 @@ int tcp_disconnect(Sock* sk, int flags);
 int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen_t optlen);
 int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* optlen);
 void tcp_get_info(Sock* sk, ::tcp_info* info);
+// TCP_INFO as Linux 6.12 fills it: the system struct plus the 6.x fields
+// (sendpath/api.hpp).
+struct tcp_info_612;
+void tcp_get_info_612(Sock* sk, tcp_info_612* info);
 int tcp_ioctl(Sock* sk, int cmd, int* karg);
 unsigned tcp_poll(Socket* sock);
 Sock* inet_csk_accept(Sock* sk, int flags, int* err);
@@ -429,6 +434,8 @@ int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsig
 // Remove len bytes from the head of a partly ACKed skb (tcp_clean_rtx_queue).
 int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len);
 void tcp_wfree(SkBuff* skb);  // skb destructor: TSQ accounting
+// Send what TSQ or pacing held back (tcp_tsq_handler / tcp_pace_kick).
+void tcp_tsq_handler(Sock* sk);
 void tcp_chrono_start(Sock* sk, TcpChrono type);
 void tcp_chrono_stop(Sock* sk, TcpChrono type);
 void tcp_cwnd_restart(Sock* sk, std::int32_t delta);
@@ -474,6 +481,8 @@ void tcp_time_wait(Sock* sk, int state, int timeo);  // owner: tcp-recv
 // cong/: tcp_assign_congestion_control, tcp_init_congestion_control,
 // tcp_set_congestion_control, ... are declared in cong/tcp_cong.hpp.
 void tcp_ca_event(Sock* sk, TcpCaEvent event);  // owner: tcp-recv
+// Wake a writer blocked on memory once ACKs shrank the queues.
+void tcp_check_space(Sock* sk);  // owner: tcp-recv
 // --- more of tcp-recv's half (added by tcp-recv) ---
 // Count and free an inbound skb dropped for `reason` (kfree_skb_reason).
 void tcp_drop_reason(Stack& st, SkbPtr skb, SkbDropReason reason);  // owner: tcp-recv
@@ -509,9 +518,11 @@ inline bool tcp_is_cwnd_limited(const Sock* sk) {
 }
 // tcp_parse_options: the options of the segment at skb's transport header;
 // MSS/WS/SACK-permitted only on a SYN when !estab.
-void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx, bool estab);  // owner: tcp-recv
+void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx,
+                       bool estab);  // owner: tcp-recv
 // RFC 7323 PAWS tests against rx->ts_recent (tcp_paws_check / tcp_paws_reject).
-bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx, int paws_win);  // owner: tcp-recv
+bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx,
+                    int paws_win);                                              // owner: tcp-recv
 bool tcp_paws_reject(const Stack& st, const TcpOptionsReceived* rx, bool rst);  // owner: tcp-recv
 // First RTT sample of a passive open: the SYN-ACK's round trip.
 void tcp_synack_rtt_meas(Sock* sk, long rtt_us);  // owner: tcp-recv

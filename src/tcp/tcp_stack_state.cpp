@@ -2,6 +2,7 @@
 // for the bind table) and the secrets behind ISNs and timestamp offsets.
 #include "tcp/tcp_stack_state.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -10,12 +11,6 @@
 #include "tcp/tcp.hpp"
 
 namespace sp {
-
-// tcp-recv's receive entry points. Weak until tcp_ipv4.cpp is in the tree, so
-// that the stack links (and drops TCP input) while it is being written.
-void tcp_v4_rcv(Stack& st, SkbPtr skb) __attribute__((weak));
-void tcp_v4_err(Stack& st, const SkBuff* quoted, int type, int code, std::uint32_t info)
-    __attribute__((weak));
 
 std::size_t InetTupleHash::operator()(const InetTuple& t) const noexcept {
   // Mix the four fields (splitmix64 finaliser): the table is keyed by values
@@ -43,17 +38,9 @@ TcpStackState::TcpStackState(Stack& stack) : stack_(stack) {
   port_offset_ = rd();
   Stack* st = &stack_;
   stack_.register_protocol(
-      6,
-      [st](SkbPtr skb) {
-        if (tcp_v4_rcv) {
-          tcp_v4_rcv(*st, std::move(skb));
-        } else {
-          st->mib().inc(MibId::TcpInErrs);
-          kfree_skb(std::move(skb));
-        }
-      },
+      6, [st](SkbPtr skb) { tcp_v4_rcv(*st, std::move(skb)); },
       [st](const SkBuff* quoted, int type, int code, std::uint32_t info) {
-        if (tcp_v4_err) tcp_v4_err(*st, quoted, type, code, info);
+        tcp_v4_err(*st, quoted, type, code, info);
       });
 }
 
@@ -159,6 +146,10 @@ int TcpStackState::inet_csk_get_port(Sock* sk, std::uint16_t snum) {
       if (o != sk && bind_conflict(sk, o)) return true;
     return false;
   };
+  if (inet_csk(sk)->icsk_bind_hash) {
+    // Already bound (listen after bind): keep the port.
+    return snum == 0 || snum == inet->inet_num ? 0 : -EINVAL;
+  }
   if (snum == 0) {
     const std::uint32_t range = port_range_high - port_range_low + 1u;
     std::uint32_t start = port_offset_++ % range;
@@ -196,6 +187,13 @@ void TcpStackState::inet_put_port(Sock* sk) {
   }
 }
 
+void TcpStackState::inet_inherit_port(const Sock* listener, Sock* child) {
+  const std::uint16_t port = inet_sk(listener)->inet_num;
+  bhash_[port].push_back(child);
+  inet_sk(child)->inet_num = port;
+  inet_csk(child)->icsk_bind_hash = true;
+}
+
 std::uint16_t TcpStackState::inet_hash_connect_port(be32 saddr, be32 daddr,
                                                     std::uint16_t dport) const {
   const std::uint32_t range = port_range_high - port_range_low + 1u;
@@ -228,6 +226,15 @@ std::unique_ptr<RequestSock> TcpStackState::reqsk_remove(const InetTuple& key) {
   auto req = std::move(it->second);
   reqhash_.erase(it);
   return req;
+}
+
+void TcpStackState::reqsk_purge_listener(const Sock* listener) {
+  for (auto it = reqhash_.begin(); it != reqhash_.end();) {
+    if (it->second->rsk_listener == listener)
+      it = reqhash_.erase(it);
+    else
+      ++it;
+  }
 }
 
 // --- time-wait ------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ class TcpStackState {
   int inet_csk_get_port(Sock* sk, std::uint16_t snum);
   // inet_put_port: release the port.
   void inet_put_port(Sock* sk);
+  // __inet_inherit_port: an accepted child shares its listener's port.
+  void inet_inherit_port(const Sock* listener, Sock* child);
   // An ephemeral port for a connect to daddr:dport from saddr such that the
   // 4-tuple is unused (__inet_hash_connect); 0 when none is free.
   std::uint16_t inet_hash_connect_port(be32 saddr, be32 daddr, std::uint16_t dport) const;
@@ -72,6 +74,8 @@ class TcpStackState {
   RequestSock* reqsk_insert(const InetTuple& key, std::unique_ptr<RequestSock> req);
   RequestSock* lookup_reqsk(const InetTuple& key) const;
   std::unique_ptr<RequestSock> reqsk_remove(const InetTuple& key);
+  // Forget every request sock of a listener that stops listening.
+  void reqsk_purge_listener(const Sock* listener);
 
   // --- time-wait socks ---------------------------------------------------------------
   TcpTimewaitSock* tw_insert(const InetTuple& key, std::unique_ptr<TcpTimewaitSock> tw);

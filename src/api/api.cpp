@@ -1,0 +1,353 @@
+// The BSD-shaped calls (net/socket.c): a per-thread descriptor table of
+// struct socket, errno-style results, and the dispatch into proto_ops.
+#include "sendpath/api.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/stack.hpp"
+#include "sock/sock.hpp"
+#include "tcp/tcp.hpp"
+
+namespace sp {
+
+namespace {
+
+constexpr int kFirstFd = 3;
+
+// One descriptor table per thread (a stack is one thread).
+std::vector<std::unique_ptr<Socket>>& fd_table() {
+  thread_local std::vector<std::unique_ptr<Socket>> table;
+  return table;
+}
+
+Socket* sockfd_lookup(int fd) {
+  auto& t = fd_table();
+  if (fd < kFirstFd || static_cast<std::size_t>(fd - kFirstFd) >= t.size()) return nullptr;
+  return t[static_cast<std::size_t>(fd - kFirstFd)].get();
+}
+
+int fd_install(std::unique_ptr<Socket> sock) {
+  auto& t = fd_table();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!t[i]) {
+      t[i] = std::move(sock);
+      return static_cast<int>(i) + kFirstFd;
+    }
+  }
+  t.push_back(std::move(sock));
+  return static_cast<int>(t.size() - 1) + kFirstFd;
+}
+
+// Turn a kernel-style result (negative errno) into the C convention.
+template <typename T>
+T ret(T v) {
+  if (v < 0) {
+    errno = static_cast<int>(-v);
+    return -1;
+  }
+  return v;
+}
+
+// The socket behind fd with a live sock, or nullptr and errno set.
+Socket* lookup_live(int fd) {
+  Socket* sock = sockfd_lookup(fd);
+  if (!sock) {
+    errno = EBADF;
+    return nullptr;
+  }
+  if (!sock->sk) {
+    // The stack that owned it is gone.
+    errno = ENOTCONN;
+    return nullptr;
+  }
+  return sock;
+}
+
+std::unique_ptr<Socket> sock_alloc(Stack& st) {
+  auto sock = std::make_unique<Socket>();
+  sock->ops = &inet_stream_ops;
+  sock->type = SOCK_STREAM;
+  Sock* sk = tcp_prot.alloc(st);
+  sk->sk_prot->init(sk);
+  sk->sk_socket = sock.get();
+  sock->sk = sk;
+  return sock;
+}
+
+}  // namespace
+
+int socket(Stack& st, int domain, int type, int protocol) {
+  const int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (domain != AF_INET) return ret(-EAFNOSUPPORT);
+  if (type != SOCK_STREAM) return ret(-ESOCKTNOSUPPORT);
+  if (protocol != 0 && protocol != IPPROTO_TCP) return ret(-EPROTONOSUPPORT);
+  auto sock = sock_alloc(st);
+  if (flags & SOCK_NONBLOCK) sock->file_flags |= O_NONBLOCK;
+  return fd_install(std::move(sock));
+}
+
+int bind(int fd, const sockaddr* addr, socklen_t addrlen) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!addr) return ret(-EFAULT);
+  return ret(sock->ops->bind(sock, addr, static_cast<int>(addrlen)));
+}
+
+int listen(int fd, int backlog) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  return ret(sock->ops->listen(sock, backlog));
+}
+
+int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return ret(-EINVAL);
+  auto newsock = std::make_unique<Socket>();
+  newsock->ops = sock->ops;
+  newsock->type = sock->type;
+  int err = sock->ops->accept(sock, newsock.get(), sock->file_flags);
+  if (err < 0) return ret(err);
+  if (flags & SOCK_NONBLOCK) newsock->file_flags |= O_NONBLOCK;
+  if (addr && addrlen) {
+    sockaddr_in sin{};
+    int len = newsock->ops->getname(newsock.get(), reinterpret_cast<sockaddr*>(&sin), 2);
+    if (len > 0) {
+      const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
+      std::memcpy(addr, &sin, n);
+      *addrlen = static_cast<socklen_t>(len);
+    }
+  }
+  return fd_install(std::move(newsock));
+}
+
+int accept(int fd, sockaddr* addr, socklen_t* addrlen) {
+  return sp::accept4(fd, addr, addrlen, 0);
+}
+
+int connect(int fd, const sockaddr* addr, socklen_t addrlen) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!addr) return ret(-EFAULT);
+  return ret(sock->ops->connect(sock, addr, static_cast<int>(addrlen), sock->file_flags));
+}
+
+namespace {
+int getname(int fd, sockaddr* addr, socklen_t* addrlen, int peer) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!addr || !addrlen) return ret(-EFAULT);
+  sockaddr_in sin{};
+  int len = sock->ops->getname(sock, reinterpret_cast<sockaddr*>(&sin), peer);
+  if (len < 0) return ret(len);
+  const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
+  std::memcpy(addr, &sin, n);
+  *addrlen = static_cast<socklen_t>(len);
+  return 0;
+}
+}  // namespace
+
+int getsockname(int fd, sockaddr* addr, socklen_t* addrlen) {
+  return getname(fd, addr, addrlen, 0);
+}
+int getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
+  return getname(fd, addr, addrlen, 1);
+}
+
+ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
+  if (msg->msg_iovlen > IOV_MAX) return ret<ssize_t>(-EMSGSIZE);
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
+    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
+  msghdr m = *msg;
+  m.msg_flags = flags;
+  // __sys_sendmsg: a non-blocking descriptor makes every send MSG_DONTWAIT.
+  if (sock->file_flags & O_NONBLOCK) m.msg_flags |= MSG_DONTWAIT;
+  return ret<ssize_t>(sock_sendmsg(sock, &m));
+}
+
+ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* dest,
+               socklen_t addrlen) {
+  iovec iov{const_cast<void*>(buf), len};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  // A connected stream socket ignores the destination (as Linux for TCP).
+  m.msg_name = const_cast<sockaddr*>(dest);
+  m.msg_namelen = dest ? addrlen : 0;
+  if (len && !buf) {
+    errno = EFAULT;
+    return -1;
+  }
+  return sp::sendmsg(fd, &m, flags);
+}
+
+ssize_t send(int fd, const void* buf, std::size_t len, int flags) {
+  return sp::sendto(fd, buf, len, flags, nullptr, 0);
+}
+
+ssize_t write(int fd, const void* buf, std::size_t len) {
+  return sp::send(fd, buf, len, 0);
+}
+
+ssize_t writev(int fd, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) {
+    errno = EINVAL;
+    return -1;
+  }
+  msghdr m{};
+  m.msg_iov = const_cast<iovec*>(iov);
+  m.msg_iovlen = static_cast<std::size_t>(iovcnt);
+  return sp::sendmsg(fd, &m, 0);
+}
+
+ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
+    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
+  if (sock->file_flags & O_NONBLOCK) flags |= MSG_DONTWAIT;
+  msg->msg_flags = 0;
+  return ret<ssize_t>(sock_recvmsg(sock, msg, flags));
+}
+
+ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* src, socklen_t* addrlen) {
+  if (len && !buf) {
+    errno = EFAULT;
+    return -1;
+  }
+  iovec iov{buf, len};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  ssize_t n = sp::recvmsg(fd, &m, flags);
+  if (n >= 0 && src && addrlen) {
+    // TCP reports no source address per read; the peer is getpeername's.
+    *addrlen = 0;
+  }
+  return n;
+}
+
+ssize_t recv(int fd, void* buf, std::size_t len, int flags) {
+  return sp::recvfrom(fd, buf, len, flags, nullptr, nullptr);
+}
+
+ssize_t read(int fd, void* buf, std::size_t len) {
+  return sp::recv(fd, buf, len, 0);
+}
+
+ssize_t readv(int fd, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) {
+    errno = EINVAL;
+    return -1;
+  }
+  msghdr m{};
+  m.msg_iov = const_cast<iovec*>(iov);
+  m.msg_iovlen = static_cast<std::size_t>(iovcnt);
+  return sp::recvmsg(fd, &m, 0);
+}
+
+int shutdown(int fd, int how) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  return ret(sock->ops->shutdown(sock, how));
+}
+
+int close(int fd) {
+  Socket* sock = sockfd_lookup(fd);
+  if (!sock) {
+    errno = EBADF;
+    return -1;
+  }
+  auto& t = fd_table();
+  std::unique_ptr<Socket> owned = std::move(t[static_cast<std::size_t>(fd - kFirstFd)]);
+  if (owned->sk) owned->ops->release(owned.get());
+  return 0;
+}
+
+int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!optval && optlen) return ret(-EFAULT);
+  return ret(sock->ops->setsockopt(sock, level, optname, optval, optlen));
+}
+
+int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!optlen || (!optval && *optlen)) return ret(-EFAULT);
+  return ret(sock->ops->getsockopt(sock, level, optname, optval, optlen));
+}
+
+int fcntl(int fd, int cmd, int arg) {
+  Socket* sock = sockfd_lookup(fd);
+  if (!sock) {
+    errno = EBADF;
+    return -1;
+  }
+  switch (cmd) {
+    case F_GETFL:
+      return O_RDWR | sock->file_flags;
+    case F_SETFL:
+      sock->file_flags = (sock->file_flags & ~O_NONBLOCK) | (arg & O_NONBLOCK);
+      return 0;
+    default:
+      errno = EINVAL;
+      return -1;
+  }
+}
+
+int ioctl(int fd, unsigned long request, int* arg) {
+  Socket* sock = lookup_live(fd);
+  if (!sock) return -1;
+  if (!arg) return ret(-EFAULT);
+  return ret(
+      sock->ops->ioctl(sock, static_cast<unsigned>(request), reinterpret_cast<unsigned long>(arg)));
+}
+
+int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+  if (nfds && !fds) return ret(-EFAULT);
+  Stack* st = nullptr;
+  auto scan = [&]() {
+    int ready = 0;
+    for (nfds_t i = 0; i < nfds; ++i) {
+      fds[i].revents = 0;
+      if (fds[i].fd < 0) continue;
+      Socket* sock = sockfd_lookup(fds[i].fd);
+      if (!sock) {
+        fds[i].revents = POLLNVAL;
+        ++ready;
+        continue;
+      }
+      if (!sock->sk) {
+        fds[i].revents = POLLHUP;
+        ++ready;
+        continue;
+      }
+      if (!st) st = sock->sk->stack;
+      const unsigned mask = sock->ops->poll(sock);
+      // POLLERR and POLLHUP are reported whether asked for or not.
+      fds[i].revents =
+          static_cast<short>(mask & (static_cast<unsigned>(fds[i].events) | POLLERR | POLLHUP));
+      if (fds[i].revents) ++ready;
+    }
+    return ready;
+  };
+  int ready = scan();
+  if (ready || timeout_ms == 0 || !st) return ready;
+  const Nanos deadline =
+      timeout_ms < 0 ? Stack::kNoTimer : st->now() + static_cast<Nanos>(timeout_ms) * kNsPerMs;
+  st->wait_until([&] { return scan() > 0; }, deadline);
+  return scan();
+}
+
+}  // namespace sp
