@@ -93,7 +93,12 @@ SkBuff* __alloc_skb(std::uint32_t size, bool fclone) {
 // releases the frag pages and the head. A never-cloned skb owns it alone.
 void skb_release_data(SkBuff* skb) {
   SkbSharedInfo* sh = skb_shinfo(skb);
-  if (skb->cloned && --sh->dataref != 0) return;
+  if (skb->cloned) {
+    // A payload-only owner holds one reference in each half of dataref.
+    const std::uint32_t bias = skb->nohdr ? (1u << SKB_DATAREF_SHIFT) + 1 : 1;
+    sh->dataref -= bias;
+    if (sh->dataref != 0) return;
+  }
   for (int i = 0; i < sh->nr_frags; ++i) put_page(sh->frags[i].page);
   const std::uint32_t cap = skb_end_offset(skb);
   skb_pool::free_head(skb->head, cap);
@@ -333,17 +338,23 @@ SkbPtr skb_clone(SkBuff* skb) {
   n->data_len = skb->data_len;
   n->truesize = skb->truesize;
   copy_skb_header(n, skb);
-  n->cloned = true;
+  n->cloned = true;  // and n->nohdr stays false: the clone is a full reference
   skb->cloned = true;
   ++skb_shinfo(skb)->dataref;
   return adopt(n);
 }
 
+void __skb_header_release(SkBuff* skb) {
+  skb->nohdr = true;
+  skb_shinfo(skb)->dataref = 1 + (1u << SKB_DATAREF_SHIFT);
+}
+
 bool skb_header_cloned(const SkBuff* skb) {
-  // Linux splits dataref to let a clone promise it never touches the header
-  // (skb_header_release); nothing here makes that promise, so any sharer of
-  // the buffer shares the header.
-  return skb->cloned && skb_shinfo(skb)->dataref > 1;
+  // All references minus the payload-only ones: if that leaves only us, no
+  // one else reads the header area and we may write it in place.
+  if (!skb->cloned) return false;
+  const std::uint32_t dataref = skb_shinfo(skb)->dataref;
+  return (dataref & SKB_DATAREF_MASK) - (dataref >> SKB_DATAREF_SHIFT) != 1;
 }
 
 int skb_cow_head(SkBuff* skb, std::uint32_t headroom) {
@@ -364,8 +375,10 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
   std::uint8_t* data = skb_pool::alloc_head(cap);
   if (!data) return -ENOMEM;
 
+  const std::size_t data_off = static_cast<std::size_t>(skb->data - skb->head);
+  const std::size_t tail_off = static_cast<std::size_t>(skb->tail - skb->head);
   // The headroom and the linear data move; whatever lies after tail does not.
-  std::memcpy(data + nhead, skb->head, static_cast<std::size_t>(skb->tail - skb->head));
+  std::memcpy(data + nhead, skb->head, tail_off);
   auto* nsh = reinterpret_cast<SkbSharedInfo*>(data + cap);
   std::memcpy(nsh, skb_shinfo(skb), shinfo_used_bytes(skb_shinfo(skb)));
   nsh->dataref = 1;
@@ -379,11 +392,10 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
     // Sole owner: the frag references move to the new shared info as they are.
     skb_pool::free_head(skb->head, old_cap);
   }
-  const std::ptrdiff_t off = (data + nhead) - skb->head;
   skb->head = data;
   skb->end = data + cap;
-  skb->data += off;
-  skb->tail += off;
+  skb->data = data + nhead + data_off;
+  skb->tail = data + nhead + tail_off;
   // Header offsets are from head: they move by what was added in front.
   if (skb->mac_header != 0xffff)
     skb->mac_header = static_cast<std::uint16_t>(skb->mac_header + nhead);
@@ -394,6 +406,7 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
   if (skb->ip_summed == IpSummed::CHECKSUM_PARTIAL)
     skb->csum_start = static_cast<std::uint16_t>(skb->csum_start + nhead);
   skb->cloned = false;
+  skb->nohdr = false;
   // Linux only grows truesize of skbs that no socket has charged: changing a
   // charged skb's truesize would unbalance the socket's accounting.
   if (!skb->sk) skb->truesize += cap - old_cap;

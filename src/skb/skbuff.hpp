@@ -48,7 +48,10 @@ struct SkbSharedInfo {
   std::uint16_t gso_size = 0;  // MSS of each segment of a GSO skb
   std::uint16_t gso_segs = 0;
   std::uint32_t gso_type = SKB_GSO_NONE;
-  std::uint32_t dataref = 1;  // how many skbs share this buffer
+  // How many skbs share this buffer, split as in Linux: the low 16 bits count
+  // all references, the high 16 those that promised not to touch the header
+  // area (__skb_header_release). skb_header_cloned() subtracts the latter.
+  std::uint32_t dataref = 1;
   SkbFrag frags[MAX_SKB_FRAGS];
 };
 
@@ -89,6 +92,7 @@ struct SkBuff {
   std::uint32_t csum = 0;
 
   bool cloned = false;         // the buffer may be shared with another skb
+  bool nohdr = false;          // payload-only reference (__skb_header_release)
   std::uint16_t protocol = 0;  // ETH_P_* in host order
   std::uint64_t tstamp = 0;    // ns: departure or arrival time
   std::uint32_t mark = 0;
@@ -226,10 +230,17 @@ inline int skb_transport_offset(const SkBuff* s) {
 
 // --- clones and copies -------------------------------------------------------
 SkbPtr skb_clone(SkBuff* skb);  // shares head and frags; dataref++; both marked cloned
+constexpr std::uint32_t SKB_DATAREF_SHIFT = 16;
+constexpr std::uint32_t SKB_DATAREF_MASK = (1u << SKB_DATAREF_SHIFT) - 1;
 inline bool skb_cloned(const SkBuff* skb) {
-  return skb->cloned && skb_shinfo(skb)->dataref != 1;
+  return skb->cloned && (skb_shinfo(skb)->dataref & SKB_DATAREF_MASK) != 1;
 }
 bool skb_header_cloned(const SkBuff* skb);  // the header area is shared with a clone
+// __skb_header_release: the owner of a not-yet-cloned skb (TCP, for its write
+// queue) promises never to write its header area again, so that the clone it
+// sends down the stack may push headers into the shared headroom without
+// skb_cow_head copying it. Call after skb_reserve, before the first clone.
+void __skb_header_release(SkBuff* skb);
 // Make headroom writable and at least `headroom` bytes: 0 or -ENOMEM.
 int skb_cow_head(SkBuff* skb, std::uint32_t headroom);
 // Reallocate the head with nhead/ntail more bytes, unsharing it: 0 or -ENOMEM.

@@ -253,5 +253,80 @@ TEST(SkbCopy, makes_a_linear_private_copy_with_headroom_and_headers) {
   EXPECT_EQ(skb_shinfo(n.get())->gso_type, SKB_GSO_TCPV4);
 }
 
+// The write-queue pattern of tcp_transmit_skb: the queued skb gives up its
+// header area (__skb_header_release), so the clone sent down may push headers
+// into the shared headroom without a copy.
+TEST(SkbHeaderRelease, a_released_skb_is_not_cloned_until_it_is) {
+  SkbPtr skb = make_data_skb();
+  __skb_header_release(skb.get());
+  EXPECT_TRUE(skb->nohdr);
+  EXPECT_FALSE(skb_cloned(skb.get()));
+  EXPECT_FALSE(skb_header_cloned(skb.get()));
+}
+
+TEST(SkbHeaderRelease, the_clone_of_a_released_skb_may_write_headers_in_place) {
+  SkbPtr skb = make_data_skb();
+  __skb_header_release(skb.get());
+  SkbPtr c = skb_clone(skb.get());
+  EXPECT_TRUE(skb_cloned(c.get()));  // the payload is still shared
+  EXPECT_FALSE(skb_header_cloned(c.get()));
+  std::uint8_t* head = c->head;
+  ASSERT_EQ(skb_cow_head(c.get(), 66), 0);
+  EXPECT_EQ(c->head, head);  // no copy
+  EXPECT_EQ(c->head, skb->head);
+  const auto payload = skb_bytes(skb.get());
+  std::memset(skb_push(c.get(), 66), 0xab, 66);
+  const auto frame = skb_bytes(c.get());
+  ASSERT_EQ(frame.size(), payload.size() + 66);
+  EXPECT_EQ(std::vector<std::uint8_t>(frame.begin() + 66, frame.end()), payload);
+  EXPECT_EQ(skb_bytes(skb.get()), payload);  // the queued skb's bytes are untouched
+}
+
+TEST(SkbHeaderRelease, a_second_live_clone_shares_the_header_again) {
+  SkbPtr skb = make_data_skb();
+  __skb_header_release(skb.get());
+  SkbPtr c1 = skb_clone(skb.get());
+  SkbPtr c2 = skb_clone(skb.get());
+  EXPECT_TRUE(skb_header_cloned(c1.get()));
+  EXPECT_TRUE(skb_header_cloned(c2.get()));
+  c1.reset();
+  EXPECT_FALSE(skb_header_cloned(c2.get()));
+}
+
+TEST(SkbHeaderRelease, the_buffer_is_freed_whichever_reference_goes_last) {
+  const SkbPoolStats before = skb_pool_stats();
+  {
+    SkbPtr skb = make_data_skb();
+    __skb_header_release(skb.get());
+    SkbPtr c = skb_clone(skb.get());
+    skb.reset();  // acked while the clone is still queued
+    EXPECT_EQ(skb_pool_stats().head_in_use, before.head_in_use + 1);
+  }
+  {
+    SkbPtr skb = make_data_skb();
+    __skb_header_release(skb.get());
+    SkbPtr c = skb_clone(skb.get());
+    c.reset();  // the device is done
+    EXPECT_EQ(skb_shinfo(skb.get())->dataref & SKB_DATAREF_MASK, 1u);
+  }
+  const SkbPoolStats& after = skb_pool_stats();
+  EXPECT_EQ(after.head_in_use, before.head_in_use);
+  EXPECT_EQ(after.page_in_use, before.page_in_use);
+  EXPECT_EQ(after.skb_in_use, before.skb_in_use);
+}
+
+TEST(SkbHeaderRelease, expanding_the_released_original_keeps_the_clone_intact) {
+  SkbPtr skb = make_data_skb();
+  __skb_header_release(skb.get());
+  SkbPtr c = skb_clone(skb.get());
+  const auto bytes = skb_bytes(c.get());
+  ASSERT_EQ(pskb_expand_head(skb.get(), 0, 0), 0);  // e.g. tcp_fragment's unclone
+  EXPECT_FALSE(skb->nohdr);
+  EXPECT_EQ(skb_shinfo(skb.get())->dataref, 1u);
+  EXPECT_FALSE(skb_cloned(c.get()));  // the clone now owns the old buffer alone
+  EXPECT_EQ(skb_bytes(c.get()), bytes);
+  EXPECT_EQ(skb_bytes(skb.get()), bytes);
+}
+
 }  // namespace
 }  // namespace sp
