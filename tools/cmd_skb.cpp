@@ -13,6 +13,11 @@
 // below (Ethernet 14 + IPv4 20 + TCP with timestamps 32 = 66) comes out of
 // that headroom, so no header push ever has to reallocate the head.
 //
+// As tcp_stream_alloc_skb does, the skb comes from alloc_skb_fclone, and
+// tcp_transmit_skb's clone (its fclone companion) is the one that gets the
+// headers: the queued original gave up its header area with
+// __skb_header_release, so the pushes write into the shared headroom.
+//
 // Linux 6.x puts the payload of tcp_sendmsg in page frags (the linear part
 // holds only headers); --paged shows that layout, the default puts the
 // payload in the linear part with skb_put as the classic path does.
@@ -120,18 +125,37 @@ std::string verify_frame(const SkBuff* skb, std::uint32_t payload_len, std::uint
   return {};
 }
 
+// The original left on the write queue is as it was: same pointers, same
+// payload, and it shares its head with the clone that carried the headers.
+std::string verify_queued(const SkBuff* qskb, const SkBuff* skb, std::uint32_t payload_len) {
+  if (qskb->len != payload_len || skb_headroom(qskb) != kMaxTcpHeader) {
+    return "the queued skb changed";
+  }
+  std::vector<std::uint8_t> bytes(qskb->len);
+  if (skb_copy_bits(qskb, 0, bytes.data(), qskb->len) != 0) return "skb_copy_bits failed";
+  for (std::uint32_t i = 0; i < payload_len; ++i) {
+    if (bytes[i] != payload_byte(i)) return "the queued skb's payload changed";
+  }
+  if (skb->head != qskb->head) return "the clone's head was copied";
+  return {};
+}
+
 void print_text(const std::vector<Step>& steps, const Options& o, const std::string& verdict) {
   fmt::print("one skb through a send: {} bytes of payload ({}), MAX_TCP_HEADER {}\n", o.payload,
              o.paged ? "in page frags" : "linear", kMaxTcpHeader);
-  fmt::print("offsets are from skb->head; end is where skb_shared_info starts\n\n");
+  fmt::print("offsets are from skb->head; end is where skb_shared_info starts.\n");
+  fmt::print("From skb_clone on, the rows show the clone: it pushes its headers into the\n");
+  fmt::print("headroom it shares with the skb left on the write queue (no copy).\n\n");
   fmt::print("{:<28} {:>5} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9}\n", "step", "head",
              "data", "tail", "end", "len", "data_len", "headroom", "tailroom", "truesize");
   for (const Step& s : steps) {
     fmt::print("{:<28} {:>5} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9}\n", s.name, 0, s.data,
                s.tail, s.end, s.len, s.data_len, s.headroom, s.tailroom, s.truesize);
   }
-  fmt::print("\nframe check (parse Ethernet/IPv4/TCP, verify checksums and payload): {}\n",
-             verdict.empty() ? "ok" : verdict);
+  fmt::print(
+      "\nframe check (parse Ethernet/IPv4/TCP, verify checksums and payload; queued skb "
+      "unchanged, head shared): {}\n",
+      verdict.empty() ? "ok" : verdict);
 }
 
 void print_json(const std::vector<Step>& steps, const Options& o, const std::string& verdict) {
@@ -157,28 +181,41 @@ int run_skb_walk(const Options& o) {
   std::vector<Step> steps;
   const std::uint32_t linear = o.paged ? 0 : o.payload;
 
-  SkbPtr skb = alloc_skb(kMaxTcpHeader + linear);
-  if (!skb) {
-    std::fprintf(stderr, "sendpath skb: alloc_skb failed\n");
+  SkbPtr qskb = alloc_skb_fclone(kMaxTcpHeader + linear);
+  if (!qskb) {
+    std::fprintf(stderr, "sendpath skb: alloc_skb_fclone failed\n");
     return 1;
   }
-  steps.push_back(snapshot(fmt::format("alloc_skb({})", kMaxTcpHeader + linear), skb.get()));
+  steps.push_back(
+      snapshot(fmt::format("alloc_skb_fclone({})", kMaxTcpHeader + linear), qskb.get()));
 
-  skb_reserve(skb.get(), kMaxTcpHeader);
-  steps.push_back(snapshot(fmt::format("skb_reserve({})", kMaxTcpHeader), skb.get()));
+  skb_reserve(qskb.get(), kMaxTcpHeader);
+  steps.push_back(snapshot(fmt::format("skb_reserve({})", kMaxTcpHeader), qskb.get()));
 
   PageFrag pfrag;
   if (o.paged) {
-    if (!put_paged_payload(skb.get(), &pfrag, o.payload)) {
+    if (!put_paged_payload(qskb.get(), &pfrag, o.payload)) {
       std::fprintf(stderr, "sendpath skb: no page for the payload\n");
       return 1;
     }
-    steps.push_back(snapshot(fmt::format("page frag payload {}", o.payload), skb.get()));
+    steps.push_back(snapshot(fmt::format("page frag payload {}", o.payload), qskb.get()));
   } else {
-    std::uint8_t* p = skb_put(skb.get(), o.payload);
+    std::uint8_t* p = skb_put(qskb.get(), o.payload);
     for (std::uint32_t i = 0; i < o.payload; ++i) p[i] = payload_byte(i);
-    steps.push_back(snapshot(fmt::format("skb_put({}) payload", o.payload), skb.get()));
+    steps.push_back(snapshot(fmt::format("skb_put({}) payload", o.payload), qskb.get()));
   }
+
+  // tcp_skb_entail gives up the queued skb's header area; tcp_transmit_skb
+  // then sends a clone down the stack and keeps the original for
+  // retransmission. The clone is the fclone companion, and it pushes its
+  // headers into the shared headroom: nothing is copied.
+  __skb_header_release(qskb.get());
+  SkbPtr skb = skb_clone(qskb.get());
+  if (!skb) {
+    std::fprintf(stderr, "sendpath skb: skb_clone failed\n");
+    return 1;
+  }
+  steps.push_back(snapshot("skb_clone (tcp_transmit_skb)", skb.get()));
 
   // tcp_transmit_skb: header + options (timestamps: NOP NOP TS = 12 bytes).
   const Ipv4Addr saddr = ipv4_addr(10, 0, 0, 1), daddr = ipv4_addr(10, 0, 0, 2);
@@ -230,8 +267,10 @@ int run_skb_walk(const Options& o) {
   skb_reset_mac_header(skb.get());
   steps.push_back(snapshot(fmt::format("skb_push({}) ethernet", ETH_HLEN), skb.get()));
 
-  const std::string verdict = verify_frame(skb.get(), o.payload, tcp.opts.ts_val);
+  std::string verdict = verify_frame(skb.get(), o.payload, tcp.opts.ts_val);
+  if (verdict.empty()) verdict = verify_queued(qskb.get(), skb.get(), o.payload);
   consume_skb(std::move(skb));
+  consume_skb(std::move(qskb));
   if (o.json) {
     print_json(steps, o, verdict);
   } else {
