@@ -63,7 +63,7 @@ bool shell_words(std::string_view line, std::vector<std::string>* words) {
   char quote = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
-    if (!quote && c == '$' && line.substr(i, 3) == "$((") {
+    if (quote != '\'' && c == '$' && line.substr(i, 3) == "$((") {
       size_t e = line.find("))", i + 3);
       if (e == std::string_view::npos) return false;
       long long v;
@@ -127,6 +127,12 @@ void plan_text(std::string_view text, const std::string& dir, bool in_defaults, 
 
 void plan_line(const std::string& line, const std::string& dir, bool in_defaults, int depth,
                CommandPlan& plan) {
+  // set_sysctls.py's restore script (its name has the shell's ${PPID}):
+  // the stack is discarded after the script, so there is nothing to restore.
+  if (line.rfind("/tmp/sysctl_restore_", 0) == 0 && ends_with(line, ".sh")) {
+    plan.ignored.push_back(line + " (the stack is discarded after the script)");
+    return;
+  }
   std::vector<std::string> w;
   if (!shell_words(line, &w)) {
     plan.unsupported = "shell command `" + line + "`";
@@ -190,10 +196,6 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
   // No-ops on a stack created for this script alone.
   if (cmd == "ip" && w.size() >= 3 && w[1] == "tcp_metrics" && w[2] == "flush") {
     plan.ignored.push_back(line + " (a fresh stack has no TCP metrics)");
-    return;
-  }
-  if (cmd.rfind("/tmp/sysctl_restore_", 0) == 0) {
-    plan.ignored.push_back(line + " (the stack is discarded after the script)");
     return;
   }
   if (cmd == "tc" && w.size() == 7 && w[1] == "qdisc" && w[2] == "add" && w[3] == "dev" &&

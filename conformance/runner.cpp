@@ -529,6 +529,8 @@ class Runner {
   // Checks result and errno as packetdrill does (run_system_call.c).
   void check_result(const Event& e, long live) {
     const SyscallSpec& c = e.syscall;
+    if (live == -ENOSYS)
+      unsupported(e.line, c.name + "(): not provided by the socket API under test");
     if (c.result->kind == Expr::Kind::kEllipsis) return;
     std::int64_t want = eval_int(e, c.result);
     if (want == -1) {

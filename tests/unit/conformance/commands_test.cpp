@@ -1,0 +1,71 @@
+// Backtick commands become sysctl assignments; nothing else is run.
+#include "commands.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sp::drill {
+namespace {
+
+const std::string kTcpDir = std::string(SP_CORPUS_DIR) + "/gtests/net/tcp/blocking";
+
+const SysctlAssignment* find(const CommandPlan& p, const std::string& name) {
+  const SysctlAssignment* last = nullptr;
+  for (const auto& a : p.sysctls)
+    if (a.name == name) last = &a;
+  return last;
+}
+
+TEST(DrillCommands, DefaultsShIsReadForItsSysctls) {
+  CommandPlan p = plan_command("../common/defaults.sh", kTcpDir);
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  const SysctlAssignment* wmem = find(p, "net.ipv4.tcp_wmem");
+  ASSERT_TRUE(wmem);
+  EXPECT_EQ(wmem->value, "4096 262144 4194304");  // $((256*1024)) expanded
+  EXPECT_TRUE(wmem->from_defaults);
+  const SysctlAssignment* rmem = find(p, "net.ipv4.tcp_rmem");
+  ASSERT_TRUE(rmem);
+  EXPECT_EQ(rmem->value, "4096 540000 15728640");
+  ASSERT_TRUE(find(p, "net.ipv4.tcp_recovery"));
+  EXPECT_EQ(find(p, "net.ipv4.tcp_early_retrans")->value, "4");
+  EXPECT_EQ(find(p, "net.ipv4.tcp_congestion_control")->value, "cubic");
+  EXPECT_FALSE(p.ignored.empty());  // ip tcp_metrics flush, tc qdisc add ... pfifo
+}
+
+TEST(DrillCommands, SysctlAndSetSysctlsLinesAreAssignments) {
+  CommandPlan p = plan_command(
+      "../common/defaults.sh\n sysctl -q net.ipv4.tcp_tso_win_divisor=100\n"
+      " ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_min_tso_segs=10 \\\n"
+      "    /proc/sys/net/ipv4/tcp_wmem=\"4096 50000 4194304\"\n"
+      "sysctl -q net/ipv4/tcp_pacing_ss_ratio=200\n",
+      kTcpDir);
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  EXPECT_EQ(find(p, "net.ipv4.tcp_tso_win_divisor")->value, "100");
+  EXPECT_FALSE(find(p, "net.ipv4.tcp_tso_win_divisor")->from_defaults);
+  EXPECT_EQ(find(p, "net.ipv4.tcp_min_tso_segs")->value, "10");
+  EXPECT_EQ(find(p, "net.ipv4.tcp_wmem")->value,
+            "4096 50000 4194304");  // the script's, after defaults
+  EXPECT_EQ(find(p, "net.ipv4.tcp_pacing_ss_ratio")->value, "200");
+}
+
+TEST(DrillCommands, QdiscChangeIsUnsupportedAndNamed) {
+  CommandPlan p =
+      plan_command("../common/defaults.sh\ntc qdisc replace dev tun0 root fq\n", kTcpDir);
+  ASSERT_TRUE(p.unsupported);
+  EXPECT_EQ(*p.unsupported, "shell command `tc qdisc replace dev tun0 root fq`");
+}
+
+TEST(DrillCommands, ArbitraryShellIsUnsupported) {
+  EXPECT_TRUE(
+      plan_command("echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect", ".").unsupported);
+  EXPECT_TRUE(plan_command("cat /etc/passwd | wc", ".").unsupported);
+  EXPECT_TRUE(plan_command("sysctl -q $(evil)", ".").unsupported);
+}
+
+TEST(DrillCommands, RestoreScriptIsANoOp) {
+  CommandPlan p = plan_command("/tmp/sysctl_restore_${PPID}.sh", ".");
+  EXPECT_FALSE(p.unsupported);
+  EXPECT_EQ(p.ignored.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sp::drill

@@ -1,0 +1,303 @@
+// The runner itself, independent of sendpath's TCP: a tiny scripted peer
+// (FakeTcp) answers on the ScriptDevice, so each test shows the runner
+// passing a right script and failing a wrong one on the right line, with
+// packetdrill's words.
+#include "runner.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/stack.hpp"
+#include "packet.hpp"
+#include "parser.hpp"
+
+namespace sp::drill {
+namespace {
+
+// A deliberately simple TCP: passive open only, sends each write as one
+// packet at once, ACKs every data packet at once, ISN 1000.
+class FakeTcp final : public Target {
+ public:
+  explicit FakeTcp(Stack& st) : st_(st) {
+    st_.register_protocol(6, [this](SkbPtr skb) { rcv(std::move(skb)); });
+  }
+  int socket(int, int type, int proto) override {
+    if (type != SOCK_STREAM || proto != IPPROTO_TCP) return -EPROTONOSUPPORT;
+    return next_fd_++;
+  }
+  int bind(int, std::uint32_t addr, std::uint16_t port) override {
+    local_ip_ = addr;
+    local_port_ = port;
+    return 0;
+  }
+  int listen(int, int) override { return 0; }
+  int accept(int) override {
+    if (!st_.wait_until([&] { return established_; }, Stack::kNoTimer)) return -EAGAIN;
+    return next_fd_++;
+  }
+  int connect(int, std::uint32_t, std::uint16_t) override { return -EOPNOTSUPP; }
+  long sendmsg(int, const std::vector<std::size_t>& iov, int) override {
+    std::size_t len = 0;
+    for (std::size_t l : iov) len += l;
+    send(TH_PSH | TH_ACK, static_cast<std::uint32_t>(len), {});
+    snd_nxt_ += static_cast<std::uint32_t>(len);
+    return static_cast<long>(len);
+  }
+  RecvResult recvmsg(int, std::size_t len, int, bool) override {
+    RecvResult r;
+    if (!st_.wait_until([&] { return rcv_queue_ > 0; }, Stack::kNoTimer)) {
+      r.ret = -EAGAIN;
+      return r;
+    }
+    std::size_t n = std::min<std::size_t>(len, rcv_queue_);
+    rcv_queue_ -= static_cast<std::uint32_t>(n);
+    r.ret = static_cast<long>(n);
+    return r;
+  }
+  int setsockopt(int, int, int, const void*, unsigned) override { return 0; }
+  int getsockopt(int, int, int, void* v, unsigned* len) override {
+    std::memset(v, 0, *len);
+    return 0;
+  }
+  int close(int) override { return 0; }
+  int shutdown(int, int) override { return 0; }
+  int fcntl(int, int, long) override { return 0; }
+  int ioctl(int, unsigned long, int* v) override {
+    *v = static_cast<int>(rcv_queue_);
+    return 0;
+  }
+  int poll(struct pollfd*, unsigned, int) override { return -EOPNOTSUPP; }
+  int epoll_create(int) override { return -EOPNOTSUPP; }
+  int epoll_ctl(int, int, int, struct epoll_event*) override { return -EOPNOTSUPP; }
+  int epoll_wait(int, struct epoll_event*, int, int) override { return -EOPNOTSUPP; }
+  int tcp_info(int, struct tcp_info* ti) override {
+    std::memset(ti, 0, sizeof *ti);
+    ti->tcpi_snd_cwnd = 10;
+    ti->tcpi_bytes_received = bytes_received_;
+    return 0;
+  }
+
+ private:
+  void rcv(SkbPtr skb) {
+    const std::uint8_t* ip = skb_network_header(skb.get());
+    std::string err;
+    auto p = parse_ipv4_tcp(ip, skb->len + (skb->data - ip), &err);
+    if (!p) return;
+    if (p->flags & TH_SYN) {
+      peer_ip_ = p->saddr;
+      peer_port_ = p->sport;
+      rcv_nxt_ = p->seq + 1;
+      std::vector<std::uint8_t> opts = {2, 4, 0x05, 0xb4, 1, 3, 3, 8};  // mss 1460,nop,wscale 8
+      send(TH_SYN | TH_ACK, 0, opts);
+      snd_nxt_ = kIsn + 1;
+      return;
+    }
+    if (!established_ && (p->flags & TH_ACK)) established_ = true;
+    if (p->payload_len) {
+      rcv_nxt_ += p->payload_len;
+      rcv_queue_ += p->payload_len;
+      bytes_received_ += p->payload_len;
+      send(TH_ACK, 0, {});
+    }
+  }
+
+  void send(std::uint8_t flags, std::uint32_t len, std::vector<std::uint8_t> opts) {
+    WirePacket w;
+    w.saddr = local_ip_;
+    w.daddr = peer_ip_;
+    w.ttl = 64;
+    w.sport = local_port_;
+    w.dport = peer_port_;
+    w.flags = flags;
+    w.seq = (flags & TH_SYN) ? kIsn : snd_nxt_;
+    w.ack_seq = rcv_nxt_;
+    w.window = 502;
+    w.options = std::move(opts);
+    w.payload_len = len;
+    std::vector<std::uint8_t> b = build_ipv4_tcp(w);
+    SkbPtr skb = alloc_skb(static_cast<std::uint32_t>(b.size()));
+    std::memcpy(skb_put(skb.get(), static_cast<std::uint32_t>(b.size())), b.data(), b.size());
+    st_.devices().front()->xmit(std::move(skb));
+  }
+
+  static constexpr std::uint32_t kIsn = 1000;
+  Stack& st_;
+  int next_fd_ = 3;
+  std::uint32_t local_ip_ = 0, peer_ip_ = 0;
+  std::uint16_t local_port_ = 0, peer_port_ = 0;
+  std::uint32_t snd_nxt_ = 0, rcv_nxt_ = 0, rcv_queue_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  bool established_ = false;
+};
+
+const char* kHandshake =
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"       // 1
+    "+0 bind(3, ..., ...) = 0\n"                          // 2
+    "+0 listen(3, 1) = 0\n"                               // 3
+    "+.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"  // 4
+    "+0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>\n"      // 5
+    "+.1 < . 1:1(0) ack 1 win 257\n"                      // 6
+    "+0 accept(3, ..., ...) = 4\n";                       // 7
+
+ScriptResult run(const std::string& text) {
+  auto parsed = parse_script(text, "test.pkt");
+  if (auto* e = std::get_if<ParseError>(&parsed)) {
+    ADD_FAILURE() << e->to_string("test.pkt");
+    return {};
+  }
+  RunnerConfig cfg;
+  cfg.make_target = [](Stack& st) { return std::make_unique<FakeTcp>(st); };
+  return run_script(std::get<Script>(parsed), cfg);
+}
+
+TEST(DrillRunner, RightScriptPasses) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0 write(4, ..., 1000) = 1000\n"
+                       "+0 > P. 1:1001(1000) ack 1\n"
+                       "+.1 < . 1:1(0) ack 1001 win 257\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+  EXPECT_NEAR(r.virtual_secs, 0.3, 1e-9);
+}
+
+TEST(DrillRunner, WrongSequenceFailsOnItsLine) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0 write(4, ..., 1000) = 1000\n"  // 8
+                       "+0 > P. 2:1002(1000) ack 1\n");   // 9
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 9);
+  EXPECT_NE(r.reason.find("live packet field tcp_seq: expected: 2 (0x2) vs actual: 1 (0x1)"),
+            std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, WrongOptionFailsOnItsLine) {
+  std::string s = kHandshake;
+  s.replace(s.find("<mss 1460,nop,wscale 8>"), 23, "<mss 1460,nop,wscale 7>");
+  ScriptResult r = run(s);
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 5);
+  EXPECT_NE(r.reason.find("bad outbound TCP options"), std::string::npos) << r.reason;
+}
+
+TEST(DrillRunner, WrongTimeFailsOnItsLine) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0 write(4, ..., 1000) = 1000\n"  // 8
+                       "+.1 > P. 1:1001(1000) ack 1\n");  // 9: it leaves at once, not 100 ms later
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 9);
+  EXPECT_NE(r.reason.find("timing error: expected outbound packet at 0.300000 sec but happened at "
+                          "0.200000 sec; tolerance 0.004000 sec"),
+            std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, ToleranceOptionWidensTheWindow) {
+  ScriptResult r = run(std::string("--tolerance_usecs=150000\n") + kHandshake +
+                       "+0 write(4, ..., 1000) = 1000\n"
+                       "+.1 > P. 1:1001(1000) ack 1\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+}
+
+TEST(DrillRunner, PacketThatNeverLeavesTimesOut) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0 write(4, ..., 1000) = 1000\n"     // 8
+                       "+0 > P. 1:1001(1000) ack 1\n"        // 9
+                       "+.2 > P. 1001:2001(1000) ack 1\n");  // 10
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 10);
+  EXPECT_NE(r.reason.find("error handling packet: Timed out waiting for packet"), std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, WrongSystemCallResultFailsOnItsLine) {
+  ScriptResult r = run(std::string(kHandshake) + "+0 write(4, ..., 1000) = 999\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 8);
+  EXPECT_EQ(r.reason, "runtime error in write call: Expected result 999 but got 1000");
+}
+
+TEST(DrillRunner, ErrnoMismatchIsReported) {
+  ScriptResult r = run("0 socket(..., SOCK_STREAM, IPPROTO_UDP) = -1 EINVAL (Invalid argument)\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 1);
+  EXPECT_NE(
+      r.reason.find("Expected errno 22 (Invalid argument) but got 93 (Protocol not supported)"),
+      std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, BlockingReadReturnsWhenTheScriptDeliversData) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0...0.100 read(4, ..., 1000) = 1000\n"
+                       "+.1 < P. 1:1001(1000) ack 1 win 257\n"
+                       "+0 > . 1:1(0) ack 1001\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+}
+
+TEST(DrillRunner, BlockingCallReturningAtTheWrongTimeFails) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0...0.300 read(4, ..., 1000) = 1000\n"  // 8
+                       "+.1 < P. 1:1001(1000) ack 1 win 257\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 8);
+  EXPECT_NE(
+      r.reason.find("timing error: expected system call return at 0.500000 sec but happened at "
+                    "0.300000 sec"),
+      std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, CodeAssertSeesTcpInfo) {
+  ScriptResult ok =
+      run(std::string(kHandshake) + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%\n");
+  EXPECT_EQ(ok.kind, ScriptResult::Kind::kPass) << ok.reason;
+  ScriptResult bad =
+      run(std::string(kHandshake) +
+          "+0 %{\nassert tcpi_snd_cwnd == 10\nassert tcpi_snd_cwnd == 11, tcpi_snd_cwnd\n}%\n");
+  EXPECT_EQ(bad.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(bad.line, 10);  // the block opens on line 8; the failing assert is its third line
+  EXPECT_NE(
+      bad.reason.find(
+          "assertion failed: assert tcpi_snd_cwnd == 11, tcpi_snd_cwnd -> AssertionError: 10"),
+      std::string::npos)
+      << bad.reason;
+}
+
+TEST(DrillRunner, UnknownShellCommandIsUnsupportedAndNotRun) {
+  ScriptResult r = run(std::string(kHandshake) + "+0 `tc qdisc replace dev tun0 root fq`\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kUnsupported);
+  EXPECT_EQ(r.line, 8);
+  EXPECT_EQ(r.reason, "shell command `tc qdisc replace dev tun0 root fq`");
+  EXPECT_EQ(r.virtual_secs, 0);  // nothing ran
+}
+
+TEST(DrillRunner, UnknownScriptSysctlIsUnsupported) {
+  ScriptResult r = run(std::string("`sysctl -q net.ipv4.tcp_no_such_thing=1`\n") + kHandshake);
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kUnsupported);
+  EXPECT_EQ(r.line, 1);
+  EXPECT_NE(r.reason.find("net.ipv4.tcp_no_such_thing"), std::string::npos) << r.reason;
+}
+
+TEST(DrillRunner, DeclaredFailureThatHappensCountsAsPass) {
+  ScriptResult r =
+      run("0 socket(..., SOCK_STREAM, IPPROTO_UDP) = -1\n"
+          "// Failure: runtime error in socket call: Expected non-negative result but got -1 with "
+          "errno 93 \\(Protocol not supported\\)\n"
+          "+0 socket(..., SOCK_STREAM, IPPROTO_UDP) = 3\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+  EXPECT_TRUE(r.failed_as_declared);
+}
+
+TEST(DrillRunner, DeclaredFailureThatDoesNotHappenFails) {
+  ScriptResult r =
+      run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n// Failure: boom\n+0 close(3) = 0\n");
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 3);
+}
+
+}  // namespace
+}  // namespace sp::drill
