@@ -60,6 +60,20 @@ void BM_skb_clone_free(benchmark::State& state) {
 }
 BENCHMARK(BM_skb_clone_free);
 
+// The same on an fclone skb: the clone is the reserved companion struct.
+void BM_skb_fclone_clone_free(benchmark::State& state) {
+  SkbPtr skb = alloc_skb_fclone(kHeadroom + 1500);
+  skb_reserve(skb.get(), kHeadroom);
+  skb_put(skb.get(), 1448);
+  __skb_header_release(skb.get());
+  for (auto _ : state) {
+    SkbPtr c = skb_clone(skb.get());
+    benchmark::DoNotOptimize(c->data);
+    consume_skb(std::move(c));
+  }
+}
+BENCHMARK(BM_skb_fclone_clone_free);
+
 // Payload skb_put and the TCP (32), IPv4 (20) and Ethernet (14) pushes of
 // one segment; undone with pull + trim so every iteration starts alike.
 void BM_skb_put_push_headers(benchmark::State& state) {
