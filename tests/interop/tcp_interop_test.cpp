@@ -1,0 +1,385 @@
+// sendpath against Linux's TCP over a tap, both ways, 256 MiB, SHA-256 equal,
+// for: defaults, TSO off, a tiny Linux receive buffer (zero windows), Linux
+// dropping 1% and 5% of TCP packets (nftables numgen), 20 parallel
+// connections, Linux using cubic and bbr. Each test captures the tap and has
+// tshark check it: no malformed packets, no bad checksums; the counts of
+// retransmission / out-of-order / zero-window flags are printed.
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <tuple>
+
+#include "gtest/gtest.h"
+#include "interop_lab.hpp"
+#include "linux_peer.hpp"
+#include "sendpath/api.hpp"
+
+namespace sp::interop {
+namespace {
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+constexpr std::uint16_t kPort = 5001;
+
+// --- sendpath's side (this process, through the public socket API) ---------
+
+struct SpConn {
+  int fd = -1;
+  Stream stream{0};
+  Digest digest;
+  std::uint64_t bytes = 0;
+  std::vector<std::uint8_t> chunk;
+  std::size_t off = 0;
+  bool wdone = false, rdone = false;
+  std::string close;
+};
+
+// Connects n times to Linux and sends `bytes` on each, all multiplexed on
+// non-blocking sockets; FIN when done, then waits for Linux's FIN.
+std::vector<PeerResult> sendpath_source(TapLab& lab, int n, std::uint64_t bytes, std::uint64_t seed,
+                                        Nanos deadline, std::string* err) {
+  Stack& st = lab.stack();
+  std::list<SpConn> cs;
+  for (int i = 0; i < n; ++i) {
+    SpConn& c = cs.emplace_back();
+    c.stream = Stream(seed + static_cast<std::uint64_t>(i));
+    c.fd = sp::socket(st, AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kPort);
+    a.sin_addr.s_addr = inet(kLinuxIp);
+    if (c.fd < 0 || sp::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      *err = std::string("connect: ") + std::strerror(errno);
+      return {};
+    }
+    sp::fcntl(c.fd, F_SETFL, O_NONBLOCK);
+  }
+  int open = n;
+  while (open > 0 && st.now() < deadline) {
+    bool progress = false;
+    for (SpConn& c : cs) {
+      while (!c.wdone) {
+        if (c.off == c.chunk.size()) {
+          const std::size_t m =
+              static_cast<std::size_t>(std::min<std::uint64_t>(1 << 18, bytes - c.bytes));
+          c.chunk.resize(m);
+          c.stream.fill(c.chunk.data(), m);
+          c.digest.update(c.chunk.data(), m);
+          c.off = 0;
+        }
+        const ssize_t w =
+            sp::send(c.fd, c.chunk.data() + c.off, c.chunk.size() - c.off, MSG_DONTWAIT);
+        if (w <= 0) break;
+        progress = true;
+        c.off += static_cast<std::size_t>(w);
+        c.bytes += static_cast<std::uint64_t>(w);
+        if (c.bytes == bytes && c.off == c.chunk.size()) {
+          sp::shutdown(c.fd, SHUT_WR);
+          c.wdone = true;
+        }
+      }
+      if (!c.rdone) {
+        char b[4096];
+        const ssize_t r = sp::recv(c.fd, b, sizeof(b), MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN)) {
+          c.close = r == 0 ? "fin" : (errno == ECONNRESET ? "reset" : "error");
+          c.rdone = true;
+          --open;
+          progress = true;
+        }
+      }
+    }
+    if (!progress) lab.loop().run_once(deadline);
+  }
+  std::vector<PeerResult> out;
+  for (SpConn& c : cs) {
+    out.push_back({c.bytes, c.digest.hex(), c.rdone ? c.close : "unfinished"});
+    sp::close(c.fd);
+  }
+  return out;
+}
+
+// Accepts n connections on lfd and reads each to EOF; closes each (our FIN)
+// once Linux's FIN is in.
+std::vector<PeerResult> sendpath_sink(TapLab& lab, int lfd, int n, Nanos deadline) {
+  Stack& st = lab.stack();
+  std::list<SpConn> cs;
+  std::vector<PeerResult> out;
+  std::vector<std::uint8_t> buf(1 << 18);
+  while (static_cast<int>(out.size()) < n && st.now() < deadline) {
+    bool progress = false;
+    for (;;) {
+      const int fd = sp::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
+      if (fd < 0) break;
+      cs.emplace_back().fd = fd;
+      progress = true;
+    }
+    for (auto it = cs.begin(); it != cs.end();) {
+      SpConn& c = *it;
+      const ssize_t r = sp::recv(c.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (r > 0) {
+        c.digest.update(buf.data(), static_cast<std::size_t>(r));
+        c.bytes += static_cast<std::uint64_t>(r);
+        progress = true;
+      } else if (r == 0 || errno != EAGAIN) {
+        out.push_back(
+            {c.bytes, c.digest.hex(), r == 0 ? "fin" : (errno == ECONNRESET ? "reset" : "error")});
+        sp::close(c.fd);
+        it = cs.erase(it);
+        progress = true;
+        continue;
+      }
+      ++it;
+    }
+    if (!progress) lab.loop().run_once(deadline);
+  }
+  for (SpConn& c : cs) {
+    out.push_back({c.bytes, c.digest.hex(), "unfinished"});
+    sp::close(c.fd);
+  }
+  return out;
+}
+
+// --- the lab's knobs -----------------------------------------------------------
+
+// Lets unprivileged sockets pick cubic and bbr (root could anyway), and puts
+// the root namespace's list back afterwards.
+class AllowedCcGuard {
+ public:
+  AllowedCcGuard() {
+    std::ifstream in(kPath);
+    std::getline(in, saved_);
+    std::ofstream(kPath) << "reno bbr cubic";
+  }
+  ~AllowedCcGuard() {
+    if (!saved_.empty()) std::ofstream(kPath) << saved_;
+  }
+  AllowedCcGuard(const AllowedCcGuard&) = delete;
+  AllowedCcGuard& operator=(const AllowedCcGuard&) = delete;
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
+  std::string saved_;
+};
+
+// Random loss of pct% of TCP packets entering and leaving Linux's stack in
+// the lab namespace (this kernel has no netem).
+bool add_random_drop(Netns& ns, int pct) {
+  const std::string rules =
+      "table inet spdrop {\n"
+      "  chain in { type filter hook input priority 0; policy accept;\n"
+      "    meta l4proto tcp numgen random mod 100 < " +
+      std::to_string(pct) +
+      " drop }\n"
+      "  chain out { type filter hook output priority 0; policy accept;\n"
+      "    meta l4proto tcp numgen random mod 100 < " +
+      std::to_string(pct) +
+      " drop }\n"
+      "}\n";
+  const auto path = std::filesystem::temp_directory_path() / ("spdrop_" + ns.name() + ".nft");
+  std::ofstream(path) << rules;
+  const bool ok = ns.exec("nft -f " + path.string());
+  std::filesystem::remove(path);
+  return ok;
+}
+
+// Reads everything the child writes to the pipe until it closes.
+std::string drain(int fd) {
+  std::string s;
+  char b[4096];
+  for (;;) {
+    const ssize_t r = ::read(fd, b, sizeof(b));
+    if (r <= 0) break;
+    s.append(b, static_cast<std::size_t>(r));
+  }
+  return s;
+}
+
+// Waits (bounded) for the child's "ready" line.
+bool wait_ready(int fd, int timeout_ms) {
+  std::string got;
+  while (got.find("ready\n") == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char c;
+    if (::read(fd, &c, 1) != 1) return false;
+    got += c;
+  }
+  return true;
+}
+
+std::vector<std::string> shas(const std::vector<PeerResult>& rs) {
+  std::vector<std::string> v;
+  for (const auto& r : rs) v.push_back(r.sha);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// --- the variants ------------------------------------------------------------
+
+struct Variant {
+  const char* name;
+  bool tso = true;
+  LinuxKnobs knobs;
+  int drop_pct = 0;
+  int conns = 1;
+  bool zero_window = false;  // expect tshark to see zero windows
+};
+
+enum class Dir { kSendpathToLinux, kLinuxToSendpath };
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  v.push_back({.name = "Defaults"});
+  v.push_back({.name = "TsoOff", .tso = false});
+  v.push_back({.name = "TinyLinuxReceiveBuffer",
+               .knobs = {.rcvbuf = 4096, .slow_read_every = 1 << 20},
+               .zero_window = true});
+  v.push_back({.name = "LinuxDrops1Percent", .drop_pct = 1});
+  v.push_back({.name = "LinuxDrops5Percent", .drop_pct = 5});
+  v.push_back({.name = "TwentyParallelConnections", .conns = 20});
+  v.push_back({.name = "LinuxUsesCubic", .knobs = {.cc = "cubic"}});
+  v.push_back({.name = "LinuxUsesBbr", .knobs = {.cc = "bbr"}});
+  return v;
+}
+
+class TcpInterop : public ::testing::TestWithParam<std::tuple<Dir, Variant>> {};
+
+TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
+  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  const auto [dir, var] = GetParam();
+  // 256 MiB each way; with parallel connections the 256 MiB is split.
+  const std::uint64_t total = 256 * kMiB;
+  const std::uint64_t per_conn = total / static_cast<std::uint64_t>(var.conns);
+  const std::string pcap = (std::filesystem::temp_directory_path() /
+                            ("sp_tcp_" + std::string(var.name) + "_" + unique_suffix() + ".pcap"))
+                               .string();
+  std::unique_ptr<AllowedCcGuard> cc_guard;
+  if (!var.knobs.cc.empty()) cc_guard = std::make_unique<AllowedCcGuard>();
+
+  std::vector<PeerResult> ours, linux_side;
+  int child_status = -1;
+  double seconds = 0;
+  {
+    TapLab lab(LabOptions{.tso = var.tso, .pcap = pcap});
+    ASSERT_EQ(lab.error(), "");
+    if (var.drop_pct) ASSERT_TRUE(add_random_drop(lab.ns(), var.drop_pct)) << "nft failed";
+    int pipefd[2];
+    ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+    const Nanos deadline = lab.stack().now() + 300 * kNsPerSec;
+    const Nanos t0 = lab.stack().now();
+    if (dir == Dir::kSendpathToLinux) {
+      NetnsChild child(lab.ns().name(), [&, w = pipefd[1], var = var] {
+        return linux_sink(w, kPort, var.conns, var.knobs);
+      });
+      ::close(pipefd[1]);
+      ASSERT_TRUE(wait_ready(pipefd[0], 10000)) << "Linux sink did not start";
+      std::string err;
+      ours = sendpath_source(lab, var.conns, per_conn, 42, deadline, &err);
+      ASSERT_EQ(err, "");
+      seconds = static_cast<double>(lab.stack().now() - t0) / 1e9;
+      EXPECT_TRUE(lab.run_until_child_exits(child, 30));
+      child_status = child.status();
+    } else {
+      const int lfd = sp::socket(lab.stack(), AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(kPort);
+      ASSERT_EQ(sp::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+      ASSERT_EQ(sp::listen(lfd, 64), 0);
+      sp::fcntl(lfd, F_SETFL, O_NONBLOCK);
+      NetnsChild child(lab.ns().name(), [&, w = pipefd[1], var = var] {
+        return linux_source(w, kSendpathIp, kPort, var.conns, per_conn, 7, var.knobs);
+      });
+      ::close(pipefd[1]);
+      ours = sendpath_sink(lab, lfd, var.conns, deadline);
+      seconds = static_cast<double>(lab.stack().now() - t0) / 1e9;
+      EXPECT_TRUE(lab.run_until_child_exits(child, 30));
+      child_status = child.status();
+      sp::close(lfd);
+    }
+    // Let the last ACKs and FINs cross before the tap goes away.
+    lab.loop().run_until([] { return false; }, lab.stack().now() + 100 * kNsPerMs);
+    linux_side = parse_results(drain(pipefd[0]));
+    ::close(pipefd[0]);
+  }
+
+  std::printf("[%s %s] %.3f s, %.1f Mbit/s\n",
+              dir == Dir::kSendpathToLinux ? "sendpath->linux" : "linux->sendpath", var.name,
+              seconds, seconds > 0 ? static_cast<double>(total) * 8 / seconds / 1e6 : 0.0);
+  EXPECT_EQ(child_status, 0) << "Linux's side failed or saw an unclean close";
+  ASSERT_EQ(ours.size(), static_cast<std::size_t>(var.conns));
+  ASSERT_EQ(linux_side.size(), static_cast<std::size_t>(var.conns));
+  for (const auto& r : ours) {
+    EXPECT_EQ(r.bytes, per_conn);
+    EXPECT_EQ(r.close, "fin") << "sendpath must see Linux's FIN";
+  }
+  for (const auto& r : linux_side) {
+    EXPECT_EQ(r.bytes, per_conn);
+    EXPECT_EQ(r.close, "fin") << "Linux must see sendpath's FIN";
+  }
+  EXPECT_EQ(shas(ours), shas(linux_side)) << "SHA-256 of what was sent == of what arrived";
+
+  if (!have_tshark()) {
+    std::filesystem::remove(pcap);
+    GTEST_SKIP() << "tshark not installed: capture not checked";
+  }
+  const TsharkReport r = tshark_check(pcap);
+  std::printf("[%s] tshark: %s fin=%ld rst=%ld\n", var.name, r.summary().c_str(), r.fin, r.rst);
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.malformed, 0);
+  EXPECT_EQ(r.bad_ip_csum, 0);
+  EXPECT_EQ(r.bad_tcp_csum, 0);
+  EXPECT_GE(r.fin, 2 * var.conns) << "a FIN each way per connection";
+  if (var.zero_window) EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
+  std::filesystem::remove(pcap);
+}
+
+std::string variant_name(const ::testing::TestParamInfo<std::tuple<Dir, Variant>>& info) {
+  const auto& [dir, var] = info.param;
+  return std::string(dir == Dir::kSendpathToLinux ? "SendpathToLinux_" : "LinuxToSendpath_") +
+         var.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, TcpInterop,
+                         ::testing::Combine(::testing::Values(Dir::kSendpathToLinux,
+                                                              Dir::kLinuxToSendpath),
+                                            ::testing::ValuesIn(variants())),
+                         variant_name);
+
+// --- abort ---------------------------------------------------------------------
+
+TEST(TcpInteropClose, SendpathAbortReachesLinuxAsReset) {
+  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  TapLab lab;
+  ASSERT_EQ(lab.error(), "");
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  NetnsChild child(lab.ns().name(), [w = pipefd[1]] { return linux_sink(w, kPort, 1, {}); });
+  ::close(pipefd[1]);
+  ASSERT_TRUE(wait_ready(pipefd[0], 10000));
+  const int fd = sp::socket(lab.stack(), AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(kPort);
+  a.sin_addr.s_addr = inet(kLinuxIp);
+  ASSERT_EQ(sp::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  std::vector<std::uint8_t> data(64 * 1024, 0x5a);
+  ASSERT_GT(sp::send(fd, data.data(), data.size(), 0), 0);
+  // SO_LINGER with a zero timeout: close() aborts with a RST (RFC 793's
+  // ABORT), as Linux's tcp_close does.
+  linger lg{1, 0};
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+  ASSERT_EQ(sp::close(fd), 0);
+  ASSERT_TRUE(lab.run_until_child_exits(child, 20));
+  const auto res = parse_results(drain(pipefd[0]));
+  ::close(pipefd[0]);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].close, "reset") << "Linux's read must fail with ECONNRESET";
+}
+
+}  // namespace
+}  // namespace sp::interop
