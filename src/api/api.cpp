@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "api/fd_table.hpp"
 #include "core/stack.hpp"
 #include "sock/sock.hpp"
 #include "tcp/tcp.hpp"
@@ -23,12 +24,6 @@ constexpr int kFirstFd = 3;
 std::vector<std::unique_ptr<Socket>>& fd_table() {
   thread_local std::vector<std::unique_ptr<Socket>> table;
   return table;
-}
-
-Socket* sockfd_lookup(int fd) {
-  auto& t = fd_table();
-  if (fd < kFirstFd || static_cast<std::size_t>(fd - kFirstFd) >= t.size()) return nullptr;
-  return t[static_cast<std::size_t>(fd - kFirstFd)].get();
 }
 
 int fd_install(std::unique_ptr<Socket> sock) {
@@ -80,6 +75,12 @@ std::unique_ptr<Socket> sock_alloc(Stack& st) {
 }
 
 }  // namespace
+
+Socket* sockfd_lookup(int fd) {
+  auto& t = fd_table();
+  if (fd < kFirstFd || static_cast<std::size_t>(fd - kFirstFd) >= t.size()) return nullptr;
+  return t[static_cast<std::size_t>(fd - kFirstFd)].get();
+}
 
 int socket(Stack& st, int domain, int type, int protocol) {
   const int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -12,6 +12,7 @@ namespace sp {
 
 Sock::Sock(Stack& st, Proto* prot)
     : stack(&st),
+      sk_tcp(&st.tcp()),
       sk_sndbuf(st.sysctl().wmem_default),
       sk_rcvbuf(st.sysctl().rmem_default),
       sk_prot(prot),
@@ -23,7 +24,10 @@ Sock::Sock(Stack& st, Proto* prot)
 }
 
 Sock::~Sock() {
-  stack->tcp().unregister_sock(this);
+  // A descriptor that still names this sock (its stack is being torn down)
+  // sees a socket with no sock rather than a dangling one.
+  if (sk_socket) sk_socket->sk = nullptr;
+  if (sk_tcp) sk_tcp->unregister_sock(this);
 }
 
 void sock_hold(Sock* sk) {
@@ -33,7 +37,8 @@ void sock_hold(Sock* sk) {
 namespace {
 // __sk_free: the last reference and the last in-device skb are gone.
 void sk_destruct_when_idle(Sock* sk) {
-  if (sk->sk_wmem_alloc == 0) sk->stack->tcp().schedule_free(sk);
+  // During stack teardown (sk_tcp cleared) the tables free every sock.
+  if (sk->sk_wmem_alloc == 0 && sk->sk_tcp) sk->sk_tcp->schedule_free(sk);
 }
 }  // namespace
 

@@ -115,6 +115,8 @@ struct Sock {
   Sock& operator=(const Sock&) = delete;
 
   Stack* stack;  // sock_net(sk): the stack this socket lives in
+  // The stack's TCP tables; nullptr once the stack is being torn down.
+  TcpStackState* sk_tcp;
 
   // --- identity and state ---------------------------------------------------
   std::uint16_t sk_family = AF_INET;

@@ -219,7 +219,7 @@ void tcp_v4_destroy_sock(Sock* sk) {
   tp->retransmit_skb_hint = nullptr;
   tp->packets_out = 0;
   tp->ooo_last_skb = nullptr;
-  if (inet_csk(sk)->icsk_bind_hash) sk->stack->tcp().inet_put_port(sk);
+  if (inet_csk(sk)->icsk_bind_hash && sk->sk_tcp) sk->sk_tcp->inet_put_port(sk);
   // Children not yet accepted die with the listener.
   auto& q = inet_csk(sk)->icsk_accept_queue.accept_q;
   while (!q.empty()) {

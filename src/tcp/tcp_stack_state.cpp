@@ -59,6 +59,10 @@ TcpStackState::~TcpStackState() {
   }
   graveyard_.clear();
   for (Sock* sk : socks) {
+    sk->sk_tcp = nullptr;
+    inet_csk(sk)->icsk_bind_hash = false;
+  }
+  for (Sock* sk : socks) {
     if (sk->sk_prot && sk->sk_prot->destroy) sk->sk_prot->destroy(sk);
   }
   for (Sock* sk : socks) delete sk;
