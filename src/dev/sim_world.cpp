@@ -32,7 +32,7 @@ Stack& SimWorld::add_stack() {
 }
 
 SimWorld::Connection SimWorld::connect(Stack& a, be32 addr_a, Stack& b, be32 addr_b, int prefix_len,
-                                       const SimLinkConfig& cfg) {
+                                       const SimLinkConfig& cfg, const Wrap& wrap_a) {
   links_.push_back(std::make_unique<SimLink>(clock_, cfg));
   SimLink& link = *links_.back();
   // Locally administered MACs, unique per link end.
@@ -41,7 +41,9 @@ SimWorld::Connection SimWorld::connect(Stack& a, be32 addr_a, Stack& b, be32 add
   const std::array<std::uint8_t, 6> mac_b{0x02, 0x00, 0x00, 0x00, n, 0x0b};
   Connection c;
   c.link = &link;
-  c.ifindex_a = a.register_netdev(link.take_end_a(mac_a));
+  std::unique_ptr<NetDevice> end_a = link.take_end_a(mac_a);
+  if (wrap_a) end_a = wrap_a(std::move(end_a));
+  c.ifindex_a = a.register_netdev(std::move(end_a));
   c.ifindex_b = b.register_netdev(link.take_end_b(mac_b));
   a.add_address(c.ifindex_a, addr_a, prefix_len);
   b.add_address(c.ifindex_b, addr_b, prefix_len);

@@ -35,8 +35,11 @@ class SimWorld {
   // Links stack a (address addr_a) and stack b (addr_b) on one /prefix_len
   // subnet: registers the two ends, adds the addresses and static neighbour
   // entries (no ARP on a simulated wire). Addresses in network byte order.
+  // wrap_a, when given, wraps stack a's end before it is registered (a
+  // PcapTap capturing what a sends and receives).
+  using Wrap = std::function<std::unique_ptr<NetDevice>(std::unique_ptr<NetDevice>)>;
   Connection connect(Stack& a, be32 addr_a, Stack& b, be32 addr_b, int prefix_len,
-                     const SimLinkConfig& cfg);
+                     const SimLinkConfig& cfg, const Wrap& wrap_a = {});
 
   // One step of the world: settle (poll stacks and links until nothing more
   // happens at this instant), then move the clock to the next event --
