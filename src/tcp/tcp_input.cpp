@@ -287,8 +287,6 @@ void tcp_reset(Sock* sk, SkBuff* /*skb*/) {
     default:
       err = ECONNRESET;
   }
-  if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT)
-    mib_of(sk).inc(MibId::TcpEstabResets);
   tcp_done_with_error(sk, err);
 }
 
@@ -1232,6 +1230,12 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
     return false;
   }
 
+  // Simultaneous open: their SYN-ACK acknowledging our SYN in SYN-RECEIVED
+  // completes the handshake rather than being a stray SYN.
+  if (th_syn(th) && sk->sk_state == TCP_SYN_RECV && th_ack(th) && tp->packets_out && cb->seq + 1 == cb->end_seq &&
+      cb->seq + 1 == tp->rcv_nxt && cb->ack_seq == tp->snd_nxt)
+    return true;
+
   if (th_syn(th)) {
   syn_challenge:
     // RFC 5961 4: a SYN on a synchronised connection gets a challenge ACK.
@@ -1541,6 +1545,12 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
   if (!th_ack(th)) {
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
     return 0;
+  }
+  // SYN-RECEIVED after a simultaneous open (our SYN still outstanding): the
+  // ACK must cover it, SND.UNA < SEG.ACK (RFC 9293 3.10.7.4); else reset.
+  if (sk->sk_state == TCP_SYN_RECV && tp->packets_out && !after(cb->ack_seq, tp->snd_una)) {
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OLD_ACK);
+    return 1;
   }
   int r = tcp_ack(sk, skb.get(), FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT | FLAG_NO_CHALLENGE_ACK);
   if (r <= 0) {

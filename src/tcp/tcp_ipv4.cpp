@@ -389,22 +389,12 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
     return;
   }
+  // inet_csk_clone_lock took the addresses, ports and route caps from req.
   Sock* csk = child;
-  InetSock* inet = inet_sk(csk);
-  inet->inet_saddr = req->ir_loc_addr;
-  inet->inet_rcv_saddr = req->ir_loc_addr;
-  inet->inet_daddr = req->ir_rmt_addr;
-  inet->inet_dport = req->ir_rmt_port;
-  inet->inet_num = req->ir_num;
-  inet->inet_sport = htons(req->ir_num);
   tcp_create_openreq_child(csk, req, skb.get());
   RouteResult rt = st.ip_route_output(req->ir_rmt_addr);
-  if (rt.dev) {
-    csk->sk_route_caps = rt.dev->features;
-    csk->sk_gso_max_size = rt.dev->gso_max_size > MAX_TCP_HEADER + 1 ? rt.dev->gso_max_size - (MAX_TCP_HEADER + 1) : rt.dev->gso_max_size;
-    csk->sk_gso_max_segs = rt.dev->gso_max_segs;
-  }
   const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
+  inet_csk(csk)->icsk_pmtu_cookie = mtu;
   tcp_sync_mss(csk, mtu);
   std::uint32_t advmss = mtu > 40 ? mtu - 40 : TCP_MSS_DEFAULT;
   if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss) advmss = tcp_sk(listener)->rx_opt.user_mss;
@@ -662,10 +652,8 @@ int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len) {
     return -EADDRNOTAVAIL;
   }
 
-  // The route's capabilities (sk_setup_caps) and path MTU.
-  sk->sk_route_caps = rt.dev->features;
-  sk->sk_gso_max_size = rt.dev->gso_max_size > MAX_TCP_HEADER + 1 ? rt.dev->gso_max_size - (MAX_TCP_HEADER + 1) : rt.dev->gso_max_size;
-  sk->sk_gso_max_segs = rt.dev->gso_max_segs;
+  // The route's capabilities and path MTU.
+  sk_setup_caps(sk, rt);
   icsk->icsk_pmtu_cookie = rt.mtu ? rt.mtu : rt.dev->mtu;
 
   if (!tp->write_seq)

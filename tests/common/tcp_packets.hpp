@@ -37,6 +37,13 @@ struct TcpOpts {
   bool sack_perm = false;
   std::optional<std::pair<std::uint32_t, std::uint32_t>> ts;  // TSval, TSecr
   std::vector<std::pair<std::uint32_t, std::uint32_t>> sack;   // [start, end) blocks
+
+  // Chainable setters: TcpOpts().with_mss(1460).with_ts(100, 0).
+  TcpOpts& with_mss(std::uint16_t v) { mss = v; return *this; }
+  TcpOpts& with_wscale(std::uint8_t v) { wscale = v; return *this; }
+  TcpOpts& with_sack_perm() { sack_perm = true; return *this; }
+  TcpOpts& with_ts(std::uint32_t val, std::uint32_t ecr) { ts = std::make_pair(val, ecr); return *this; }
+  TcpOpts& with_sack(std::uint32_t start, std::uint32_t end) { sack.emplace_back(start, end); return *this; }
 };
 
 enum : std::uint8_t {
