@@ -42,7 +42,12 @@ Stack::~Stack() {
   impl_->neigh.flush();
   impl_->deferred.clear();
   devs_.clear();
-  tcp_.reset();
+  // TCP's teardown (closing sockets, releasing ports) reaches back through
+  // stack.tcp(), so the pointer stays valid while the destructor runs.
+  if (tcp_) {
+    tcp_.get_deleter()(tcp_.get());
+    static_cast<void>(tcp_.release());
+  }
   impl_->timers.clear();
   impl_.reset();
 }

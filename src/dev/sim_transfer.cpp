@@ -1,0 +1,397 @@
+// run_transfer: stacks, link, sockets and the loop that moves the bytes.
+#include "dev/sim_transfer.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "core/stack.hpp"
+#include "dev/pcap_tap.hpp"
+#include "dev/sim_world.hpp"
+#include "sendpath/api.hpp"
+
+namespace sp {
+
+namespace {
+
+constexpr std::uint16_t kPort = 5001;
+constexpr std::size_t kBlock = 64 * 1024;  // payload generation granule
+
+std::uint64_t splitmix(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_, md, &n);
+    static const char* kHex = "0123456789abcdef";
+    std::string s;
+    for (unsigned i = 0; i < n; ++i) {
+      s += kHex[md[i] >> 4];
+      s += kHex[md[i] & 15];
+    }
+    return s;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// One direction of one connection, seen from the sending fd and the
+// receiving fd.
+struct Flow {
+  std::uint64_t stream = 0;
+  std::uint64_t total = 0;
+  std::uint64_t sent = 0;
+  bool shut = false;  // SHUT_WR issued after the last byte
+  std::uint64_t received = 0;
+  bool eof = false;
+  Sha256 tx_hash, rx_hash;
+  std::vector<std::uint8_t> block;  // the current payload block
+  std::uint64_t block_index = ~std::uint64_t{0};
+};
+
+// Both ends of one connection.
+struct Conn {
+  int cfd = -1;  // client side
+  int sfd = -1;  // server side (after accept)
+  std::uint16_t cport = 0;
+  bool connected = false;
+  std::unique_ptr<Flow> up;    // client -> server
+  std::unique_ptr<Flow> down;  // server -> client (bidirectional only)
+};
+
+bool would_block(int e) {
+  return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+}  // namespace
+
+void payload_fill(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::uint8_t* out,
+                  std::size_t len) {
+  while (len) {
+    const std::uint64_t blk = offset / kBlock;
+    std::uint64_t state = seed * 0x100000001b3ull ^ (stream << 40) ^ blk;
+    std::uint8_t buf[kBlock];
+    for (std::size_t i = 0; i < kBlock; i += 8) {
+      const std::uint64_t v = splitmix(state);
+      std::memcpy(buf + i, &v, 8);
+    }
+    const std::size_t off = offset % kBlock;
+    const std::size_t n = std::min(len, kBlock - off);
+    std::memcpy(out, buf + off, n);
+    out += n;
+    offset += n;
+    len -= n;
+  }
+}
+
+namespace {
+
+class Runner {
+ public:
+  explicit Runner(const TransferOptions& o) : opt_(o) {}
+
+  TransferResult run() {
+    client_ = &world_.add_stack();
+    server_ = &world_.add_stack();
+    for (Stack* s : {client_, server_}) {
+      if (auto e = s->sysctl().set("net.ipv4.tcp_congestion_control", opt_.cc); !e.empty())
+        return fail("congestion control: " + e);
+    }
+    const be32 ca = htonl(0x0a000001), sa = htonl(0x0a000002);  // 10.0.0.1, 10.0.0.2
+    SimLinkConfig lc = opt_.link;
+    lc.seed = opt_.seed;
+    SimWorld::Wrap wrap;
+    std::string pcap_err;
+    if (!opt_.pcap_path.empty()) {
+      wrap = [&](std::unique_ptr<NetDevice> dev) -> std::unique_ptr<NetDevice> {
+        auto tap = std::make_unique<PcapTap>(std::move(dev), world_.clock());
+        pcap_err = tap->open(opt_.pcap_path);
+        return tap;
+      };
+    }
+    link_ = world_.connect(*client_, ca, *server_, sa, 24, lc, wrap).link;
+    if (!pcap_err.empty()) return fail("pcap: " + pcap_err);
+
+    if (!setup_listener(sa) || !setup_clients(sa)) {
+      cleanup();
+      return res_;
+    }
+    const Nanos start = world_.now();
+    loop();
+    res_.virtual_ns = world_.now() - start;
+    collect();
+    cleanup();
+    return res_;
+  }
+
+ private:
+  TransferResult fail(const std::string& what) {
+    if (res_.error.empty()) res_.error = what;
+    return res_;
+  }
+  bool api_error(const char* call) {
+    if (res_.error.empty()) res_.error = std::string(call) + ": " + std::strerror(errno);
+    return false;
+  }
+
+  bool setup_listener(be32 sa) {
+    lfd_ = sp::socket(*server_, AF_INET, SOCK_STREAM, 0);
+    if (lfd_ < 0) return api_error("socket");
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(kPort);
+    sin.sin_addr.s_addr = sa;
+    if (sp::bind(lfd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0)
+      return api_error("bind");
+    if (sp::listen(lfd_, std::max(128, opt_.connections)) != 0) return api_error("listen");
+    if (sp::fcntl(lfd_, F_SETFL, O_NONBLOCK) != 0) return api_error("fcntl");
+    return true;
+  }
+
+  bool setup_clients(be32 sa) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(kPort);
+    sin.sin_addr.s_addr = sa;
+    for (int i = 0; i < opt_.connections; ++i) {
+      auto c = std::make_unique<Conn>();
+      c->cfd = sp::socket(*client_, AF_INET, SOCK_STREAM, 0);
+      if (c->cfd < 0) return api_error("socket");
+      if (sp::fcntl(c->cfd, F_SETFL, O_NONBLOCK) != 0) return api_error("fcntl");
+      if (sp::connect(c->cfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 &&
+          errno != EINPROGRESS)
+        return api_error("connect");
+      sockaddr_in me{};
+      socklen_t len = sizeof me;
+      if (sp::getsockname(c->cfd, reinterpret_cast<sockaddr*>(&me), &len) != 0)
+        return api_error("getsockname");
+      c->cport = ntohs(me.sin_port);
+      c->up = make_flow(static_cast<std::uint64_t>(2 * i));
+      if (opt_.bidirectional) c->down = make_flow(static_cast<std::uint64_t>(2 * i + 1));
+      by_port_[c->cport] = c.get();
+      conns_.push_back(std::move(c));
+    }
+    return true;
+  }
+
+  std::unique_ptr<Flow> make_flow(std::uint64_t stream) {
+    auto f = std::make_unique<Flow>();
+    f->stream = stream;
+    f->total = opt_.size;
+    f->block.resize(kBlock);
+    return f;
+  }
+
+  // accept() whatever the listener has, pairing each with its client by port.
+  bool accept_pending() {
+    bool moved = false;
+    for (;;) {
+      sockaddr_in peer{};
+      socklen_t len = sizeof peer;
+      const int fd = sp::accept4(lfd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (!would_block(errno)) api_error("accept");
+        return moved;
+      }
+      moved = true;
+      auto it = by_port_.find(ntohs(peer.sin_port));
+      if (it == by_port_.end() || it->second->sfd >= 0) {
+        res_.error = "accepted a connection from an unknown port";
+        sp::close(fd);
+        continue;
+      }
+      it->second->sfd = fd;
+    }
+  }
+
+  // Send what the socket takes; SHUT_WR after the last byte.
+  bool pump_send(int fd, Flow& f) {
+    bool moved = false;
+    while (f.sent < f.total) {
+      const std::uint64_t blk = f.sent / kBlock;
+      if (blk != f.block_index) {
+        payload_fill(opt_.seed, f.stream, blk * kBlock, f.block.data(), kBlock);
+        f.block_index = blk;
+      }
+      const std::size_t off = f.sent % kBlock;
+      const std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>({opt_.write_size, kBlock - off, f.total - f.sent}));
+      const ssize_t n = sp::send(fd, f.block.data() + off, want, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (!would_block(errno) && errno != ENOTCONN && errno != EINPROGRESS) api_error("send");
+        return moved;
+      }
+      f.tx_hash.update(f.block.data() + off, static_cast<std::size_t>(n));
+      f.sent += static_cast<std::uint64_t>(n);
+      moved = true;
+    }
+    if (!f.shut) {
+      if (sp::shutdown(fd, SHUT_WR) != 0) return api_error("shutdown");
+      f.shut = true;
+      moved = true;
+    }
+    return moved;
+  }
+
+  bool pump_recv(int fd, Flow& f) {
+    bool moved = false;
+    while (!f.eof) {
+      const ssize_t n = sp::recv(fd, rxbuf_.data(), rxbuf_.size(), 0);
+      if (n < 0) {
+        if (!would_block(errno) && errno != ENOTCONN) api_error("recv");
+        return moved;
+      }
+      moved = true;
+      if (n == 0) {
+        f.eof = true;
+        break;
+      }
+      f.rx_hash.update(rxbuf_.data(), static_cast<std::size_t>(n));
+      f.received += static_cast<std::uint64_t>(n);
+      delivered_ += static_cast<std::uint64_t>(n);
+    }
+    return moved;
+  }
+
+  bool all_done() const {
+    for (const auto& c : conns_) {
+      if (!c->up->eof || !c->up->shut) return false;
+      if (c->down && (!c->down->eof || !c->down->shut)) return false;
+    }
+    return true;
+  }
+
+  bool pump_all() {
+    bool moved = accept_pending();
+    for (auto& c : conns_) {
+      if (c->sfd < 0) continue;  // not accepted yet: nothing to read on the server
+      moved |= pump_send(c->cfd, *c->up);
+      moved |= pump_recv(c->sfd, *c->up);
+      if (c->down) {
+        moved |= pump_send(c->sfd, *c->down);
+        moved |= pump_recv(c->cfd, *c->down);
+      }
+    }
+    return moved;
+  }
+
+  void loop() {
+    const std::uint64_t total =
+        opt_.size * static_cast<std::uint64_t>(opt_.connections) * (opt_.bidirectional ? 2 : 1);
+    Nanos last_move = world_.now();
+    std::uint64_t last_delivered = 0;
+    Nanos next_progress = world_.now();
+    for (;;) {
+      pump_all();
+      if (!res_.error.empty()) return;
+      if (all_done()) return;
+      if (delivered_ != last_delivered) {
+        last_delivered = delivered_;
+        last_move = world_.now();
+      }
+      if (opt_.progress && world_.now() >= next_progress) {
+        opt_.progress(delivered_, total, world_.now());
+        next_progress = world_.now() + opt_.progress_every;
+      }
+      if (world_.now() - last_move > opt_.stall_timeout) {
+        res_.stalled = true;
+        return;
+      }
+      if (!world_.step(last_move + opt_.stall_timeout + 1)) {
+        // Idle world: one more pass may finish the job (a last recv).
+        pump_all();
+        if (!all_done()) res_.stalled = true;
+        return;
+      }
+    }
+  }
+
+  void collect() {
+    res_.digest_ok = true;
+    bool complete = true;
+    auto add = [&](Flow& f) {
+      FlowResult r;
+      r.sent = f.sent;
+      r.received = f.received;
+      r.eof = f.eof;
+      r.sha_sent = f.tx_hash.hex();
+      r.sha_received = f.rx_hash.hex();
+      r.digest_ok = f.sent == f.total && f.received == f.sent && r.sha_sent == r.sha_received;
+      res_.digest_ok &= r.digest_ok;
+      complete &= f.eof;
+      res_.bytes_sent += f.sent;
+      res_.bytes_received += f.received;
+      res_.flows.push_back(std::move(r));
+    };
+    for (auto& c : conns_) add(*c->up);
+    for (auto& c : conns_)
+      if (c->down) add(*c->down);
+    if (conns_.empty()) res_.digest_ok = false;
+    res_.ok = res_.digest_ok && complete && !res_.stalled && res_.error.empty();
+    for (Stack* s : {client_, server_}) {
+      res_.retransmits += s->mib().get(MibId::TcpRetransSegs);
+      res_.segments_out += s->mib().get(MibId::TcpOutSegs);
+    }
+    res_.world_steps = world_.steps();
+    res_.to_server = link_->stats(0);
+    res_.to_client = link_->stats(1);
+    if (!conns_.empty()) {
+      ::tcp_info ti{};
+      socklen_t len = sizeof ti;
+      if (sp::getsockopt(conns_[0]->cfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        res_.last_cwnd = ti.tcpi_snd_cwnd;
+        res_.last_srtt_us = ti.tcpi_rtt;
+      }
+    }
+  }
+
+  // Descriptors live in a per-thread table: close them all before the
+  // stacks they point into go away with the world.
+  void cleanup() {
+    for (auto& c : conns_) {
+      if (c->cfd >= 0) sp::close(c->cfd);
+      if (c->sfd >= 0) sp::close(c->sfd);
+      c->cfd = c->sfd = -1;
+    }
+    if (lfd_ >= 0) sp::close(lfd_);
+    lfd_ = -1;
+  }
+
+  TransferOptions opt_;
+  SimWorld world_;
+  Stack* client_ = nullptr;
+  Stack* server_ = nullptr;
+  SimLink* link_ = nullptr;
+  int lfd_ = -1;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::map<std::uint16_t, Conn*> by_port_;
+  std::vector<std::uint8_t> rxbuf_ = std::vector<std::uint8_t>(256 * 1024);
+  std::uint64_t delivered_ = 0;
+  TransferResult res_;
+};
+
+}  // namespace
+
+TransferResult run_transfer(const TransferOptions& opt) {
+  Runner r(opt);
+  return r.run();
+}
+
+}  // namespace sp

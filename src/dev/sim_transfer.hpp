@@ -1,0 +1,65 @@
+// A bulk transfer over a SimLink, proven by digest: the engine behind
+// `sendpath sim` and the end-to-end tests. A client stack opens N
+// connections to a server stack through the public socket API and sends a
+// seeded pseudo-random stream on each (and the server sends one back when
+// bidirectional); both ends hash what the API accepted and what it returned
+// with SHA-256, and the run reports whether they match.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dev/sim_link.hpp"
+
+namespace sp {
+
+struct TransferOptions {
+  std::uint64_t size = 256ull << 20;  // bytes per connection and direction
+  int connections = 1;
+  bool bidirectional = false;            // the server sends `size` bytes back at the same time
+  SimLinkConfig link;                    // link.a_to_b carries client -> server
+  std::string cc = "cubic";              // net.ipv4.tcp_congestion_control on both stacks
+  std::uint64_t seed = 1;                // payload and link randomness
+  std::uint32_t write_size = 64 * 1024;  // bytes per send() call
+  // The transfer has stalled when no byte moves for this much virtual time.
+  Nanos stall_timeout = 120 * kNsPerSec;
+  // Called now and then (every `progress_every` of virtual time).
+  std::function<void(std::uint64_t delivered, std::uint64_t total, Nanos now)> progress;
+  Nanos progress_every = 100 * kNsPerMs;
+  std::string pcap_path;  // capture the client's device here (PcapTap)
+};
+
+struct FlowResult {
+  std::uint64_t sent = 0;      // bytes accepted by send()
+  std::uint64_t received = 0;  // bytes returned by recv() at the other end
+  bool eof = false;            // the receiver saw the orderly end of the stream
+  bool digest_ok = false;
+  std::string sha_sent, sha_received;  // hex
+};
+
+struct TransferResult {
+  bool ok = false;  // every flow complete and every digest equal
+  bool digest_ok = false;
+  bool stalled = false;  // no progress within stall_timeout, or nothing left to happen
+  std::string error;     // the first API error, if any
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  Nanos virtual_ns = 0;            // from the first connect to the last byte (and FIN)
+  std::uint64_t retransmits = 0;   // TcpRetransSegs, both stacks
+  std::uint64_t segments_out = 0;  // TcpOutSegs, both stacks
+  std::uint64_t world_steps = 0;
+  SimPathStats to_server, to_client;  // the link's two directions
+  std::uint32_t last_cwnd = 0;        // TCP_INFO of the first client connection at the end
+  std::uint32_t last_srtt_us = 0;
+  std::vector<FlowResult> flows;  // client->server flows, then server->client
+};
+
+TransferResult run_transfer(const TransferOptions& opt);
+
+// The payload: a deterministic pseudo-random byte stream per (seed, stream),
+// generated block by block so no transfer needs it all in memory.
+void payload_fill(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::uint8_t* out,
+                  std::size_t len);
+
+}  // namespace sp

@@ -1,0 +1,291 @@
+// `sendpath sim`: move data from a client stack to a server stack over a
+// simulated link and prove it arrived (SHA-256 of what was sent == of what
+// was received). Everything runs on virtual time; a run is repeatable from
+// its seed.
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "command.hpp"
+#include "dev/sim_transfer.hpp"
+
+namespace {
+
+using namespace sp;
+
+// "256M", "1G", "64k", "1000": bytes with binary K/M/G suffixes.
+std::optional<std::uint64_t> parse_size(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string suf = s.substr(pos);
+  double mul = 1;
+  if (suf == "k" || suf == "K" || suf == "KiB")
+    mul = 1024.0;
+  else if (suf == "m" || suf == "M" || suf == "MiB")
+    mul = 1024.0 * 1024;
+  else if (suf == "g" || suf == "G" || suf == "GiB")
+    mul = 1024.0 * 1024 * 1024;
+  else if (!suf.empty() && suf != "B")
+    return std::nullopt;
+  if (v < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(v * mul);
+}
+
+// "1g", "100m", "10k", "5000000": bits per second, decimal suffixes as
+// link rates are quoted.
+std::optional<std::uint64_t> parse_rate(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string suf = s.substr(pos);
+  if (suf.size() > 3 && suf.substr(suf.size() - 3) == "bps") suf.resize(suf.size() - 3);
+  if (!suf.empty() && suf.back() == 'b') suf.pop_back();
+  double mul = 1;
+  if (suf == "k" || suf == "K")
+    mul = 1e3;
+  else if (suf == "m" || suf == "M")
+    mul = 1e6;
+  else if (suf == "g" || suf == "G")
+    mul = 1e9;
+  else if (!suf.empty())
+    return std::nullopt;
+  if (v < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(v * mul);
+}
+
+// "20ms", "1.5s", "300us", "100ns"; a bare number is milliseconds.
+std::optional<Nanos> parse_duration(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    return std::nullopt;
+  }
+  const std::string suf = s.substr(pos);
+  double mul = 1e6;
+  if (suf == "s")
+    mul = 1e9;
+  else if (suf == "ms" || suf.empty())
+    mul = 1e6;
+  else if (suf == "us")
+    mul = 1e3;
+  else if (suf == "ns")
+    mul = 1;
+  else
+    return std::nullopt;
+  if (v < 0) return std::nullopt;
+  return static_cast<Nanos>(std::llround(v * mul));
+}
+
+struct Options {
+  std::string size = "256M";
+  std::string rate = "1g";
+  std::string rtt = "20ms";
+  double loss = 0, reorder = 0, dup = 0;
+  std::string jitter = "0";
+  std::string reorder_delay = "1ms";
+  std::uint32_t queue = 1000;
+  std::string cc = "cubic";
+  std::uint32_t mss = 1460;
+  bool tso = true;
+  bool tso_passthrough = false;
+  std::uint64_t seed = 1;
+  int connections = 1;
+  bool bidirectional = false;
+  std::string pcap;
+  bool json = false;
+  bool quiet = false;
+};
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", b, units[u]);
+}
+
+std::string human_rate(double bps) {
+  if (bps >= 1e9) return fmt::format("{:.2f} Gbit/s", bps / 1e9);
+  if (bps >= 1e6) return fmt::format("{:.2f} Mbit/s", bps / 1e6);
+  return fmt::format("{:.2f} kbit/s", bps / 1e3);
+}
+
+int run(const Options& o) {
+  auto size = parse_size(o.size);
+  auto rate = parse_rate(o.rate);
+  auto rtt = parse_duration(o.rtt);
+  auto jitter = parse_duration(o.jitter);
+  auto reorder_delay = parse_duration(o.reorder_delay);
+  if (!size || !rate || !rtt || !jitter || !reorder_delay) {
+    std::fprintf(stderr, "sendpath sim: bad --size, --rate, --rtt, --jitter or --reorder-delay\n");
+    return 2;
+  }
+  if (o.mss < 88 || o.mss > 65495 || o.connections < 1 || o.queue < 1) {
+    std::fprintf(stderr, "sendpath sim: --mss must be 88..65495, --conns and --queue >= 1\n");
+    return 2;
+  }
+  TransferOptions t;
+  t.size = *size;
+  t.connections = o.connections;
+  t.bidirectional = o.bidirectional;
+  t.cc = o.cc;
+  t.seed = o.seed;
+  t.pcap_path = o.pcap;
+  // The MSS a peer announces is the link MTU minus the IPv4 and TCP headers.
+  t.link.mtu = o.mss + 40;
+  t.link.tso = o.tso;
+  t.link.tso_passthrough = o.tso_passthrough;
+  for (SimPathConfig* p : {&t.link.a_to_b, &t.link.b_to_a}) {
+    p->rate_bps = *rate;
+    p->delay = *rtt / 2;
+    p->jitter = *jitter;
+    p->loss = o.loss;
+    p->reorder = o.reorder;
+    p->reorder_delay = *reorder_delay;
+    p->dup = o.dup;
+    p->queue_limit = o.queue;
+  }
+  const bool bar = !o.quiet && isatty(STDERR_FILENO);
+  if (bar) {
+    t.progress = [](std::uint64_t done, std::uint64_t total, Nanos now) {
+      const double f = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+      const int width = 40;
+      const int fill = static_cast<int>(f * width);
+      std::fprintf(stderr, "\r[%s%s] %5.1f%%  %s  t=%.2fs ", std::string(fill, '#').c_str(),
+                   std::string(width - fill, ' ').c_str(), f * 100,
+                   human_bytes(static_cast<double>(done)).c_str(), static_cast<double>(now) / 1e9);
+      std::fflush(stderr);
+    };
+  }
+  const double cpu0 = cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  TransferResult r = run_transfer(t);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double cpu = cpu_seconds() - cpu0;
+  if (bar) std::fprintf(stderr, "\r%*s\r", 80, "");
+
+  const double vsec = static_cast<double>(r.virtual_ns) / 1e9;
+  const double goodput = vsec > 0 ? static_cast<double>(r.bytes_received) * 8 / vsec : 0;
+  if (o.json) {
+    std::string flows;
+    for (std::size_t i = 0; i < r.flows.size(); ++i) {
+      const auto& f = r.flows[i];
+      flows += fmt::format(
+          "{}{{\"sent\":{},\"received\":{},\"eof\":{},\"digest_ok\":{},\"sha256\":\"{}\"}}",
+          i ? "," : "", f.sent, f.received, f.eof, f.digest_ok, f.sha_received);
+    }
+    std::printf(
+        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"digest_ok\":%s,\"stalled\":%s,"
+        "\"error\":\"%s\",\"virtual_seconds\":%.6f,\"goodput_bps\":%.0f,\"retransmits\":%llu,"
+        "\"segments_out\":%llu,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f,"
+        "\"link\":{\"frames\":%llu,\"queue_drops\":%llu,\"loss_drops\":%llu,\"reordered\":%llu,"
+        "\"duplicated\":%llu,\"max_queue\":%u},\"cwnd\":%u,\"srtt_us\":%u,"
+        "\"options\":{\"size\":%llu,\"rate_bps\":%llu,\"rtt_ns\":%llu,\"loss\":%g,\"reorder\":%g,"
+        "\"dup\":%g,\"queue\":%u,\"cc\":\"%s\",\"mss\":%u,\"tso\":%s,\"seed\":%llu,\"conns\":%d},"
+        "\"flows\":[%s]}\n",
+        static_cast<unsigned long long>(r.bytes_sent),
+        static_cast<unsigned long long>(r.bytes_received), r.digest_ok ? "true" : "false",
+        r.stalled ? "true" : "false", r.error.c_str(), vsec, goodput,
+        static_cast<unsigned long long>(r.retransmits),
+        static_cast<unsigned long long>(r.segments_out), cpu, wall,
+        static_cast<unsigned long long>(r.to_server.frames_sent),
+        static_cast<unsigned long long>(r.to_server.queue_drops + r.to_client.queue_drops),
+        static_cast<unsigned long long>(r.to_server.loss_drops + r.to_client.loss_drops),
+        static_cast<unsigned long long>(r.to_server.reordered + r.to_client.reordered),
+        static_cast<unsigned long long>(r.to_server.duplicated + r.to_client.duplicated),
+        r.to_server.max_queue, r.last_cwnd, r.last_srtt_us, static_cast<unsigned long long>(*size),
+        static_cast<unsigned long long>(*rate), static_cast<unsigned long long>(*rtt), o.loss,
+        o.reorder, o.dup, o.queue, o.cc.c_str(), o.mss, o.tso ? "true" : "false",
+        static_cast<unsigned long long>(o.seed), o.connections, flows.c_str());
+  } else {
+    std::printf("sendpath sim: %s over %s, rtt %s, loss %g, cc %s, %d connection%s%s\n",
+                human_bytes(static_cast<double>(*size)).c_str(),
+                human_rate(static_cast<double>(*rate)).c_str(), o.rtt.c_str(), o.loss, o.cc.c_str(),
+                o.connections, o.connections > 1 ? "s" : "",
+                o.bidirectional ? ", both directions" : "");
+    std::printf("  sent      %llu bytes\n  received  %llu bytes\n  digest    %s\n",
+                static_cast<unsigned long long>(r.bytes_sent),
+                static_cast<unsigned long long>(r.bytes_received),
+                r.digest_ok ? "OK (SHA-256 of sent == received)" : "MISMATCH");
+    std::printf("  virtual   %.3f s, goodput %s\n", vsec, human_rate(goodput).c_str());
+    std::printf("  segments  %llu out, %llu retransmitted; link drops %llu (queue) + %llu (loss)\n",
+                static_cast<unsigned long long>(r.segments_out),
+                static_cast<unsigned long long>(r.retransmits),
+                static_cast<unsigned long long>(r.to_server.queue_drops + r.to_client.queue_drops),
+                static_cast<unsigned long long>(r.to_server.loss_drops + r.to_client.loss_drops));
+    std::printf("  host      %.2f s wall, %.2f s CPU\n", wall, cpu);
+    if (r.stalled) std::printf("  STALLED: no progress on the connection\n");
+    if (!r.error.empty()) std::printf("  error: %s\n", r.error.c_str());
+  }
+  return r.ok ? 0 : 1;
+}
+
+sp::tools::Command cmd(
+    "sim", "transfer data between two stacks over a simulated link", [](CLI::App& sub) {
+      auto o = std::make_shared<Options>();
+      sub.add_option("--size", o->size, "bytes per connection (K/M/G suffixes)")
+          ->capture_default_str();
+      sub.add_option("--rate", o->rate, "link rate in bit/s (k/m/g suffixes)")
+          ->capture_default_str();
+      sub.add_option("--rtt", o->rtt, "round-trip propagation delay (ns/us/ms/s)")
+          ->capture_default_str();
+      sub.add_option("--loss", o->loss, "loss probability per frame, each direction")
+          ->check(CLI::Range(0.0, 1.0));
+      sub.add_option("--reorder", o->reorder, "probability a frame is held back")
+          ->check(CLI::Range(0.0, 1.0));
+      sub.add_option("--reorder-delay", o->reorder_delay, "how long a held-back frame waits")
+          ->capture_default_str();
+      sub.add_option("--dup", o->dup, "duplication probability per frame")
+          ->check(CLI::Range(0.0, 1.0));
+      sub.add_option("--jitter", o->jitter, "extra delay uniform in [0, jitter]")
+          ->capture_default_str();
+      sub.add_option("--queue", o->queue, "link queue limit in frames (drop-tail)")
+          ->capture_default_str();
+      sub.add_option("--cc", o->cc, "congestion control")
+          ->check(CLI::IsMember({"cubic", "reno"}))
+          ->capture_default_str();
+      sub.add_option("--mss", o->mss, "MSS: the link MTU is mss + 40")->capture_default_str();
+      sub.add_flag("--tso,!--no-tso", o->tso, "advertise TSO on the link devices");
+      sub.add_flag("--gro", o->tso_passthrough,
+                   "TSO skbs cross whole (receiver sees GRO super-packets)");
+      sub.add_option("--seed", o->seed, "seed for payload and link randomness")
+          ->capture_default_str();
+      sub.add_option("--conns", o->connections, "parallel connections")->capture_default_str();
+      sub.add_flag("--bidir", o->bidirectional, "send in both directions at once");
+      sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
+      sub.add_flag("--json", o->json, "one JSON object on stdout");
+      sub.add_flag("--quiet", o->quiet, "no progress bar");
+      return [o] { return run(*o); };
+    });
+
+}  // namespace
