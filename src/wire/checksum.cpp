@@ -101,19 +101,23 @@ Wsum csum_partial_scalar(const void* buf, std::size_t len, Wsum sum) {
 
 #if defined(__x86_64__)
 namespace {
-// 64 bytes per iteration: 16-bit lanes widened to 32 bits and added into
-// 32-bit lanes. A lane gains at most 4 * 0xffff per iteration, so flushing
-// into 64-bit lanes every 4096 iterations keeps every lane from overflowing.
+// 64 bytes per iteration. Each 32-bit lane holds two 16-bit words; masking
+// and shifting split them (no shuffles, which share one port on many CPUs)
+// into four independent accumulators, so the adds do not wait on each
+// other. A lane gains at most 0xffff per iteration, so flushing the 32-bit
+// lanes into 64-bit ones every 4096 iterations cannot overflow them.
 // With kCopy, each 32-byte load is also stored to dst: the fused
 // copy-and-checksum touches each byte once.
 template <bool kCopy>
 __attribute__((target("avx2"))) std::uint64_t sum_avx2(const std::uint8_t* p, std::uint8_t* dst,
                                                        std::size_t n, std::size_t* done) {
   const __m256i zero = _mm256_setzero_si256();
+  const __m256i low16 = _mm256_set1_epi32(0xffff);
+  const __m256i low32 = _mm256_set1_epi64x(0xffffffff);
   __m256i acc64 = zero;
   std::size_t off = 0;
   while (n - off >= 64) {
-    __m256i acc32 = zero;
+    __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero;
     std::size_t block_end = off + std::min<std::size_t>((n - off) & ~std::size_t{63}, 64 * 4096);
     for (; off < block_end; off += 64) {
       __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + off));
@@ -122,13 +126,15 @@ __attribute__((target("avx2"))) std::uint64_t sum_avx2(const std::uint8_t* p, st
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + off), a);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + off + 32), b);
       }
-      acc32 = _mm256_add_epi32(acc32, _mm256_unpacklo_epi16(a, zero));
-      acc32 = _mm256_add_epi32(acc32, _mm256_unpackhi_epi16(a, zero));
-      acc32 = _mm256_add_epi32(acc32, _mm256_unpacklo_epi16(b, zero));
-      acc32 = _mm256_add_epi32(acc32, _mm256_unpackhi_epi16(b, zero));
+      s0 = _mm256_add_epi32(s0, _mm256_and_si256(a, low16));
+      s1 = _mm256_add_epi32(s1, _mm256_srli_epi32(a, 16));
+      s2 = _mm256_add_epi32(s2, _mm256_and_si256(b, low16));
+      s3 = _mm256_add_epi32(s3, _mm256_srli_epi32(b, 16));
     }
-    acc64 = _mm256_add_epi64(acc64, _mm256_unpacklo_epi32(acc32, zero));
-    acc64 = _mm256_add_epi64(acc64, _mm256_unpackhi_epi32(acc32, zero));
+    // Each lane is below 2^28, so their sum fits 32 bits.
+    __m256i sum32 = _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
+    acc64 = _mm256_add_epi64(acc64, _mm256_and_si256(sum32, low32));
+    acc64 = _mm256_add_epi64(acc64, _mm256_srli_epi64(sum32, 32));
   }
   alignas(32) std::uint64_t lanes[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc64);
