@@ -14,6 +14,7 @@
 #include <linux/tcp.h>  // TCP_* option names and struct tcp_info, as Linux defines them
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>  // TIOCOUTQ/FIONREAD, which SIOCOUTQ/SIOCINQ expand to
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>

@@ -1,0 +1,265 @@
+// The output engine's behaviour on virtual time: Nagle, cork, MSG_MORE,
+// windows, blocking on memory, TSQ, autocorking, checksums.
+#include <cstring>
+
+#include "tcp_send_fixture.hpp"
+#include "wire/tcp.hpp"
+
+namespace sp::send_test {
+namespace {
+
+class XmitTest : public TcpSendTest {};
+
+TEST_F(XmitTest, nagle_holds_second_small_write_until_ack) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(sent_count(), 1u) << "nothing in flight: the first small write goes at once";
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(write_n(fd, 50), 50);
+  advance_ms(100);
+  EXPECT_EQ(sent_count(), 1u) << "a small segment is unacknowledged: Nagle holds the rest";
+  ack(iss_ + 1 + 100);
+  ASSERT_EQ(sent_count(), 2u);
+  EXPECT_EQ(sent(1).seq, iss_ + 1 + 100);
+  EXPECT_EQ(sent(1).payload_len, 150u) << "what Nagle held went out as one segment";
+}
+
+TEST_F(XmitTest, nodelay_sends_second_small_write_at_once) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(write_n(fd, 100), 100);
+  EXPECT_EQ(sent_count(), 2u);
+}
+
+TEST_F(XmitTest, nagle_lets_full_sized_segments_go) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(write_n(fd, 3000), 3000);
+  // 1460 + 1460 go; the 180-byte tail waits for the first small segment's ACK.
+  EXPECT_EQ(sent_bytes(), 100u + 2 * 1460u);
+}
+
+TEST_F(XmitTest, msg_more_holds_a_small_write_until_a_write_without_it) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 100, MSG_MORE), 100);
+  ASSERT_EQ(write_n(fd, 100, MSG_MORE), 100);
+  EXPECT_EQ(sent_count(), 0u);
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(sent(0).payload_len, 300u);
+  EXPECT_TRUE(sent(0).has(test::kTcpPsh)) << "the end of a write without MSG_MORE is pushed";
+}
+
+TEST_F(XmitTest, cork_holds_partial_segment_until_uncork) {
+  int fd = connected_socket();
+  int one = 1, zero = 0;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(write_n(fd, 200), 200);
+  advance_ms(50);
+  EXPECT_EQ(sent_count(), 0u);
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero), 0);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(sent(0).payload_len, 300u);
+}
+
+TEST_F(XmitTest, cork_sends_full_segments_and_holds_the_tail) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  ASSERT_EQ(write_n(fd, 3000), 3000);
+  EXPECT_EQ(sent_bytes(), 2 * 1460u);
+  EXPECT_EQ(tp_of(fd)->write_seq - tp_of(fd)->snd_nxt, 80u);
+}
+
+TEST_F(XmitTest, cork_is_released_by_the_probe_timer_after_200ms) {
+  int fd = connected_socket();
+  inet_csk(sk_of(fd))->icsk_rto = TCP_RTO_MIN;  // an established low-RTT connection
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  const Nanos t0 = clock_.now_ns();
+  ASSERT_EQ(write_n(fd, 100), 100);
+  advance_ms(199);
+  EXPECT_EQ(sent_count(), 0u);
+  advance_ms(2);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(sent(0).payload_len, 100u);
+  EXPECT_TRUE(sent(0).has(test::kTcpPsh));
+  EXPECT_GE(clock_.now_ns() - t0, 200 * kNsPerMs);
+}
+
+TEST_F(XmitTest, sends_only_what_the_peer_window_allows) {
+  int fd = connected_socket(/*peer_win=*/2920, /*wscale=*/false);
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  ASSERT_EQ(write_n(fd, 10000), 10000);
+  EXPECT_EQ(sent_bytes(), 2920u);
+  ack(iss_ + 1 + 2920, 2920);
+  EXPECT_EQ(sent_bytes(), 2 * 2920u);
+}
+
+TEST_F(XmitTest, initial_window_is_ten_segments_in_tso_bursts) {
+  int fd = connected_socket();
+  set_sndbuf(fd, 200000);
+  ASSERT_EQ(write_n(fd, 100000), 100000);
+  std::uint32_t segs = 0;
+  for (const auto& s : dev_->sent) segs += (s.payload_len + 1459) / 1460;
+  EXPECT_EQ(segs, TCP_INIT_CWND);
+  EXPECT_EQ(tp_of(fd)->packets_out, TCP_INIT_CWND);
+  ASSERT_GE(sent_count(), 2u);
+  // tcp_cwnd_test: at most half the window in one TSO packet.
+  EXPECT_EQ(sent(0).payload_len, 5 * 1460u);
+  EXPECT_EQ(dev_->gso_size[0], 1460) << "a TSO skb tells the device its MSS";
+}
+
+TEST_F(XmitTest, acks_open_the_congestion_window_and_release_more) {
+  int fd = connected_socket();
+  set_sndbuf(fd, 200000);
+  ASSERT_EQ(write_n(fd, 100000), 100000);
+  const std::uint32_t first = sent_bytes();
+  ack(iss_ + 1 + first);
+  EXPECT_GT(sent_bytes(), 2 * first) << "slow start: each ACKed segment allows two more";
+}
+
+TEST_F(XmitTest, full_send_buffer_blocks_then_resumes_when_acks_free_memory) {
+  int fd = connected_socket();
+  set_sndbuf(fd, 16384);  // 32 KiB
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  // The pretend peer: each turn of the wait driver, 1 ms passes and
+  // everything sent so far is acknowledged.
+  int turns = 0;
+  st_.set_wait_driver([&](Nanos) {
+    ++turns;
+    clock_.advance_by(kNsPerMs);
+    ack(tcp_sk(sk_of(fd))->snd_nxt);
+    st_.poll();
+  });
+  const std::size_t n = 1 << 20;
+  std::vector<std::uint8_t> buf(n);
+  for (std::size_t i = 0; i < n; ++i) buf[i] = static_cast<std::uint8_t>(i * 7);
+  ASSERT_EQ(sp::send(fd, buf.data(), n, 0), static_cast<ssize_t>(n));
+  EXPECT_GT(turns, 0) << "the send had to wait for memory";
+  EXPECT_LE(sk_of(fd)->sk_wmem_queued, sk_of(fd)->sk_sndbuf + 65536);
+  st_.set_wait_driver(nullptr);
+  // Every byte left, in order.
+  ack(tcp_sk(sk_of(fd))->snd_nxt);
+  advance_ms(10);
+  std::vector<std::uint8_t> wire;
+  std::uint32_t next = iss_ + 1;
+  for (std::size_t i = 0; i < sent_count(); ++i) {
+    ASSERT_EQ(sent(i).seq, next);
+    next += sent(i).payload_len;
+    wire.insert(wire.end(), sent(i).data.begin(), sent(i).data.end());
+  }
+  ASSERT_EQ(wire.size(), n);
+  EXPECT_TRUE(wire == buf);
+}
+
+TEST_F(XmitTest, so_sndtimeo_bounds_a_blocked_send) {
+  int fd = connected_socket();
+  freeze(fd);
+  set_sndbuf(fd, 16384);
+  timeval tv{0, 100000};  // 100 ms
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+  st_.set_wait_driver([&](Nanos deadline) {
+    clock_.advance_to(std::min(deadline, clock_.now_ns() + 10 * kNsPerMs));
+    st_.poll();
+  });
+  const Nanos t0 = clock_.now_ns();
+  const ssize_t n = write_n(fd, 1 << 20);
+  EXPECT_GT(n, 0);
+  EXPECT_LT(n, 1 << 20) << "the bytes copied before the timeout";
+  EXPECT_GE(clock_.now_ns() - t0, 100 * kNsPerMs);
+  const Nanos t1 = clock_.now_ns();
+  EXPECT_EQ(write_n(fd, 100), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_GE(clock_.now_ns() - t1, 100 * kNsPerMs);
+  st_.set_wait_driver(nullptr);
+}
+
+TEST_F(XmitTest, checksum_is_left_partial_for_an_offloading_device) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(dev_->ip_summed[0], IpSummed::CHECKSUM_PARTIAL);
+}
+
+class XmitNoCsumTest : public TcpSendTest {
+ protected:
+  XmitNoCsumTest() : TcpSendTest(NETIF_F_SG | NETIF_F_TSO) {}
+};
+
+TEST_F(XmitNoCsumTest, segments_carry_a_valid_checksum_without_offload) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 1000), 1000);
+  ASSERT_EQ(sent_count(), 1u);
+  const auto& b = dev_->seg_bytes[0];
+  auto tv = TcpView::parse(std::span<const std::uint8_t>(b).subspan(20));
+  ASSERT_TRUE(tv.ok());
+  EXPECT_TRUE(tv.value().verify_checksum(ipv4_addr(10, 0, 0, 1), ipv4_addr(10, 0, 0, 2)));
+}
+
+TEST_F(XmitTest, autocork_holds_a_small_write_while_an_earlier_skb_is_in_the_device) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  dev_->hold = true;
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ASSERT_EQ(sent_count(), 1u);
+  // Linux corks only while the device holds more than the tail skb's
+  // truesize, so one more small write is what waits here.
+  ASSERT_EQ(write_n(fd, 60), 60);
+  EXPECT_EQ(sent_count(), 1u) << "the device still has our first skb: cork automatically";
+  EXPECT_GE(mib(MibId::TcpExtTCPAutoCorking), 1u);
+  dev_->release_all();  // the first frame left the host: tcp_wfree -> TSQ handler
+  st_.poll();
+  ASSERT_EQ(sent_count(), 2u);
+  EXPECT_EQ(sent(1).payload_len, 60u);
+}
+
+TEST_F(XmitTest, small_queues_stop_at_the_output_limit_and_resume_when_the_device_frees) {
+  int fd = connected_socket();
+  set_sndbuf(fd, 200000);
+  st_.sysctl().tcp_limit_output_bytes = 20000;
+  tcp_snd_cwnd_set(tp_of(fd), 100);
+  dev_->hold = true;
+  ASSERT_EQ(write_n(fd, 150000), 150000);
+  const std::size_t first = sent_count();
+  EXPECT_GE(first, 2u);
+  EXPECT_LT(sent_bytes(), 150000u) << "TSQ throttled the socket";
+  EXPECT_TRUE(sk_of(fd)->sk_tsq_flags & TSQ_THROTTLED);
+  dev_->release_all();
+  st_.poll();
+  EXPECT_GT(sent_count(), first) << "freeing the device's skbs let more out";
+}
+
+TEST_F(XmitTest, sent_skbs_move_to_the_retransmit_queue) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 1000), 1000);
+  TcpSock* tp = tp_of(fd);
+  EXPECT_TRUE(sk_of(fd)->sk_write_queue.empty());
+  ASSERT_EQ(tp->tcp_rtx_queue.size(), 1u);
+  EXPECT_EQ(TCP_SKB_CB(tp->tcp_rtx_queue.first())->seq, iss_ + 1);
+  EXPECT_EQ(tp->snd_nxt, iss_ + 1 + 1000);
+  EXPECT_EQ(tp->packets_out, 1u);
+  EXPECT_TRUE(inet_csk(sk_of(fd))->icsk_retransmit_timer.pending()) << "the RTO is armed";
+  ack(iss_ + 1 + 1000);
+  EXPECT_TRUE(tp->tcp_rtx_queue.empty());
+  EXPECT_EQ(sk_of(fd)->sk_wmem_queued, 0);
+}
+
+TEST_F(XmitTest, ioctl_reports_queued_and_unsent_bytes) {
+  int fd = connected_socket(/*peer_win=*/1000, /*wscale=*/false);
+  ASSERT_EQ(write_n(fd, 3000), 3000);
+  int outq = -1, nsd = -1;
+  ASSERT_EQ(sp::ioctl(fd, SIOCOUTQ, &outq), 0);
+  ASSERT_EQ(sp::ioctl(fd, SIOCOUTQNSD, &nsd), 0);
+  EXPECT_EQ(outq, 3000);
+  EXPECT_EQ(nsd, 2000) << "1000 bytes fit the window and left";
+}
+
+}  // namespace
+}  // namespace sp::send_test
