@@ -1,0 +1,185 @@
+// End to end: two stacks, a SimLink, the public socket API, and a SHA-256
+// of every byte on both ends. These are the acceptance runs.
+//
+// Sizes: the figures in the test names are what a Release build moves. A
+// sanitizer build (ASan makes the stack ~10x slower) moves 1/16 of them and
+// an unoptimised build 1/4, so `make test` stays well inside its budget;
+// the behaviour checked -- every byte arrives, in order, digest equal -- is
+// the same at any size.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "dev/sim_transfer.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SP_E2E_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SP_E2E_ASAN 1
+#endif
+#endif
+
+namespace sp {
+namespace {
+
+#if defined(SP_E2E_ASAN)
+constexpr std::uint64_t kScaleDiv = 16;
+#elif !defined(NDEBUG)
+constexpr std::uint64_t kScaleDiv = 4;
+#else
+constexpr std::uint64_t kScaleDiv = 1;
+#endif
+
+constexpr std::uint64_t MiB = 1ull << 20;
+
+std::uint64_t scaled(std::uint64_t bytes) {
+  return std::max<std::uint64_t>(bytes / kScaleDiv, 64 * 1024);
+}
+
+TransferOptions base(std::uint64_t size) {
+  TransferOptions o;
+  o.size = size;
+  for (SimPathConfig* p : {&o.link.a_to_b, &o.link.b_to_a}) {
+    p->rate_bps = 1'000'000'000;
+    p->delay = 10 * kNsPerMs;
+  }
+  return o;
+}
+
+void expect_complete(const TransferResult& r, std::uint64_t expected_bytes) {
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_FALSE(r.stalled);
+  EXPECT_TRUE(r.digest_ok);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.bytes_sent, expected_bytes);
+  EXPECT_EQ(r.bytes_received, expected_bytes);
+  for (const auto& f : r.flows) {
+    EXPECT_TRUE(f.eof);
+    EXPECT_EQ(f.sha_sent, f.sha_received);
+  }
+}
+
+TEST(EndToEnd, one_gib_arrives_intact_without_loss) {
+  const std::uint64_t size = scaled(1024 * MiB);
+  TransferResult r = run_transfer(base(size));
+  expect_complete(r, size);
+  EXPECT_EQ(r.to_server.loss_drops, 0u);
+  EXPECT_GT(r.virtual_ns, 0u);
+}
+
+TEST(EndToEnd, sixty_four_mib_arrive_intact_through_one_percent_loss) {
+  const std::uint64_t size = scaled(64 * MiB);
+  TransferOptions o = base(size);
+  o.link.a_to_b.loss = 0.01;
+  o.link.b_to_a.loss = 0.01;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+  EXPECT_GT(r.to_server.loss_drops, 0u);  // the link really lost frames...
+  EXPECT_GT(r.retransmits, 0u);           // ...and TCP repaired them
+}
+
+TEST(EndToEnd, both_directions_at_once_arrive_intact) {
+  const std::uint64_t size = scaled(32 * MiB);
+  TransferOptions o = base(size);
+  o.bidirectional = true;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, 2 * size);
+  ASSERT_EQ(r.flows.size(), 2u);
+  EXPECT_NE(r.flows[0].sha_received, r.flows[1].sha_received);  // two different streams
+}
+
+TEST(EndToEnd, hundred_concurrent_connections_all_arrive_intact) {
+  const std::uint64_t size = scaled(1 * MiB);
+  TransferOptions o = base(size);
+  o.connections = 100;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, 100 * size);
+  EXPECT_EQ(r.flows.size(), 100u);
+}
+
+TEST(EndToEnd, software_gso_path_without_tso_arrives_intact) {
+  const std::uint64_t size = scaled(16 * MiB);
+  TransferOptions o = base(size);
+  o.link.tso = false;
+  o.link.csum_offload = false;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+}
+
+TEST(EndToEnd, gro_super_packets_are_received_intact) {
+  const std::uint64_t size = scaled(16 * MiB);
+  TransferOptions o = base(size);
+  o.link.tso_passthrough = true;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+}
+
+TEST(EndToEnd, reno_arrives_intact_through_loss) {
+  const std::uint64_t size = scaled(8 * MiB);
+  TransferOptions o = base(size);
+  o.cc = "reno";
+  o.link.a_to_b.loss = 0.005;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+}
+
+TEST(EndToEnd, reordering_duplication_and_jitter_do_not_corrupt_the_stream) {
+  const std::uint64_t size = scaled(8 * MiB);
+  TransferOptions o = base(size);
+  for (SimPathConfig* p : {&o.link.a_to_b, &o.link.b_to_a}) {
+    p->reorder = 0.01;
+    p->dup = 0.01;
+    p->jitter = 200 * kNsPerUs;
+  }
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+  EXPECT_GT(r.to_server.reordered, 0u);
+  EXPECT_GT(r.to_server.duplicated, 0u);
+}
+
+TEST(EndToEnd, small_queue_tail_drops_are_recovered) {
+  const std::uint64_t size = scaled(8 * MiB);
+  TransferOptions o = base(size);
+  o.link.a_to_b.queue_limit = 20;
+  o.link.a_to_b.rate_bps = 100'000'000;
+  TransferResult r = run_transfer(o);
+  expect_complete(r, size);
+}
+
+TEST(EndToEnd, same_seed_repeats_the_run_exactly) {
+  const std::uint64_t size = scaled(4 * MiB);
+  TransferOptions o = base(size);
+  o.link.a_to_b.loss = 0.01;
+  o.link.a_to_b.jitter = 100 * kNsPerUs;
+  o.seed = 7;
+  TransferResult a = run_transfer(o);
+  TransferResult b = run_transfer(o);
+  expect_complete(a, size);
+  EXPECT_EQ(a.virtual_ns, b.virtual_ns);
+  EXPECT_EQ(a.segments_out, b.segments_out);
+  EXPECT_EQ(a.retransmits, b.retransmits);
+  EXPECT_EQ(a.to_server.loss_drops, b.to_server.loss_drops);
+  EXPECT_EQ(a.flows[0].sha_received, b.flows[0].sha_received);
+}
+
+TEST(EndToEnd, payload_stream_depends_on_the_seed) {
+  std::uint8_t a[64], b[64], c[64];
+  payload_fill(1, 0, 1000, a, 64);
+  payload_fill(1, 0, 1000, b, 64);
+  payload_fill(2, 0, 1000, c, 64);
+  EXPECT_EQ(std::memcmp(a, b, 64), 0);
+  EXPECT_NE(std::memcmp(a, c, 64), 0);
+}
+
+TEST(EndToEnd, payload_stream_is_seekable) {
+  std::vector<std::uint8_t> whole(200000), part(1000);
+  payload_fill(3, 1, 0, whole.data(), whole.size());
+  payload_fill(3, 1, 131000, part.data(), part.size());
+  EXPECT_EQ(std::memcmp(whole.data() + 131000, part.data(), part.size()), 0);
+}
+
+}  // namespace
+}  // namespace sp
