@@ -1023,6 +1023,7 @@ void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
     return;
   }
   // Out-of-order data means a hole: ACK at once so the sender learns of it.
+  inet_csk_schedule_ack(sk);
   inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
   tp->rcv_ooopack += std::max<std::uint32_t>(1, skb_shinfo(skb.get())->gso_segs);
   mib_of(sk).inc(MibId::TcpExtTCPOFOQueue);
@@ -1314,6 +1315,9 @@ void tcp_fin(Sock* sk) {
 void tcp_init_transfer(Sock* sk, SkBuff* /*skb*/) {
   TcpSock* tp = tcp_sk(sk);
   tcp_mtup_init(sk);
+  // No delayed-ACK history yet: the first data enters quick-ACK mode
+  // (tcp_event_data_recv), so the peer's slow start is not held back.
+  inet_csk(sk)->icsk_ack.ato = 0;
   // A SYN that needed retransmitting suggests a congested path: start at 1
   // (RFC 6298 5.7), else the initial window of RFC 6928.
   if (tp->total_retrans > 1 && tp->undo_marker)

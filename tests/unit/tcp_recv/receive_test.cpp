@@ -1,0 +1,163 @@
+// The receive path on virtual time: in-order and out-of-order data, SACK
+// blocks, quick and delayed ACKs, FIN.
+#include "tcp_recv_fixture.hpp"
+
+namespace sp::test {
+namespace {
+
+class ReceiveTest : public TcpRecvTest {
+ protected:
+  void SetUp() override {
+    sk_ = passive_open(1000, 65535, TcpOpts().with_mss(1460).with_sack_perm().with_wscale(7));
+    ASSERT_NE(sk_, nullptr);
+    clear_sent();
+  }
+  void data(std::uint32_t off, std::size_t len, std::string_view flags = "P.") {
+    inject(flags, peer_nxt_ + off, our_isn_ + 1, 65535, {}, payload_of(len));
+  }
+  // Use up the quick ACKs a new connection starts with.
+  void leave_quickack_mode() {
+    for (int i = 0; i < 64; i++) {
+      data(off_, 10);
+      off_ += 10;
+      if (!tcp_in_quickack_mode(sk_)) break;
+    }
+    advance_ms(100);  // flush a pending delayed ACK (but stay under an RTO of silence)
+    clear_sent();
+  }
+  TcpSock* sk_ = nullptr;
+  std::uint32_t off_ = 0;
+};
+
+TEST_F(ReceiveTest, in_order_data_is_queued_for_the_reader_and_advances_rcv_nxt) {
+  data(0, 100);
+  data(100, 50);
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 150);
+  EXPECT_EQ(sk_->sk_receive_queue.qlen(), 2u);
+  EXPECT_GT(sk_->sk_rmem_alloc, 0) << "queued data is charged to the receive buffer";
+  EXPECT_EQ(sk_->bytes_received, 150u);
+}
+
+TEST_F(ReceiveTest, first_segments_of_a_connection_are_acked_at_once) {
+  data(0, 100);
+  ASSERT_EQ(sent_count(), 1u) << "quick-ACK mode at the start (RFC 9293 3.8.6.3 allows it)";
+  EXPECT_EQ(pop_sent().ack, peer_nxt_ + 100);
+}
+
+TEST_F(ReceiveTest, lone_segment_is_acked_after_the_40ms_delayed_ack_timeout) {
+  leave_quickack_mode();
+  const Nanos t0 = clock_.now_ns();
+  data(off_, 10);
+  EXPECT_EQ(sent_count(), 0u) << "held back";
+  advance_ms(39);
+  EXPECT_EQ(sent_count(), 0u);
+  advance_ms(1);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(dev_->sent_at.front() - t0, TCP_DELACK_MIN * kNsPerMs);
+  EXPECT_EQ(pop_sent().ack, peer_nxt_ + off_ + 10);
+  EXPECT_GE(mib(MibId::TcpExtDelayedACKs), 1u);
+}
+
+TEST_F(ReceiveTest, more_than_one_full_segment_unacked_is_acked_at_once) {
+  leave_quickack_mode();
+  data(off_, 1460);
+  data(off_ + 1460, 1460);
+  ASSERT_GE(sent_count(), 1u) << "RFC 5681 4.2: ACK at least every second full segment";
+  EXPECT_EQ(last_sent().ack, peer_nxt_ + off_ + 2920);
+}
+
+TEST_F(ReceiveTest, out_of_order_segment_is_acked_at_once_with_a_sack_block) {
+  leave_quickack_mode();
+  const std::uint32_t base = peer_nxt_ + off_;
+  data(off_ + 1000, 500);  // a hole of 1000 bytes
+  ASSERT_EQ(sent_count(), 1u);
+  ParsedSeg a = pop_sent();
+  EXPECT_EQ(a.ack, base) << "duplicate ACK for the hole";
+  ASSERT_EQ(a.sack.size(), 1u);
+  EXPECT_EQ(a.sack[0], std::make_pair(base + 1000, base + 1500));
+  EXPECT_EQ(sk_->rcv_nxt, base);
+  EXPECT_EQ(sk_->out_of_order_queue.size(), 1u);
+}
+
+TEST_F(ReceiveTest, sack_blocks_list_the_most_recent_block_first_and_merge_adjacent_ones) {
+  const std::uint32_t base = peer_nxt_;
+  data(1000, 100);
+  data(3000, 100);
+  data(2000, 100);
+  ParsedSeg a = last_sent();
+  ASSERT_EQ(a.sack.size(), 3u);
+  EXPECT_EQ(a.sack[0], std::make_pair(base + 2000, base + 2100));
+  EXPECT_EQ(a.sack[1], std::make_pair(base + 3000, base + 3100));
+  EXPECT_EQ(a.sack[2], std::make_pair(base + 1000, base + 1100));
+  data(2100, 900);  // joins 2000..2100 and 3000..3100
+  a = last_sent();
+  ASSERT_EQ(a.sack.size(), 2u);
+  EXPECT_EQ(a.sack[0], std::make_pair(base + 2000, base + 3100));
+  EXPECT_EQ(a.sack[1], std::make_pair(base + 1000, base + 1100));
+}
+
+TEST_F(ReceiveTest, filling_the_hole_delivers_everything_in_order_and_clears_the_sack_blocks) {
+  const std::uint32_t base = peer_nxt_;
+  data(500, 500);
+  data(1000, 500);
+  EXPECT_EQ(sk_->rcv_nxt, base);
+  data(0, 500);
+  EXPECT_EQ(sk_->rcv_nxt, base + 1500);
+  EXPECT_TRUE(sk_->out_of_order_queue.empty());
+  EXPECT_EQ(sk_->rx_opt.num_sacks, 0);
+  ParsedSeg a = last_sent();
+  EXPECT_EQ(a.ack, base + 1500) << "the filled hole is ACKed at once";
+  EXPECT_TRUE(a.sack.empty());
+  // The receive queue holds the bytes in sequence order.
+  std::uint32_t expect = base;
+  for (SkBuff& skb : sk_->sk_receive_queue) {
+    EXPECT_EQ(TCP_SKB_CB(&skb)->seq, expect);
+    expect = TCP_SKB_CB(&skb)->end_seq;
+  }
+  EXPECT_EQ(expect, base + 1500);
+}
+
+TEST_F(ReceiveTest, overlapping_retransmission_fills_only_the_new_part) {
+  const std::uint32_t base = peer_nxt_;
+  data(0, 100);
+  data(50, 100);  // 50 old bytes, 50 new ones
+  EXPECT_EQ(sk_->rcv_nxt, base + 150);
+}
+
+TEST_F(ReceiveTest, fin_moves_to_close_wait_and_is_acked) {
+  data(0, 10, "F.");
+  EXPECT_EQ(sk_->sk_state, TCP_CLOSE_WAIT);
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 11) << "the FIN takes one sequence number";
+  EXPECT_TRUE(sk_->sk_shutdown & RCV_SHUTDOWN);
+  advance_ms(300);
+  ASSERT_GE(sent_count(), 1u);
+  EXPECT_EQ(last_sent().ack, peer_nxt_ + 11);
+}
+
+TEST_F(ReceiveTest, fin_after_a_hole_waits_for_the_hole) {
+  data(100, 10, "F.");
+  EXPECT_EQ(sk_->sk_state, TCP_ESTABLISHED);
+  data(0, 100);
+  EXPECT_EQ(sk_->sk_state, TCP_CLOSE_WAIT);
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 111);
+}
+
+// A receive buffer larger than the initial window: the advertised window
+// opens as full-sized segments arrive (tcp_grow_window).
+class WindowGrowthTest : public ReceiveTest {
+ protected:
+  void SetUp() override {
+    st_.sysctl().tcp_rmem[1] = 1 << 20;
+    ReceiveTest::SetUp();
+  }
+};
+
+TEST_F(WindowGrowthTest, advertised_window_grows_as_full_segments_arrive) {
+  const std::uint32_t before_ssthresh = sk_->rcv_ssthresh;
+  for (int i = 0; i < 10; i++) data(static_cast<std::uint32_t>(i) * 1460, 1460);
+  EXPECT_GT(sk_->rcv_ssthresh, before_ssthresh);
+  EXPECT_GT(std::uint32_t{last_sent().win} << sk_->rx_opt.rcv_wscale, before_ssthresh);
+}
+
+}  // namespace
+}  // namespace sp::test
