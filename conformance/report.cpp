@@ -1,10 +1,17 @@
 // Corpus runs, expectations and summaries (see report.hpp).
 #include "report.hpp"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -85,6 +92,112 @@ bool load_expectations(const std::string& path, std::map<std::string, Expectatio
     (*out)[key] = e;
   }
   return true;
+}
+
+RunRecord run_isolated(const ScriptEntry& script, const RunnerConfig& cfg, int wall_limit_secs) {
+  RunRecord rec{script, {}, 0};
+  auto t0 = std::chrono::steady_clock::now();
+  int fds[2];
+  std::fflush(stdout);
+  std::cout.flush();
+  if (pipe(fds) != 0) {
+    rec.result.kind = ScriptResult::Kind::kFail;
+    rec.result.reason = std::string("runner: pipe: ") + std::strerror(errno);
+    return rec;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    alarm(static_cast<unsigned>(wall_limit_secs));
+    FILE* out = fdopen(fds[1], "w");
+    bool reported = false;
+    auto report = [&](const ScriptResult& r) {
+      std::fprintf(out, "R %d %d %d %.9f %zu\n", static_cast<int>(r.kind), r.line,
+                   r.failed_as_declared ? 1 : 0, r.virtual_secs, r.reason.size());
+      std::fwrite(r.reason.data(), 1, r.reason.size(), out);
+      std::fputc('\n', out);
+      std::fflush(out);
+      reported = true;
+    };
+    RunnerConfig c = cfg;
+    c.on_event = [&](int line) {
+      std::fprintf(out, "E %d\n", line);
+      std::fflush(out);
+    };
+    c.on_result = report;
+    ScriptResult r = run_script_file(script.path, c);
+    if (!reported) report(r);
+    std::cout.flush();
+    std::fflush(stdout);
+    std::fclose(out);
+    _exit(0);
+  }
+  ::close(fds[1]);
+  std::string data;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) {
+      data.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  rec.wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  int last_line = 0;
+  bool have = false;
+  size_t i = 0;
+  while (i < data.size()) {
+    size_t nl = data.find('\n', i);
+    if (nl == std::string::npos) break;
+    std::string line = data.substr(i, nl - i);
+    i = nl + 1;
+    if (line.rfind("E ", 0) == 0) {
+      last_line = std::atoi(line.c_str() + 2);
+    } else if (line.rfind("R ", 0) == 0) {
+      int kind = 0, ln = 0, decl = 0;
+      double vs = 0;
+      size_t len = 0;
+      if (std::sscanf(line.c_str(), "R %d %d %d %lf %zu", &kind, &ln, &decl, &vs, &len) == 5 &&
+          i + len <= data.size()) {
+        rec.result.kind = static_cast<ScriptResult::Kind>(kind);
+        rec.result.line = ln;
+        rec.result.failed_as_declared = decl != 0;
+        rec.result.virtual_secs = vs;
+        rec.result.reason = data.substr(i, len);
+        i += len + 1;
+        have = true;
+      }
+    }
+  }
+  bool crashed = pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  if (!crashed) return rec;
+  std::string how =
+      pid < 0 ? "fork failed"
+      : WIFSIGNALED(status)
+          ? (WTERMSIG(status) == SIGALRM
+                 ? "did not finish within " + std::to_string(wall_limit_secs) + " s of real time"
+                 : "crashed with signal " + std::to_string(WTERMSIG(status)) + " (" +
+                       strsignal(WTERMSIG(status)) + ")")
+          : "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (!have) {
+    rec.result.kind = ScriptResult::Kind::kFail;
+    rec.result.line = last_line;
+    rec.result.reason = "the stack " + how + " during this event";
+  } else {
+    std::string outcome = ScriptResult::kind_name(rec.result.kind);
+    rec.result.reason = "script " + outcome +
+                        (rec.result.reason.empty() ? "" : " (" + rec.result.reason + ")") +
+                        ", then the stack " + how + " while being torn down";
+    rec.result.kind = ScriptResult::Kind::kFail;
+  }
+  return rec;
 }
 
 Summary summarize(const std::vector<RunRecord>& runs) {

@@ -41,6 +41,12 @@ struct RunRecord {
   double wall_ms = 0;
 };
 
+// Runs one script in a child process, so that a crash or a hang in the
+// stack fails that script (at the event it was running) instead of the whole
+// run. `wall_limit_secs` bounds a script's real running time.
+RunRecord run_isolated(const ScriptEntry& script, const RunnerConfig& cfg,
+                       int wall_limit_secs = 120);
+
 struct Summary {
   int total = 0, passed = 0, failed = 0, unsupported = 0;
 };

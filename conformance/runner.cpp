@@ -73,7 +73,6 @@ class Runner {
       r.reason = st.reason;
     }
     if (stack_) r.virtual_secs = static_cast<double>(script_now()) / 1e6;
-    teardown();
     // packetdrill's own sanity scripts declare the failure they end with.
     if (r.kind == ScriptResult::Kind::kFail) {
       for (const auto& d : s_.declared_failures) {
@@ -89,6 +88,10 @@ class Runner {
       r.reason = "script declares a failure (" + s_.declared_failures[0].message +
                  ") but ran to the end without it";
     }
+    // The outcome is known before the stack is destroyed, so a crash while
+    // tearing it down cannot hide it (the isolated runner reports both).
+    if (cfg_.on_result) cfg_.on_result(r);
+    teardown();
     return r;
   }
 
@@ -290,6 +293,7 @@ class Runner {
   // --- events -------------------------------------------------------------------
   void run_next_event(bool inside_blocking_call) {
     const Event& e = s_.events[idx_++];
+    if (cfg_.on_event) cfg_.on_event(e.line);
     auto [start, end] = event_times(e);
     if (cfg_.verbose && cfg_.log) {
       *cfg_.log << secs(start) << " line " << e.line << ": " << describe_event(e) << "\n";
@@ -354,11 +358,26 @@ class Runner {
     return "";
   }
 
-  // The wait driver: while a call blocks, the script goes on.
+  // The wait driver: while a call blocks, the script goes on. Stack::wait_until
+  // treats a driver call that neither moved time nor delivered a packet as
+  // "nothing can happen", so events that change neither (an outbound packet
+  // already sent, a %{ }% block) are run together with the next one that does.
   void drive(Nanos deadline) {
     if (failed_ || !blocking_) return;  // no progress: the call gives up
-    // Run the script's next event if it is due before the deadline;
-    // otherwise let the stack's timers run up to the deadline.
+    for (int guard = 0; guard < 100000; ++guard) {
+      Nanos t0 = clock_->now_ns();
+      size_t i0 = idx_;
+      drive_step(deadline);
+      if (failed_ || clock_->now_ns() != t0 || idx_ == i0) return;
+      const Event& done = s_.events[idx_ - 1];
+      if (done.type == EventType::kPacket && done.packet.inbound) return;
+      if (done.type == EventType::kCommand) return;
+    }
+  }
+
+  // Runs the script's next event if it is due before the deadline; otherwise
+  // lets the stack's timers run up to the deadline.
+  void drive_step(Nanos deadline) {
     if (idx_ < s_.events.size() && s_.events[idx_].type != EventType::kSyscall) {
       const Event& e = s_.events[idx_];
       std::int64_t start = event_times(e).first;
@@ -476,7 +495,14 @@ class Runner {
                     std::to_string(p.payload_len) + ")";
     if (p.has_ack_field) s += " ack " + std::to_string(p.ack);
     if (p.window >= 0) s += " win " + std::to_string(p.window);
-    if (p.options_any) s += " <...>";
+    if (p.options_any) {
+      s += " <...>";
+    } else if (!p.options.empty()) {
+      WirePacket w;
+      w.options = encode_tcp_options(p.options);
+      std::string d = describe_packet(w, nullptr, true);
+      s += d.substr(d.find(" <"));
+    }
     return s;
   }
 

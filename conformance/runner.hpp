@@ -36,6 +36,10 @@ struct RunnerConfig {
   bool verbose = false;
   std::ostream* log = nullptr;  // where --verbose prints events
   TargetFactory make_target;    // the system under test (default: sendpath's API)
+  // Progress hooks for the isolated runner: the line of each event as it
+  // starts, and the outcome before the stack is torn down.
+  std::function<void(int line)> on_event;
+  std::function<void(const ScriptResult&)> on_result;
 };
 
 // The default factory: the sendpath socket API on the given stack.
