@@ -163,12 +163,18 @@ bool sk_wait_event(Sock* sk, std::int64_t* timeo, const std::function<bool()>& c
   if (*timeo <= 0) return false;
   Nanos start = sk->stack->now();
   bool ok = sk->stack->wait_until(cond, sk_timeo_deadline(sk, *timeo));
+  if (!ok) {
+    // The timeout passed, or the world can no longer change (a simulated
+    // world with nothing pending): either way there is nothing to wait for.
+    *timeo = 0;
+    return false;
+  }
   if (*timeo != Sock::MAX_SCHEDULE_TIMEOUT) {
     auto waited = static_cast<std::int64_t>((sk->stack->now() - start) / kNsPerMs);
     *timeo = waited >= *timeo ? 0 : *timeo - waited;
-    if (!ok) *timeo = 0;
+    if (*timeo == 0) *timeo = 1;  // cond() holds: the caller proceeds
   }
-  return ok;
+  return true;
 }
 
 int sk_stream_wait_memory(Sock* sk, std::int64_t* timeo) {

@@ -260,6 +260,7 @@ inline std::int64_t sock_rcvtimeo(const Sock* sk, bool noblock) {
   return noblock ? 0 : sk->sk_rcvtimeo;
 }
 // sk_wait_event: run the stack's wait driver until cond() or *timeo expires.
+// A world that can no longer change (nothing pending) counts as expiry.
 // Decrements *timeo by the time waited (jiffies). Returns cond().
 bool sk_wait_event(Sock* sk, std::int64_t* timeo, const std::function<bool()>& cond);
 // Wait until the send buffer has room: 0, or -EAGAIN (timeo 0 / expired),

@@ -185,10 +185,9 @@ void TcpStackState::inet_put_port(Sock* sk) {
     if (v.empty()) bhash_.erase(it);
   }
   icsk->icsk_bind_hash = false;
-  if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK)) {
-    icsk->inet_num = 0;
-    icsk->inet_sport = 0;
-  }
+  // inet_num goes; inet_sport stays so that a RST sent while closing still
+  // names the connection's port (as __inet_put_port leaves it).
+  if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK)) icsk->inet_num = 0;
 }
 
 void TcpStackState::inet_inherit_port(const Sock* listener, Sock* child) {
