@@ -10,3 +10,12 @@ foreach(n ethernet arp ipv4 tcp icmp)
            COMMAND replay_fuzz_${n} ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/fuzz_${n})
   set_tests_properties(wire_fuzz_corpus_replay_${n} PROPERTIES LABELS unit)
 endforeach()
+
+# The whole input path (a stack with a listener) replays its seeds too.
+add_executable(replay_fuzz_stack_rx
+  ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_stack_rx.cpp
+  ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cpp)
+target_link_libraries(replay_fuzz_stack_rx PRIVATE sp_stack)
+add_test(NAME wire_fuzz_corpus_replay_stack_rx
+         COMMAND replay_fuzz_stack_rx ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/fuzz_stack_rx)
+set_tests_properties(wire_fuzz_corpus_replay_stack_rx PROPERTIES LABELS unit)
