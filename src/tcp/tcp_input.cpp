@@ -441,7 +441,7 @@ void tcp_mark_lost(Sock* sk, SkBuff* skb, bool only_one) {
     if (cb->sacked & TCPCB_SACKED_RETRANS) {
       // The retransmission is presumed lost as well.
       cb->sacked &= static_cast<std::uint8_t>(~TCPCB_SACKED_RETRANS);
-      tp->retrans_out -= static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+      tp->retrans_out -= std::min(tp->retrans_out, static_cast<std::uint32_t>(tcp_skb_pcount(skb)));
     }
     if (!(cb->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))) {
       cb->sacked |= TCPCB_LOST;
@@ -500,7 +500,28 @@ void tcp_enter_recovery(Sock* sk) {
   mib_of(sk).inc(MibId::TcpExtTCPFastRetrans);
 }
 
-void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack, int flag) {
+// Without a SACK scoreboard each duplicate ACK stands for one segment that
+// left the network (RFC 5681 3.2 step 4's window inflation, as Linux's
+// tcp_add_reno_sack): counting it in sacked_out lets the pipe estimate
+// (tcp_packets_in_flight) fall, so retransmissions and new data may go.
+void tcp_add_reno_sack(TcpSock* tp) {
+  tp->sacked_out++;
+  // Never more "sacked" than the segments that are not holes.
+  const std::uint32_t holes = std::max(tp->lost_out, 1u);
+  if (tp->sacked_out + holes > tp->packets_out)
+    tp->sacked_out = tp->packets_out > holes ? tp->packets_out - holes : 0;
+}
+
+// A cumulative ACK covered `acked` segments: all but the hole it filled had
+// already been counted by their duplicate ACKs.
+void tcp_remove_reno_sacks(TcpSock* tp, std::uint32_t acked) {
+  if (acked > 0) tp->sacked_out -= std::min(acked - 1, tp->sacked_out);
+  if (tp->sacked_out + tp->lost_out > tp->packets_out)
+    tp->sacked_out = tp->packets_out > tp->lost_out ? tp->packets_out - tp->lost_out : 0;
+}
+
+void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack, int flag,
+                           std::uint32_t pkts_acked) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
 
@@ -512,23 +533,37 @@ void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack
         tcp_ca_event(sk, CA_EVENT_COMPLETE_CWR);
       }
       tcp_set_ca_state(sk, TCP_CA_Open);
+      tp->sacked_out = 0;
       tp->dup_ack_counter = 0;
       return;
     }
-    if (after(tp->snd_una, prior_snd_una) && icsk->icsk_ca_state == TCP_CA_Recovery) {
-      // Partial ACK: the new head was lost too.
+    if (icsk->icsk_ca_state == TCP_CA_Loss) {
+      // Go-back-N after an RTO: duplicates still mean segments left.
+      if (is_dupack && after(tp->snd_nxt, tp->high_seq))
+        tcp_add_reno_sack(tp);
+      else if (flag & FLAG_SND_UNA_ADVANCED)
+        tp->sacked_out = 0;
+      return;
+    }
+    if (after(tp->snd_una, prior_snd_una)) {
+      // NewReno partial ACK (RFC 6582 3.2): the new head was lost too.
+      tcp_remove_reno_sacks(tp, pkts_acked);
       tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), true);
+    } else if (is_dupack) {
+      tcp_add_reno_sack(tp);
     }
     return;
   }
 
   if (flag & FLAG_SND_UNA_ADVANCED) {
     tp->dup_ack_counter = 0;
+    tp->sacked_out = 0;
     if (icsk->icsk_ca_state == TCP_CA_Disorder) tcp_set_ca_state(sk, TCP_CA_Open);
     return;
   }
   if (!is_dupack) return;
   if (tp->dup_ack_counter < 255) tp->dup_ack_counter++;
+  tcp_add_reno_sack(tp);
   if (icsk->icsk_ca_state == TCP_CA_Open) tcp_set_ca_state(sk, TCP_CA_Disorder);
   const std::uint32_t thresh = static_cast<std::uint32_t>(std::max(sk->stack->sysctl().tcp_reordering, 1));
   if (tp->dup_ack_counter >= thresh && tp->packets_out) tcp_enter_recovery(sk);
@@ -759,7 +794,7 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
   // move, and something is outstanding.
   const bool is_dupack = !(flag & (FLAG_SND_UNA_ADVANCED | FLAG_DATA | FLAG_WIN_UPDATE)) &&
                          !(th_flags(tcp_hdr(skb)) & (TCPHDR_SYN | TCPHDR_FIN)) && prior_packets;
-  tcp_fastretrans_alert(sk, prior_snd_una, is_dupack, flag);
+  tcp_fastretrans_alert(sk, prior_snd_una, is_dupack, flag, acked);
 
   if (flag & FLAG_SET_XMIT_TIMER) tcp_rearm_rto(sk);
   tcp_cong_control(sk, ack, acked, flag);
