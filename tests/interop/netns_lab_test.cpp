@@ -26,7 +26,9 @@ struct LabScript {
 };
 
 TEST(NetnsLab, UpTwiceThenDownTwiceSucceedsAndLeavesNothing) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   LabScript lab;
   EXPECT_TRUE(sh(lab.run("up")));
   EXPECT_TRUE(sh(lab.run("up"))) << "up must be idempotent";
@@ -37,7 +39,9 @@ TEST(NetnsLab, UpTwiceThenDownTwiceSucceedsAndLeavesNothing) {
 }
 
 TEST(NetnsLab, SendpathOwnsTheLabTapFromOutsideAndLinuxCanPingIt) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   LabScript lab;
   ASSERT_TRUE(sh(lab.run("up")));
   const ino_t before = netns_inode();

@@ -70,11 +70,15 @@ int linux_ping(const char* dst, int count, std::size_t payload) {
 }
 
 TEST(Ping, LinuxPingsSendpathAndEveryEchoIsAnswered) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   const std::string pcap =
       (std::filesystem::temp_directory_path() / ("sp_ping_" + unique_suffix() + ".pcap")).string();
   {
-    TapLab lab(LabOptions{.pcap = pcap});
+    LabOptions lo;
+    lo.pcap = pcap;
+    TapLab lab(lo);
     ASSERT_EQ(lab.error(), "");
     NetnsChild child(lab.ns().name(), [] { return linux_ping(kSendpathIp, 5, 56); });
     ASSERT_TRUE(child.started());
@@ -98,7 +102,9 @@ TEST(Ping, LinuxPingsSendpathAndEveryEchoIsAnswered) {
 }
 
 TEST(Ping, LargeEchoWithinTheMtuIsAnswered) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   TapLab lab;
   ASSERT_EQ(lab.error(), "");
   NetnsChild child(lab.ns().name(), [] { return linux_ping(kSendpathIp, 3, 1472); });

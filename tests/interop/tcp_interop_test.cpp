@@ -168,16 +168,18 @@ class AllowedCcGuard {
 // Random loss of pct% of TCP packets entering and leaving Linux's stack in
 // the lab namespace (this kernel has no netem).
 bool add_random_drop(Netns& ns, int pct) {
+  const std::string rule =
+      "    meta l4proto tcp numgen random mod 100 < " + std::to_string(pct) + " drop\n";
   const std::string rules =
       "table inet spdrop {\n"
-      "  chain in { type filter hook input priority 0; policy accept;\n"
-      "    meta l4proto tcp numgen random mod 100 < " +
-      std::to_string(pct) +
-      " drop }\n"
-      "  chain out { type filter hook output priority 0; policy accept;\n"
-      "    meta l4proto tcp numgen random mod 100 < " +
-      std::to_string(pct) +
-      " drop }\n"
+      "  chain in {\n"
+      "    type filter hook input priority 0; policy accept;\n" +
+      rule +
+      "  }\n"
+      "  chain out {\n"
+      "    type filter hook output priority 0; policy accept;\n" +
+      rule +
+      "  }\n"
       "}\n";
   const auto path = std::filesystem::temp_directory_path() / ("spdrop_" + ns.name() + ".nft");
   std::ofstream(path) << rules;
@@ -221,7 +223,7 @@ std::vector<std::string> shas(const std::vector<PeerResult>& rs) {
 // --- the variants ------------------------------------------------------------
 
 struct Variant {
-  const char* name;
+  const char* name = "";
   bool tso = true;
   LinuxKnobs knobs;
   int drop_pct = 0;
@@ -231,25 +233,42 @@ struct Variant {
 
 enum class Dir { kSendpathToLinux, kLinuxToSendpath };
 
+// Readable parameter names in test listings.
+void PrintTo(const Variant& v, std::ostream* os) {
+  *os << v.name;
+}
+void PrintTo(Dir d, std::ostream* os) {
+  *os << (d == Dir::kSendpathToLinux ? "sendpath->linux" : "linux->sendpath");
+}
+
 std::vector<Variant> variants() {
-  std::vector<Variant> v;
-  v.push_back({.name = "Defaults"});
-  v.push_back({.name = "TsoOff", .tso = false});
-  v.push_back({.name = "TinyLinuxReceiveBuffer",
-               .knobs = {.rcvbuf = 4096, .slow_read_every = 1 << 20},
-               .zero_window = true});
-  v.push_back({.name = "LinuxDrops1Percent", .drop_pct = 1});
-  v.push_back({.name = "LinuxDrops5Percent", .drop_pct = 5});
-  v.push_back({.name = "TwentyParallelConnections", .conns = 20});
-  v.push_back({.name = "LinuxUsesCubic", .knobs = {.cc = "cubic"}});
-  v.push_back({.name = "LinuxUsesBbr", .knobs = {.cc = "bbr"}});
+  std::vector<Variant> v(8);
+  v[0].name = "Defaults";
+  v[1].name = "TsoOff";
+  v[1].tso = false;
+  v[2].name = "TinyLinuxReceiveBuffer";
+  v[2].knobs.rcvbuf = 4096;
+  v[2].knobs.slow_read_every = 1 << 20;
+  v[2].zero_window = true;
+  v[3].name = "LinuxDrops1Percent";
+  v[3].drop_pct = 1;
+  v[4].name = "LinuxDrops5Percent";
+  v[4].drop_pct = 5;
+  v[5].name = "TwentyParallelConnections";
+  v[5].conns = 20;
+  v[6].name = "LinuxUsesCubic";
+  v[6].knobs.cc = "cubic";
+  v[7].name = "LinuxUsesBbr";
+  v[7].knobs.cc = "bbr";
   return v;
 }
 
 class TcpInterop : public ::testing::TestWithParam<std::tuple<Dir, Variant>> {};
 
 TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   const auto [dir, var] = GetParam();
   // 256 MiB each way; with parallel connections the 256 MiB is split.
   const std::uint64_t total = 256 * kMiB;
@@ -264,9 +283,14 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   int child_status = -1;
   double seconds = 0;
   {
-    TapLab lab(LabOptions{.tso = var.tso, .pcap = pcap});
+    LabOptions lo;
+    lo.tso = var.tso;
+    lo.pcap = pcap;
+    TapLab lab(lo);
     ASSERT_EQ(lab.error(), "");
-    if (var.drop_pct) ASSERT_TRUE(add_random_drop(lab.ns(), var.drop_pct)) << "nft failed";
+    if (var.drop_pct) {
+      ASSERT_TRUE(add_random_drop(lab.ns(), var.drop_pct)) << "nft failed";
+    }
     int pipefd[2];
     ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
     const Nanos deadline = lab.stack().now() + 300 * kNsPerSec;
@@ -334,7 +358,9 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   EXPECT_EQ(r.bad_ip_csum, 0);
   EXPECT_EQ(r.bad_tcp_csum, 0);
   EXPECT_GE(r.fin, 2 * var.conns) << "a FIN each way per connection";
-  if (var.zero_window) EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
+  if (var.zero_window) {
+    EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
+  }
   std::filesystem::remove(pcap);
 }
 
@@ -353,7 +379,9 @@ INSTANTIATE_TEST_SUITE_P(Interop, TcpInterop,
 // --- abort ---------------------------------------------------------------------
 
 TEST(TcpInteropClose, SendpathAbortReachesLinuxAsReset) {
-  if (const char* why = lab_unavailable()) GTEST_SKIP() << why;
+  if (const char* why = lab_unavailable()) {
+    GTEST_SKIP() << why;
+  }
   TapLab lab;
   ASSERT_EQ(lab.error(), "");
   int pipefd[2];
