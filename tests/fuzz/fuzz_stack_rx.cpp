@@ -1,13 +1,19 @@
 // The whole input path: arbitrary packets arrive on a stack that has a TCP
-// listener, through netif_receive_skb -> ip_rcv -> tcp_v4_rcv / icmp / arp.
-// Nothing may crash, hang, leak or trip a sanitizer.
+// listener, through netif_receive_skb -> ip_rcv -> tcp_v4_rcv / icmp / arp,
+// while the application accepts and writes. Nothing may crash, hang, leak or
+// trip a sanitizer.
 //
-// Input: records of [len_hi, len_lo, mode] + len bytes of an IPv4 packet
-// (mode bit 0: fix the IPv4 and TCP checksums first, so the fuzzer reaches
-// TCP instead of stopping at checksum drops; bit 1: send it as ARP instead).
-// Each record is wrapped in an Ethernet header to the stack's MAC; virtual
-// time advances 10 ms and the stack polls between records. A fresh stack per
-// input keeps every finding reproducible from its file alone.
+// Input: up to 16 records of [len_hi, len_lo, mode] + len bytes of an IPv4
+// packet, each wrapped in an Ethernet header to the stack's MAC. Mode bits:
+//   0  fix the IPv4 and TCP checksums (else most packets stop at the drop)
+//   1  send the bytes as ARP instead of IPv4
+//   2  TCP: ack_seq := the stack's next sequence number as last seen on the
+//      wire, so the fuzzer can complete handshakes and ACK data
+//   3  TCP: seq := the stack's last ack_seq, so segments land in the window
+//   4  then the application accepts (non-blocking) and writes
+//      1000 * (1 + (mode >> 5)) bytes with MSG_DONTWAIT
+// Virtual time advances 10 ms and the stack polls after each record. A fresh
+// stack per input keeps every finding reproducible from its file alone.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -30,6 +36,8 @@ constexpr sp::Ipv4Addr kOurIp = sp::ipv4_addr(10, 0, 0, 2);
 constexpr sp::Ipv4Addr kPeerIp = sp::ipv4_addr(10, 0, 0, 1);
 constexpr std::size_t kMaxRecords = 16;
 
+// Frees what the stack sends, remembering the sequence numbers of its last
+// TCP segment so the next input can answer it.
 class SinkDevice final : public sp::NetDevice {
  public:
   SinkDevice() {
@@ -37,25 +45,52 @@ class SinkDevice final : public sp::NetDevice {
     dev_addr = kOurMac;
   }
   sp::NetdevTx xmit(sp::SkbPtr skb) override {
+    frame_.resize(skb->len);
+    if (sp::skb_copy_bits(skb.get(), 0, frame_.data(), skb->len) == 0) observe(frame_);
     sp::consume_skb(std::move(skb));
     return sp::NETDEV_TX_OK;
   }
   int poll(int) override { return 0; }
+
+  std::uint32_t snd_nxt = 0;  // seq + length (+SYN, +FIN) of its last segment
+  std::uint32_t ack = 0;      // its last ack_seq
+
+ private:
+  void observe(const std::vector<std::uint8_t>& f) {
+    auto eth = sp::EthernetView::parse(f);
+    if (!eth || eth->ethertype() != sp::ETH_P_IP) return;
+    auto ip = sp::Ipv4View::parse(eth->payload());
+    if (!ip || ip->protocol() != sp::IPPROTO_TCP_) return;
+    auto tcp = sp::TcpView::parse(ip->payload());
+    if (!tcp) return;
+    snd_nxt = tcp->seq() + static_cast<std::uint32_t>(tcp->payload().size()) +
+              (tcp->syn() ? 1 : 0) + (tcp->fin() ? 1 : 0);
+    if (tcp->ack()) ack = tcp->ack_seq();
+  }
+  std::vector<std::uint8_t> frame_;
 };
 
-void fix_checksums(std::vector<std::uint8_t>& pkt) {
+// The TCP header of pkt when it is a whole, unfragmented IPv4/TCP packet.
+std::uint8_t* tcp_header(std::vector<std::uint8_t>& pkt, std::size_t* tcp_len) {
   auto v = sp::Ipv4View::parse(pkt);
-  if (!v) return;
-  std::uint8_t* iph = pkt.data();
-  sp::ip_send_check(iph);
-  if (v->protocol() != sp::IPPROTO_TCP_ || v->is_fragment()) return;
+  if (!v || v->protocol() != sp::IPPROTO_TCP_ || v->is_fragment()) return nullptr;
   std::size_t hl = v->header_len(), tot = v->tot_len();
-  if (tot - hl < sp::kTcpMinHeaderLen) return;
-  std::uint8_t* th = iph + hl;
+  if (tot - hl < sp::kTcpMinHeaderLen) return nullptr;
+  *tcp_len = tot - hl;
+  return pkt.data() + hl;
+}
+
+void fix_checksums(std::vector<std::uint8_t>& pkt) {
+  if (!sp::Ipv4View::parse(pkt)) return;
+  sp::ip_send_check(pkt.data());
+  std::size_t len = 0;
+  std::uint8_t* th = tcp_header(pkt, &len);
+  if (!th) return;
+  auto v = *sp::Ipv4View::parse(pkt);
   sp::store_be16(th + sp::kTcpCheckOffset, 0);
-  sp::Wsum s = sp::csum_partial(th, tot - hl, 0);
+  sp::Wsum s = sp::csum_partial(th, len, 0);
   sp::store_be16(th + sp::kTcpCheckOffset,
-                 sp::tcp_v4_check(static_cast<std::uint32_t>(tot - hl), v->saddr(), v->daddr(), s));
+                 sp::tcp_v4_check(static_cast<std::uint32_t>(len), v.saddr(), v.daddr(), s));
 }
 
 }  // namespace
@@ -63,11 +98,13 @@ void fix_checksums(std::vector<std::uint8_t>& pkt) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   sp::VirtualClock clock(sp::kNsPerSec);
   auto stack = std::make_unique<sp::Stack>(clock);
-  int ifindex = stack->register_netdev(std::make_unique<SinkDevice>());
+  auto owned = std::make_unique<SinkDevice>();
+  SinkDevice* dev = owned.get();
+  int ifindex = stack->register_netdev(std::move(owned));
   stack->add_address(ifindex, htonl(kOurIp), 24);
   stack->neigh_add(ifindex, htonl(kPeerIp), kPeerMac);
 
-  int lfd = sp::socket(*stack, AF_INET, SOCK_STREAM, 0);
+  int lfd = sp::socket(*stack, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(8080);
@@ -76,6 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
     sp::listen(lfd, 8);
   }
+  int cfd = -1;
+  static std::vector<std::uint8_t> app_bytes(8000, 0x5a);
 
   std::size_t off = 0;
   for (std::size_t rec = 0; rec < kMaxRecords && size - off >= 3; ++rec) {
@@ -85,20 +124,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     len = std::min(len, size - off);
     std::vector<std::uint8_t> pkt(data + off, data + off + len);
     off += len;
+
+    std::size_t tcp_len = 0;
+    if (std::uint8_t* th = tcp_header(pkt, &tcp_len)) {
+      if (mode & 4) sp::store_be32(th + sp::kTcpAckOffset, dev->snd_nxt);
+      if (mode & 8) sp::store_be32(th + sp::kTcpSeqOffset, dev->ack);
+    }
     if (mode & 1) fix_checksums(pkt);
 
-    sp::SkbPtr skb =
-        sp::alloc_skb_with_headroom(64, static_cast<std::uint32_t>(sp::ETH_HLEN + len));
+    auto frame_len = static_cast<std::uint32_t>(sp::ETH_HLEN + len);
+    sp::SkbPtr skb = sp::alloc_skb_with_headroom(64, frame_len);
     if (!skb) break;
-    std::uint8_t* p = sp::skb_put(skb.get(), static_cast<std::uint32_t>(sp::ETH_HLEN + len));
+    std::uint8_t* p = sp::skb_put(skb.get(), frame_len);
     sp::EthernetRepr{kOurMac, kPeerMac, (mode & 2) ? sp::ETH_P_ARP : sp::ETH_P_IP}.emit(p);
     if (len) std::memcpy(p + sp::ETH_HLEN, pkt.data(), len);
     skb->ifindex = ifindex;
     stack->netif_receive_skb(std::move(skb));
+
+    if ((mode & 16) && lfd >= 0) {
+      if (cfd < 0) cfd = sp::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
+      if (cfd >= 0) {
+        std::size_t n = std::min<std::size_t>(1000 * (1 + (mode >> 5)), app_bytes.size());
+        sp::send(cfd, app_bytes.data(), n, MSG_DONTWAIT);
+      }
+    }
     clock.advance_by(10 * sp::kNsPerMs);
     stack->poll();
   }
 
+  if (cfd >= 0) sp::close(cfd);
   if (lfd >= 0) sp::close(lfd);
   // Let close-time timers and deferred work run out before the stack goes.
   for (int i = 0; i < 4; ++i) {
