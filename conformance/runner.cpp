@@ -348,7 +348,9 @@ class Runner {
         std::string s = e.syscall.name + "(";
         for (size_t i = 0; i < e.syscall.args.size(); ++i)
           s += (i ? ", " : "") + e.syscall.args[i]->to_string();
-        return s + ") = " + e.syscall.result->to_string();
+        s += ") = " + e.syscall.result->to_string();
+        if (!e.syscall.errno_name.empty()) s += " " + e.syscall.errno_name;
+        return s;
       }
       case EventType::kCommand:
         return "`" + e.text + "`";
@@ -478,6 +480,10 @@ class Runner {
       map_.local_isn = live.seq - e.packet.start_seq;
       map_.local_isn_known = true;
       if (!local_port_) local_port_ = live.sport;
+    }
+    if (cfg_.verbose && cfg_.log) {
+      *cfg_.log << "    actual: " << secs(actual_us) << " " << describe_packet(live, &map_, true)
+                << "\n";
     }
     auto err = verify_outbound(e.packet, live, map_, tol_);
     if (!err) err = check_time(e, start, end, actual_us, "outbound packet");
@@ -728,8 +734,11 @@ class Runner {
     int level = static_cast<int>(eval_int(e, arg(e, 1)));
     int name = static_cast<int>(eval_int(e, arg(e, 2)));
     const Expr& v = *arg(e, 3);
+    if (level == IPPROTO_TCP && name == TCP_INFO && v.kind == Expr::Kind::kStruct)
+      return tcp_info_struct(e, fd, v);
     if (v.kind != Expr::Kind::kList || v.items.size() != 1)
-      sys_unsupported(e, "option value " + v.to_string() + " (only [int] is checked)");
+      sys_unsupported(e,
+                      "option value " + v.to_string() + " (only [int] and {tcpi_...} are checked)");
     int out = 0;
     unsigned len = sizeof out;
     long r = target_->getsockopt(fd, level, name, &out, &len);
@@ -745,6 +754,32 @@ class Runner {
       if (want_len != static_cast<std::int64_t>(len)) {
         sys_fail(e, "Bad getsockopt optlen: expected: " + std::to_string(want_len) +
                         " actual: " + std::to_string(len));
+      }
+    }
+    return r;
+  }
+
+  // getsockopt(fd, SOL_TCP, TCP_INFO, {tcpi_state=1, ...}, ...): every field
+  // the script names must have the value it gives.
+  long tcp_info_struct(const Event& e, int fd, const Expr& want) {
+    struct tcp_info ti {};
+    long r = target_->tcp_info(fd, &ti);
+    check_result(e, r);
+    if (r < 0) return r;
+    PyEnv saved = py_;
+    bind_tcp_info(ti);
+    PyEnv got = py_;
+    py_ = saved;
+    for (const ExprPtr& f : want.items) {
+      if (f->kind != Expr::Kind::kField || !f->value)
+        sys_unsupported(e, "tcp_info field " + f->to_string());
+      auto it = got.vars.find(f->text);
+      if (it == got.vars.end() || f->text.rfind("tcpi_", 0) != 0)
+        sys_unsupported(e, "tcp_info field " + f->text);
+      std::int64_t w = eval_int(e, f->value);
+      if (w != it->second.i) {
+        sys_fail(e, "Bad getsockopt TCP_INFO " + f->text + ": expected: " + std::to_string(w) +
+                        " actual: " + std::to_string(it->second.i));
       }
     }
     return r;

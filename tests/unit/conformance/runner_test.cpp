@@ -267,6 +267,19 @@ TEST(DrillRunner, CodeAssertSeesTcpInfo) {
       << bad.reason;
 }
 
+TEST(DrillRunner, TcpInfoStructFieldsAreCompared) {
+  ScriptResult ok = run(std::string(kHandshake) +
+                        "+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=10}, [232]) = 0\n");
+  EXPECT_EQ(ok.kind, ScriptResult::Kind::kPass) << ok.reason;
+  ScriptResult bad = run(std::string(kHandshake) +
+                         "+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=11}, [232]) = 0\n");
+  EXPECT_EQ(bad.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(bad.line, 8);
+  EXPECT_EQ(bad.reason,
+            "runtime error in getsockopt call: Bad getsockopt TCP_INFO tcpi_snd_cwnd: expected: 11 "
+            "actual: 10");
+}
+
 TEST(DrillRunner, UnknownShellCommandIsUnsupportedAndNotRun) {
   ScriptResult r = run(std::string(kHandshake) + "+0 `tc qdisc replace dev tun0 root fq`\n");
   EXPECT_EQ(r.kind, ScriptResult::Kind::kUnsupported);
