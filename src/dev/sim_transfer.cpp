@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "core/stack.hpp"
 #include "dev/pcap_tap.hpp"
@@ -186,6 +187,7 @@ class Runner {
       c->up = make_flow(static_cast<std::uint64_t>(2 * i));
       if (opt_.bidirectional) c->down = make_flow(static_cast<std::uint64_t>(2 * i + 1));
       by_port_[c->cport] = c.get();
+      by_fd_[c->cfd] = c.get();
       conns_.push_back(std::move(c));
     }
     return true;
@@ -218,6 +220,7 @@ class Runner {
         continue;
       }
       it->second->sfd = fd;
+      by_fd_[fd] = it->second;
     }
   }
 
@@ -278,16 +281,36 @@ class Runner {
     return true;
   }
 
+  // One pass of the applications: accept, then move bytes on the sockets
+  // poll() says are ready, as an event-driven program would (trying every
+  // socket would cost a failed send and recv per connection per step).
   bool pump_all() {
     bool moved = accept_pending();
+    pfds_.clear();
     for (auto& c : conns_) {
       if (c->sfd < 0) continue;  // not accepted yet: nothing to read on the server
-      moved |= pump_send(c->cfd, *c->up);
-      moved |= pump_recv(c->sfd, *c->up);
+      short cev = 0, sev = 0;
+      if (!c->up->shut) cev |= POLLOUT;
+      if (!c->up->eof) sev |= POLLIN;
       if (c->down) {
-        moved |= pump_send(c->sfd, *c->down);
-        moved |= pump_recv(c->cfd, *c->down);
+        if (!c->down->shut) sev |= POLLOUT;
+        if (!c->down->eof) cev |= POLLIN;
       }
+      if (cev) pfds_.push_back({c->cfd, cev, 0});
+      if (sev) pfds_.push_back({c->sfd, sev, 0});
+    }
+    if (pfds_.empty()) return moved;
+    if (sp::poll(pfds_.data(), pfds_.size(), 0) <= 0) return moved;
+    for (const pollfd& p : pfds_) {
+      if (!p.revents) continue;
+      Conn* c = by_fd_[p.fd];
+      const bool client = p.fd == c->cfd;
+      Flow* out = client ? c->up.get() : c->down.get();
+      Flow* in = client ? c->down.get() : c->up.get();
+      if (out && !out->shut && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
+        moved |= pump_send(p.fd, *out);
+      if (in && !in->eof && (p.revents & (POLLIN | POLLERR | POLLHUP | POLLRDHUP)))
+        moved |= pump_recv(p.fd, *in);
     }
     return moved;
   }
@@ -382,6 +405,8 @@ class Runner {
   int lfd_ = -1;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::map<std::uint16_t, Conn*> by_port_;
+  std::unordered_map<int, Conn*> by_fd_;
+  std::vector<pollfd> pfds_;
   std::vector<std::uint8_t> rxbuf_ = std::vector<std::uint8_t>(256 * 1024);
   std::uint64_t delivered_ = 0;
   TransferResult res_;
