@@ -198,10 +198,29 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
     plan.ignored.push_back(line + " (a fresh stack has no TCP metrics)");
     return;
   }
-  if (cmd == "tc" && w.size() == 7 && w[1] == "qdisc" && w[2] == "add" && w[3] == "dev" &&
-      w[5] == "root" && w[6] == "pfifo") {
-    plan.ignored.push_back(line + " (the script device is already an unlimited FIFO)");
-    return;
+  // The root qdisc of the script device: a FIFO (the default, what
+  // defaults.sh installs) or "pfifo limit 0", which refuses every packet so
+  // that transmits fail locally (NET_XMIT_DROP), as scripts use to emulate
+  // qdisc congestion. Pacing qdiscs (fq) are not emulated.
+  if (cmd == "tc" && w.size() >= 6 && w[1] == "qdisc" && w[3] == "dev" && w[4] == "tun0" &&
+      w[5] == "root") {
+    const std::string& op = w[2];
+    std::vector<std::string> rest(w.begin() + 6, w.end());
+    if (op == "delete" || op == "del") {
+      if (rest.empty()) {
+        plan.device.push_back(DeviceAction::kQdiscFifo);
+        return;
+      }
+    } else if (op == "add" || op == "replace" || op == "change") {
+      if (rest == std::vector<std::string>{"pfifo"}) {
+        plan.device.push_back(DeviceAction::kQdiscFifo);
+        return;
+      }
+      if (rest == std::vector<std::string>{"pfifo", "limit", "0"}) {
+        plan.device.push_back(DeviceAction::kQdiscDropAll);
+        return;
+      }
+    }
   }
   plan.unsupported = "shell command `" + line + "`";
 }

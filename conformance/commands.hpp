@@ -2,8 +2,9 @@
 // runs a shell. It understands the commands that configure TCP, the
 // sysctls set by defaults.sh, `sysctl -q name=value`, and set_sysctls.py
 // /proc/sys/... paths, and turns them into assignments to the stack's
-// sysctl table. Any other command makes the script unsupported, named
-// exactly.
+// sysctl table; `tc qdisc` on the test device between a FIFO and a FIFO of
+// length 0 changes how the script device treats transmits. Any other command makes the script
+// unsupported, named exactly.
 #pragma once
 #include <optional>
 #include <string>
@@ -19,8 +20,15 @@ struct SysctlAssignment {
   bool from_defaults = false;  // set by defaults.sh: an unknown name is not fatal there
 };
 
+// What a command does to the script device (its root qdisc).
+enum class DeviceAction {
+  kQdiscFifo,     // unlimited FIFO: every packet leaves
+  kQdiscDropAll,  // "pfifo limit 0": every packet is refused (local congestion)
+};
+
 struct CommandPlan {
   std::vector<SysctlAssignment> sysctls;
+  std::vector<DeviceAction> device;        // in order
   std::vector<std::string> ignored;        // no-ops on a fresh stack, for --verbose
   std::optional<std::string> unsupported;  // the first command the runner cannot do
 };

@@ -206,6 +206,11 @@ class Runner {
       note("sysctl " + a.name + "=" + a.value);
     }
     for (const std::string& i : plan.ignored) note("ignored command: " + i);
+    for (DeviceAction a : plan.device) {
+      dev_->set_drop_all(a == DeviceAction::kQdiscDropAll);
+      note(a == DeviceAction::kQdiscDropAll ? "qdisc: pfifo limit 0 (every transmit is refused)"
+                                            : "qdisc: pfifo");
+    }
   }
 
   void note(const std::string& m) {

@@ -16,6 +16,12 @@ ScriptDevice::ScriptDevice(const Clock& clock, const Config& cfg) : clock_(clock
 }
 
 NetdevTx ScriptDevice::xmit(SkbPtr skb) {
+  if (drop_all_) {
+    ++refused_;
+    stats.tx_dropped++;
+    kfree_skb(std::move(skb));
+    return NETDEV_TX_BUSY;
+  }
   std::vector<std::uint8_t> bytes(skb->len);
   if (skb->len && skb_copy_bits(skb.get(), 0, bytes.data(), skb->len) != 0) {
     bad_.push_back("skb_copy_bits failed on an outbound skb");

@@ -29,6 +29,11 @@ class ScriptDevice final : public NetDevice {
   // Queues raw IPv4 bytes for the stack to receive.
   void inject(const std::vector<std::uint8_t>& ip_packet);
 
+  // "pfifo limit 0": refuse (drop) every transmit, so the stack sees a
+  // local drop (NET_XMIT_DROP) instead of a sent packet.
+  void set_drop_all(bool on) { drop_all_ = on; }
+  std::uint64_t refused() const { return refused_; }
+
   // Packets the stack sent, oldest first, with their departure times.
   std::deque<WirePacket>& sent() { return sent_; }
   // Frames the device could not decode (counted, described in `bad_`).
@@ -40,6 +45,8 @@ class ScriptDevice final : public NetDevice {
   std::deque<SkbPtr> rx_;
   std::deque<WirePacket> sent_;
   std::vector<std::string> bad_;
+  bool drop_all_ = false;
+  std::uint64_t refused_ = 0;
 };
 
 }  // namespace sp::drill

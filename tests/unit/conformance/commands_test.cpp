@@ -54,6 +54,15 @@ TEST(DrillCommands, QdiscChangeIsUnsupportedAndNamed) {
   EXPECT_EQ(*p.unsupported, "shell command `tc qdisc replace dev tun0 root fq`");
 }
 
+TEST(DrillCommands, ZeroLengthFifoRefusesTransmitsAndDeleteRestoresTheFifo) {
+  CommandPlan p = plan_command(
+      "tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo limit 0", ".");
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  ASSERT_EQ(p.device.size(), 2u);
+  EXPECT_EQ(p.device[0], DeviceAction::kQdiscFifo);
+  EXPECT_EQ(p.device[1], DeviceAction::kQdiscDropAll);
+}
+
 TEST(DrillCommands, ArbitraryShellIsUnsupported) {
   EXPECT_TRUE(
       plan_command("echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect", ".").unsupported);

@@ -187,6 +187,18 @@ TEST(DrillPacket, ScriptDeviceRecordsTsoSkbAsOnePacketWithItsTime) {
   EXPECT_EQ(dev.sent().front().time_ns, 5 * kNsPerSec + 3 * kNsPerMs);
 }
 
+TEST(DrillPacket, ScriptDeviceWithZeroLengthFifoRefusesTransmits) {
+  VirtualClock clock;
+  ScriptDevice dev(clock, ScriptDevice::Config{});
+  dev.set_drop_all(true);
+  SkbPtr skb = alloc_skb(64);
+  ASSERT_TRUE(skb);
+  skb_put(skb.get(), 40);
+  EXPECT_EQ(dev.xmit(std::move(skb)), NETDEV_TX_BUSY);
+  EXPECT_TRUE(dev.sent().empty());
+  EXPECT_EQ(dev.refused(), 1u);
+}
+
 TEST(DrillPacket, ScriptDeviceDeliversInjectedPacketsOnPoll) {
   VirtualClock clock;
   ScriptDevice::Config cfg;
