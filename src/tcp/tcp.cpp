@@ -160,7 +160,7 @@ int tcp_init_sock(Sock* sk) {
   icsk->icsk_ack.ato = TCP_ATO_MIN;
   tcp_assign_congestion_control(sk);
   sk->sk_state = TCP_CLOSE;
-  sk->sk_write_space = sk_stream_write_space;
+  sk->sk_write_space = tcp_new_space;
   sk->sk_sndbuf = sc.tcp_wmem[1];
   sk->sk_rcvbuf = sc.tcp_rmem[1];
   return 0;

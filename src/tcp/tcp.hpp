@@ -436,6 +436,12 @@ int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len);
 void tcp_wfree(SkBuff* skb);  // skb destructor: TSQ accounting
 // Send what TSQ or pacing held back (tcp_tsq_handler / tcp_pace_kick).
 void tcp_tsq_handler(Sock* sk);
+// Send-buffer autotuning: grow sk_sndbuf to two congestion windows of skbs
+// (up to tcp_wmem[2]) unless SO_SNDBUF fixed it. tcp-recv: call from
+// tcp_init_buffer_space as Linux does. tcp_new_space is TCP's sk_write_space
+// (set by tcp_init_sock): expand if the window allows, then wake a writer.
+void tcp_sndbuf_expand(Sock* sk);
+void tcp_new_space(Sock* sk);
 void tcp_chrono_start(Sock* sk, TcpChrono type);
 void tcp_chrono_stop(Sock* sk, TcpChrono type);
 void tcp_cwnd_restart(Sock* sk, std::int32_t delta);

@@ -878,6 +878,38 @@ void tcp_tsq_handler(Sock* sk) {
   tcp_tsq_write(sk);
 }
 
+void tcp_sndbuf_expand(Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
+  // Room for two full windows of skbs (cwnd, at least the initial window
+  // and the reordering degree), each costing a power-of-two head plus the
+  // sk_buff, as the allocator charges them.
+  std::uint32_t per_mss = std::max<std::uint32_t>(tp->rx_opt.mss_clamp, tp->mss_cache) +
+                          MAX_TCP_HEADER + static_cast<std::uint32_t>(sizeof(SkbSharedInfo));
+  std::uint32_t p2 = 1;
+  while (p2 < per_mss) p2 <<= 1;
+  per_mss = p2 + static_cast<std::uint32_t>(sizeof(SkBuff));
+  std::uint32_t nr_segs = std::max<std::uint32_t>(TCP_INIT_CWND, tcp_snd_cwnd(tp));
+  nr_segs = std::max<std::uint32_t>(nr_segs, tp->reordering + 1);
+  std::uint64_t sndmem = ca && ca->sndbuf_expand ? ca->sndbuf_expand(sk) : 2;
+  sndmem *= static_cast<std::uint64_t>(nr_segs) * per_mss;
+  const std::uint64_t cap = static_cast<std::uint64_t>(sk->stack->sysctl().tcp_wmem[2]);
+  if (static_cast<std::uint64_t>(sk->sk_sndbuf) < sndmem)
+    sk->sk_sndbuf = static_cast<int>(std::min(sndmem, cap));
+}
+
+void tcp_new_space(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  // tcp_should_expand_sndbuf: not when the user fixed SO_SNDBUF, and only
+  // while the congestion window, not the buffer, is the limit.
+  if (!(sk->sk_userlocks & SOCK_SNDBUF_LOCK) && tcp_packets_in_flight(tp) < tcp_snd_cwnd(tp) &&
+      ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+    tcp_sndbuf_expand(sk);
+    tp->snd_cwnd_stamp = tcp_jiffies32(sk);
+  }
+  sk_stream_write_space(sk);
+}
+
 void tcp_wfree(SkBuff* skb) {
   Sock* sk = static_cast<Sock*>(skb->sk);
   if (!sk) return;
