@@ -447,6 +447,7 @@ SkbPtr skb_copy(const SkBuff* skb) {
 
 int skb_copy_bits(const SkBuff* skb, std::uint32_t offset, void* to, std::uint32_t len) {
   if (offset > skb->len || len > skb->len - offset) return -EFAULT;
+  if (len == 0) return 0;  // `to` may be null then
   auto* out = static_cast<std::uint8_t*>(to);
   const std::uint32_t headlen = skb_headlen(skb);
   if (offset < headlen) {
