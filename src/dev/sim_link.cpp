@@ -148,14 +148,18 @@ namespace {
 
 // The frame as it appears on the wire: linear, private, checksum complete.
 SkbPtr wire_copy(const SkBuff* skb) {
-  SkbPtr c = alloc_skb_with_headroom(kWireCopyHeadroom, skb->len);
+  // Short frames are padded to the Ethernet minimum, as a NIC does; the
+  // receiver's IP layer trims them back to tot_len.
+  const std::uint32_t frame_len = std::max<std::uint32_t>(skb->len, kEthMinFrame);
+  SkbPtr c = alloc_skb_with_headroom(kWireCopyHeadroom, frame_len);
   if (!c) return nullptr;
-  std::uint8_t* p = skb_put(c.get(), skb->len);
+  std::uint8_t* p = skb_put(c.get(), frame_len);
   if (skb_copy_bits(skb, 0, p, skb->len) != 0) return nullptr;
+  std::memset(p + skb->len, 0, frame_len - skb->len);
   if (skb->ip_summed == IpSummed::CHECKSUM_PARTIAL) {
     const std::uint32_t start = skb->csum_start - skb_headroom(skb);
     if (skb->csum_start >= skb_headroom(skb) && start + skb->csum_offset + 2u <= skb->len) {
-      const Wsum sum = csum_partial(p + start, skb->len - start, 0);
+      const Wsum sum = csum_partial(p + start, skb->len - start, 0);  // not the padding
       store_be16(p + start + skb->csum_offset, csum_fold(sum));
     }
   }
@@ -186,7 +190,8 @@ void SimLink::complete_head(int dir) {
   SkbPtr wire = wire_copy(skb.get());
   skb.reset();  // the last bit has left: the destructor (TSQ) runs now
   if (wire) launch(d, std::move(wire), done);
-  if (!d.txq.empty()) start_next(d, done);
+  // A destructor that sent at once has already started the next frame.
+  if (!d.busy && !d.txq.empty()) start_next(d, done);
 }
 
 void SimLink::launch(Dir& d, SkbPtr wire, Nanos sent) {

@@ -135,6 +135,21 @@ TEST_F(SimTest, sender_skb_is_freed_when_serialised_not_when_delivered) {
   EXPECT_GT(arrivals[0].at, g_freed_at);
 }
 
+SimTest* g_test = nullptr;
+void send_another(SkBuff*) {
+  g_test->send(1448, 2);
+}
+
+TEST_F(SimTest, destructor_that_sends_at_once_does_not_disturb_the_wire_schedule) {
+  build(config());
+  g_test = this;
+  send(1448, 1, 0, send_another);  // freed at serialisation end -> sends frame 2
+  run();
+  ASSERT_EQ(arrivals.size(), 2u);
+  EXPECT_EQ(arrivals[0].at, ser_1g(1448) + 10 * kNsPerMs);
+  EXPECT_EQ(arrivals[1].at, 2 * ser_1g(1448) + 10 * kNsPerMs);
+}
+
 TEST_F(SimTest, full_queue_drops_the_tail) {
   SimLinkConfig c = config();
   c.a_to_b.queue_limit = 2;
