@@ -4,6 +4,8 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 
 namespace sp::drill {
@@ -132,6 +134,34 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
   if (line.rfind("/tmp/sysctl_restore_", 0) == 0 && ends_with(line, ".sh")) {
     plan.ignored.push_back(line + " (the stack is discarded after the script)");
     return;
+  }
+  // tcp_cubic module parameters: sendpath's CUBIC has Linux's defaults built
+  // in, so writing a parameter's default value is a no-op; any other value
+  // asks for behaviour the stack cannot be set to.
+  {
+    static const std::regex cubic_param(
+        R"(^echo\s+(\S+)\s*>\s*/sys/module/tcp_cubic/parameters/(\w+)$)");
+    std::smatch m;
+    if (std::regex_match(line, m, cubic_param)) {
+      static const std::map<std::string, std::string> linux_defaults = {
+          {"hystart", "1"},
+          {"hystart_detect", "3"},
+          {"hystart_low_window", "16"},
+          {"hystart_ack_delta_us", "2000"},
+          {"fast_convergence", "1"},
+          {"beta", "717"},
+          {"initial_ssthresh", "0"},
+          {"bic_scale", "41"},
+          {"tcp_friendliness", "1"}};
+      auto it = linux_defaults.find(m[2]);
+      if (it != linux_defaults.end() && it->second == m[1]) {
+        plan.ignored.push_back(line + " (Linux's default, which sendpath's CUBIC has built in)");
+      } else {
+        plan.unsupported =
+            "shell command `" + line + "` (tcp_cubic parameter other than Linux's default)";
+      }
+      return;
+    }
   }
   std::vector<std::string> w;
   if (!shell_words(line, &w)) {
