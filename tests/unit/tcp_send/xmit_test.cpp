@@ -261,5 +261,55 @@ TEST_F(XmitTest, ioctl_reports_queued_and_unsent_bytes) {
   EXPECT_EQ(nsd, 2000) << "1000 bytes fit the window and left";
 }
 
+TEST_F(XmitTest, send_buffer_grows_with_the_congestion_window) {
+  int fd = connected_socket();
+  Sock* sk = sk_of(fd);
+  const int initial = sk->sk_sndbuf;
+  EXPECT_EQ(initial, st_.sysctl().tcp_wmem[1]);
+  tcp_snd_cwnd_set(tp_of(fd), 100);
+  // The writer runs out of room; ACKs free it with the window not in use.
+  EXPECT_LT(write_n(fd, 1 << 20, MSG_DONTWAIT), 1 << 20);
+  ack(tp_of(fd)->snd_nxt);
+  EXPECT_GT(sk->sk_sndbuf, 4 * initial) << "tcp_sndbuf_expand: two windows of skbs";
+  EXPECT_LE(sk->sk_sndbuf, st_.sysctl().tcp_wmem[2]);
+}
+
+TEST_F(XmitTest, so_sndbuf_turns_send_buffer_autotuning_off) {
+  int fd = connected_socket();
+  set_sndbuf(fd, 10000);
+  tcp_snd_cwnd_set(tp_of(fd), 100);
+  EXPECT_LT(write_n(fd, 1 << 20, MSG_DONTWAIT), 1 << 20);
+  ack(tp_of(fd)->snd_nxt);
+  EXPECT_EQ(sk_of(fd)->sk_sndbuf, 20000);
+}
+
+TEST_F(XmitTest, pacing_spaces_segments_at_the_pacing_rate) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  Sock* sk = sk_of(fd);
+  sk->sk_pacing_status = SK_PACING_NEEDED;
+  sk->sk_pacing_rate = 1460 * 1000;  // one 1460-byte segment per millisecond
+  sk->sk_gso_max_segs = 1;           // one segment per skb, to see the spacing
+  std::vector<Nanos> at;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(write_n(fd, 1460), 1460);
+  }
+  const Nanos t0 = clock_.now_ns();
+  std::size_t seen = sent_count();
+  EXPECT_EQ(seen, 1u) << "the rest wait for their departure time";
+  for (int step = 0; step < 20 && sent_count() < 5; ++step) {
+    advance(kNsPerMs / 4);
+    if (sent_count() != seen) {
+      at.push_back(clock_.now_ns() - t0);
+      seen = sent_count();
+    }
+  }
+  ASSERT_EQ(sent_count(), 5u);
+  ASSERT_EQ(at.size(), 4u);
+  for (std::size_t i = 0; i < at.size(); ++i)
+    EXPECT_NEAR(static_cast<double>(at[i]), static_cast<double>((i + 1) * kNsPerMs), 0.3e6);
+}
+
 }  // namespace
 }  // namespace sp::send_test
