@@ -673,6 +673,38 @@ int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len) {
 
 // --- ICMP errors -----------------------------------------------------------------------------------
 
+namespace {
+
+// Resend at once what no longer fits the path (tcp_simple_retransmit): the
+// loss is not congestion, so cwnd is left alone; only the segments larger
+// than the new MSS are marked lost and go out again, split.
+void tcp_simple_retransmit(Sock* sk, unsigned mss) {
+  TcpSock* tp = tcp_sk(sk);
+  const std::uint32_t prior_lost = tp->lost_out;
+  for (SkBuff* skb = tp->tcp_rtx_queue.first(); skb; skb = tp->tcp_rtx_queue.next(skb)) {
+    TcpSkbCb* cb = TCP_SKB_CB(skb);
+    if (skb->len > mss && !(cb->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))) {
+      if (cb->sacked & TCPCB_SACKED_RETRANS) {
+        cb->sacked &= static_cast<std::uint8_t>(~TCPCB_SACKED_RETRANS);
+        tp->retrans_out -= std::min(tp->retrans_out, static_cast<std::uint32_t>(tcp_skb_pcount(skb)));
+      }
+      cb->sacked |= TCPCB_LOST;
+      tp->lost_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
+    }
+  }
+  if (prior_lost == tp->lost_out) return;
+  tp->retransmit_skb_hint = nullptr;
+  if (inet_csk(sk)->icsk_ca_state != TCP_CA_Loss) {
+    tp->high_seq = tp->snd_nxt;
+    tp->prior_ssthresh = 0;
+    tp->undo_marker = 0;
+    tcp_set_ca_state(sk, TCP_CA_Loss);
+  }
+  tcp_xmit_retransmit_queue(sk);
+}
+
+}  // namespace
+
 void tcp_v4_mtu_reduced(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
@@ -680,12 +712,13 @@ void tcp_v4_mtu_reduced(Sock* sk) {
   std::uint32_t mtu = tp->mtu_info;
   if (!mtu) return;
   sk->stack->update_pmtu(inet_sk(sk)->inet_daddr, mtu);
+  // The socket's cached route MTU is what tcp_current_mss re-syncs to (the
+  // kernel's dst_mtu(), which the PMTU update lowers): lower it too, or the
+  // next transmit puts the MSS back up.
+  if (sk->sk_dst_mtu > mtu) sk->sk_dst_mtu = mtu;
   if (icsk->icsk_pmtu_cookie > mtu) {
-    tcp_sync_mss(sk, mtu);
-    // Retransmit at once what no longer fits (tcp_simple_retransmit): mark
-    // the outstanding segments lost and resend them at the new size.
-    tcp_enter_loss(sk);
-    tcp_xmit_retransmit_queue(sk);
+    const unsigned mss = tcp_sync_mss(sk, mtu);
+    tcp_simple_retransmit(sk, mss);
   }
 }
 
