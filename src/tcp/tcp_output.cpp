@@ -1260,7 +1260,6 @@ int tcp_connect(Sock* sk) {
 }
 
 SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req) {
-  (void)listener;
   SkbPtr skb = alloc_nondata_skb();
   if (!skb) return nullptr;
   Stack& st = *listener->stack;
@@ -1439,14 +1438,14 @@ int tcp_write_wakeup(Sock* sk, int mib) {
     if (!err) tcp_event_new_data_sent(sk, skb);
     return err;
   }
-  (void)mib;
-  return tcp_xmit_probe_skb(sk, 0, MibId::TcpExtTCPWinProbe);
+  // mib: the counter this probe is for (a MibId; keepalive or window probe).
+  return tcp_xmit_probe_skb(sk, 0, static_cast<MibId>(mib));
 }
 
 void tcp_send_probe0(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   TcpSock* tp = tcp_sk(sk);
-  const int err = tcp_write_wakeup(sk, 0);
+  const int err = tcp_write_wakeup(sk, static_cast<int>(MibId::TcpExtTCPWinProbe));
   if (tp->packets_out || tcp_write_queue_empty(sk)) {
     // Data is moving again (or there is none): probing is over.
     icsk->icsk_probes_out = 0;
