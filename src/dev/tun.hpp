@@ -10,6 +10,11 @@
 // no copy) across the user/kernel boundary, as drivers/net/tun.c does for
 // vhost and QEMU.
 //
+// Batching: receive reads up to the NAPI budget of frames per poll, until
+// the fd runs dry. On transmit a plain tun fd takes one frame per write (the
+// kernel's multi-frame path, TUN_MSG_PTR, is only open to vhost); TSO is the
+// batching there: one writev carries up to 64 KiB, i.e. ~45 segments.
+//
 // TunFdDevice does the fd work for both flavours; TunDevice (IFF_TUN, raw
 // IPv4, below) and TapDevice (IFF_TAP, Ethernet, dev/tap.hpp) only differ in
 // how they open the fd and in the link type.

@@ -73,7 +73,8 @@ struct PeerResult {
 struct LinuxKnobs {
   int rcvbuf = 0;           // SO_RCVBUF; 0 = default autotuning
   std::string cc;           // TCP_CONGESTION; "" = the namespace default
-  int slow_read_every = 0;  // sleep 1 ms after every this many bytes read
+  int slow_read_every = 0;  // pause reading after every this many bytes
+  int pause_us = 1000;      // for this long
 };
 
 inline void apply_knobs(int fd, const LinuxKnobs& k) {
@@ -142,7 +143,7 @@ inline int linux_sink(int out, std::uint16_t port, int n, LinuxKnobs k) {
           c.since_sleep += static_cast<std::uint64_t>(r);
           if (k.slow_read_every && c.since_sleep >= static_cast<std::uint64_t>(k.slow_read_every)) {
             c.since_sleep = 0;
-            ::usleep(1000);
+            ::usleep(static_cast<useconds_t>(k.pause_us));
           }
         } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
           c.close = r == 0 ? "fin" : (errno == ECONNRESET ? "reset" : "error");

@@ -247,13 +247,22 @@ std::vector<Variant> variants() {
   v[1].name = "TsoOff";
   v[1].tso = false;
   v[2].name = "TinyLinuxReceiveBuffer";
+  // A receiver that stops reading for 50 ms every 16 MiB: its 4 KiB
+  // buffer fills and Linux must advertise a zero window, so sendpath has to
+  // probe (RFC 9293 3.8.6.1) until the reader resumes.
   v[2].knobs.rcvbuf = 4096;
-  v[2].knobs.slow_read_every = 1 << 20;
+  v[2].knobs.slow_read_every = 16 << 20;
+  v[2].knobs.pause_us = 50000;
   v[2].zero_window = true;
+  // Loss per segment: with TSO negotiated, Linux's netfilter would see
+  // (and drop) whole 64 KiB GSO frames from the tap, so these run with TSO
+  // off on the tap and each frame is one segment.
   v[3].name = "LinuxDrops1Percent";
   v[3].drop_pct = 1;
+  v[3].tso = false;
   v[4].name = "LinuxDrops5Percent";
   v[4].drop_pct = 5;
+  v[4].tso = false;
   v[5].name = "TwentyParallelConnections";
   v[5].conns = 20;
   v[6].name = "LinuxUsesCubic";
