@@ -103,7 +103,8 @@ struct SkBuff {
 
   alignas(8) std::uint8_t cb[48] = {};  // control block: TCP_SKB_CB lives here
 
-  // Which pool this sk_buff struct came from (internal to skbuff.cpp).
+  // Which pool this sk_buff struct came from: single or either half of an
+  // fclone pair (skb->fclone in Linux). Internal to skbuff.cpp.
   std::uint8_t pool_class = 0;
 };
 
@@ -306,8 +307,13 @@ bool skb_page_frag_refill(std::uint32_t sz, PageFrag* pfrag);
 
 // --- pools -------------------------------------------------------------------
 // Pools are per thread (one stack is one thread). Limits turn exhaustion into
-// allocation failure; stats let tests prove reuse.
+// allocation failure; stats let tests prove reuse. An object freed on another
+// thread joins (and is counted by) that thread's pools; one freed after its
+// thread has exited goes back to the heap.
 struct SkbPoolStats {
+  // skb_in_use counts sk_buff structs held: an fclone pair holds two from
+  // alloc_skb_fclone until both are freed. *_fresh: taken from the heap
+  // because the free list was empty (flat in a steady state).
   std::uint64_t skb_allocs = 0, skb_frees = 0, skb_in_use = 0;
   std::uint64_t head_allocs = 0, head_frees = 0, head_in_use = 0, head_fresh = 0;
   std::uint64_t page_allocs = 0, page_frees = 0, page_in_use = 0, page_fresh = 0;
