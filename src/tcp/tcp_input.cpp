@@ -20,16 +20,34 @@ namespace {
 // --- the header of an inbound skb --------------------------------------------------
 // tcp_v4_rcv leaves skb->data (and transport_header) at the TCP header, with
 // the whole header linear; tcp_data_queue pulls it before queueing.
-const std::uint8_t* tcp_hdr(const SkBuff* skb) { return skb_transport_header(skb); }
-std::uint8_t th_flags(const std::uint8_t* th) { return th[13]; }
-bool th_syn(const std::uint8_t* th) { return th[13] & TCPHDR_SYN; }
-bool th_fin(const std::uint8_t* th) { return th[13] & TCPHDR_FIN; }
-bool th_rst(const std::uint8_t* th) { return th[13] & TCPHDR_RST; }
-bool th_ack(const std::uint8_t* th) { return th[13] & TCPHDR_ACK; }
-std::uint32_t th_doff_bytes(const std::uint8_t* th) { return (th[12] >> 4) * 4u; }
-std::uint16_t th_window(const std::uint8_t* th) { return load_be16(th + 14); }
+const std::uint8_t* tcp_hdr(const SkBuff* skb) {
+  return skb_transport_header(skb);
+}
+std::uint8_t th_flags(const std::uint8_t* th) {
+  return th[13];
+}
+bool th_syn(const std::uint8_t* th) {
+  return th[13] & TCPHDR_SYN;
+}
+bool th_fin(const std::uint8_t* th) {
+  return th[13] & TCPHDR_FIN;
+}
+bool th_rst(const std::uint8_t* th) {
+  return th[13] & TCPHDR_RST;
+}
+bool th_ack(const std::uint8_t* th) {
+  return th[13] & TCPHDR_ACK;
+}
+std::uint32_t th_doff_bytes(const std::uint8_t* th) {
+  return (th[12] >> 4) * 4u;
+}
+std::uint16_t th_window(const std::uint8_t* th) {
+  return load_be16(th + 14);
+}
 
-Mib& mib_of(Sock* sk) { return sk->stack->mib(); }
+Mib& mib_of(Sock* sk) {
+  return sk->stack->mib();
+}
 
 void tcp_drop(Sock* sk, SkbPtr skb, SkbDropReason reason) {
   tcp_drop_reason(*sk->stack, std::move(skb), reason);
@@ -50,13 +68,15 @@ void tcp_drop_reason(Stack& st, SkbPtr skb, SkbDropReason reason) {
 // header into opt_rx. MSS, window scale and SACK-permitted count only on a
 // SYN (estab == false); timestamps always. Malformed options end the walk
 // the way Linux's parser does (src/wire's parser implements that walk).
-void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx, bool estab) {
+void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* opt_rx,
+                       bool estab) {
   const std::uint8_t* th = tcp_hdr(skb);
   const std::uint32_t doff = th_doff_bytes(th);
   opt_rx->saw_tstamp = false;
   if (doff <= kTcpMinHeaderLen) return;
   TcpOptions o;
-  tcp_parse_options(std::span<const std::uint8_t>(th + kTcpMinHeaderLen, doff - kTcpMinHeaderLen), &o);
+  tcp_parse_options(std::span<const std::uint8_t>(th + kTcpMinHeaderLen, doff - kTcpMinHeaderLen),
+                    &o);
   opt_rx->saw_unknown = o.saw_unknown;
   if (!estab && th_syn(th)) {
     if (o.mss) {
@@ -155,14 +175,16 @@ bool tcp_paws_discard(Sock* sk, const SkBuff* skb) {
 SkbDropReason tcp_sequence(const TcpSock* tp, std::uint32_t seq, std::uint32_t end_seq, bool* bad) {
   *bad = true;
   if (before(end_seq, tp->rcv_wup)) return SkbDropReason::SKB_DROP_REASON_TCP_OLD_SEQUENCE;
-  if (after(seq, tp->rcv_nxt + tcp_receive_window(tp))) return SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SEQUENCE;
+  if (after(seq, tp->rcv_nxt + tcp_receive_window(tp)))
+    return SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SEQUENCE;
   *bad = false;
   return SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
 }
 
 // Out-of-window ACKs are rate limited per socket (tcp_invalid_ratelimit,
 // 500 ms) so that a flood of bad segments cannot make us flood back.
-bool tcp_oow_rate_limited(Sock* sk, const SkBuff* skb, MibId mib, std::uint32_t* last_oow_ack_time) {
+bool tcp_oow_rate_limited(Sock* sk, const SkBuff* skb, MibId mib,
+                          std::uint32_t* last_oow_ack_time) {
   const TcpSkbCb* cb = TCP_SKB_CB(skb);
   // Data segments and SYNs are not limited: the peer needs the reply.
   if (cb->seq != cb->end_seq && !th_syn(tcp_hdr(skb))) return false;
@@ -203,7 +225,8 @@ void tcp_send_challenge_ack(Sock* sk) {
 void tcp_dsack_set(Sock* sk, std::uint32_t seq, std::uint32_t end_seq) {
   TcpSock* tp = tcp_sk(sk);
   if (tp->rx_opt.sack_ok && sk->stack->sysctl().tcp_dsack) {
-    mib_of(sk).inc(before(seq, tp->rcv_nxt) ? MibId::TcpExtTCPDSACKOldSent : MibId::TcpExtTCPDSACKOfoSent);
+    mib_of(sk).inc(before(seq, tp->rcv_nxt) ? MibId::TcpExtTCPDSACKOldSent
+                                            : MibId::TcpExtTCPDSACKOfoSent);
     tp->rx_opt.dsack = true;
     tp->duplicate_sack[0].start_seq = seq;
     tp->duplicate_sack[0].end_seq = end_seq;
@@ -248,7 +271,8 @@ void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks) {
 void tcp_write_queue_purge(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
-  while (SkBuff* skb = tp->tcp_rtx_queue.first()) sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+  while (SkBuff* skb = tp->tcp_rtx_queue.first())
+    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
   sk_mem_reclaim(sk);
   tp->packets_out = 0;
   tp->retrans_out = 0;
@@ -299,7 +323,9 @@ void tcp_write_err(Sock* sk) {
 
 namespace {
 
-std::uint32_t tcp_rto_min_us(const Sock* sk) { return tcp_rto_min(sk) * 1000; }
+std::uint32_t tcp_rto_min_us(const Sock* sk) {
+  return tcp_rto_min(sk) * 1000;
+}
 
 // Linux's fixed-point form of RFC 6298 2.3: srtt_us holds 8*SRTT, mdev_us
 // 4*|deviation| smoothed with gain 1/4, and rttvar_us (4*RTTVAR) is the
@@ -355,7 +381,8 @@ void tcp_set_rto(Sock* sk) {
 void tcp_update_rtt_min(Sock* sk, std::uint32_t rtt_us) {
   TcpSock* tp = tcp_sk(sk);
   std::uint32_t now = tcp_jiffies32(sk);
-  if (rtt_us <= tp->rtt_min.v || static_cast<std::int32_t>(now - tp->rtt_min.t) > 300 * static_cast<std::int32_t>(HZ)) {
+  if (rtt_us <= tp->rtt_min.v ||
+      static_cast<std::int32_t>(now - tp->rtt_min.t) > 300 * static_cast<std::int32_t>(HZ)) {
     tp->rtt_min.v = rtt_us;
     tp->rtt_min.t = now;
   }
@@ -565,7 +592,8 @@ void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack
   if (tp->dup_ack_counter < 255) tp->dup_ack_counter++;
   tcp_add_reno_sack(tp);
   if (icsk->icsk_ca_state == TCP_CA_Open) tcp_set_ca_state(sk, TCP_CA_Disorder);
-  const std::uint32_t thresh = static_cast<std::uint32_t>(std::max(sk->stack->sysctl().tcp_reordering, 1));
+  const std::uint32_t thresh =
+      static_cast<std::uint32_t>(std::max(sk->stack->sysctl().tcp_reordering, 1));
   if (tp->dup_ack_counter >= thresh && tp->packets_out) tcp_enter_recovery(sk);
 }
 
@@ -596,7 +624,8 @@ void tcp_cong_control(Sock* sk, std::uint32_t ack, std::uint32_t acked_sacked, i
 
 // tcp_may_update_window (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule): take the
 // window from a newer segment, or from the same one when it grew (or closed).
-bool tcp_may_update_window(const TcpSock* tp, std::uint32_t ack, std::uint32_t ack_seq, std::uint32_t nwin) {
+bool tcp_may_update_window(const TcpSock* tp, std::uint32_t ack, std::uint32_t ack_seq,
+                           std::uint32_t nwin) {
   return after(ack, tp->snd_una) || after(ack_seq, tp->snd_wl1) ||
          (ack_seq == tp->snd_wl1 && (nwin > tp->snd_wnd || !nwin));
 }
@@ -742,7 +771,8 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
   const std::uint32_t prior_packets = tp->packets_out;
 
   if (before(ack, prior_snd_una)) {
-    std::uint32_t max_window = static_cast<std::uint32_t>(std::min<std::uint64_t>(tp->max_window, tp->bytes_acked));
+    std::uint32_t max_window =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(tp->max_window, tp->bytes_acked));
     if (before(ack, prior_snd_una - max_window)) {
       if (!(flag & FLAG_NO_CHALLENGE_ACK)) tcp_send_challenge_ack(sk);
       return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_TOO_OLD_ACK);
@@ -751,7 +781,8 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
     if (flag & FLAG_UPDATE_TS_RECENT) tcp_replace_ts_recent(tp, cb->seq);
     return 0;
   }
-  if (after(ack, tp->snd_nxt)) return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_ACK_UNSENT_DATA);
+  if (after(ack, tp->snd_nxt))
+    return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_ACK_UNSENT_DATA);
 
   if (after(ack, prior_snd_una)) {
     flag |= FLAG_SND_UNA_ADVANCED;
@@ -787,7 +818,8 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
   // its give-up clock afresh (tcp_retrans_stamp_cleanup).
   if (flag & FLAG_SND_UNA_ADVANCED) {
     const SkBuff* head = tcp_rtx_queue_head(sk);
-    if (!tp->retrans_out && (!head || !(TCP_SKB_CB(head)->sacked & TCPCB_EVER_RETRANS))) tp->retrans_stamp = 0;
+    if (!tp->retrans_out && (!head || !(TCP_SKB_CB(head)->sacked & TCPCB_EVER_RETRANS)))
+      tp->retrans_stamp = 0;
   }
 
   // A duplicate ACK (RFC 5681 2): no data, no window change, snd_una did not
@@ -838,14 +870,18 @@ void tcp_init_buffer_space(Sock* sk) {
     tp->window_clamp = static_cast<std::uint32_t>(maxwin);
     // Keep 1/2^tcp_app_win of the buffer as application reserve.
     if (sc.tcp_app_win && maxwin > 4 * static_cast<int>(advmss))
-      tp->window_clamp = std::max<std::uint32_t>(static_cast<std::uint32_t>(maxwin - (maxwin >> sc.tcp_app_win)), 4 * advmss);
+      tp->window_clamp = std::max<std::uint32_t>(
+          static_cast<std::uint32_t>(maxwin - (maxwin >> sc.tcp_app_win)), 4 * advmss);
   }
-  if (sc.tcp_app_win && tp->window_clamp > 2 * advmss && tp->window_clamp + advmss > static_cast<std::uint32_t>(maxwin))
-    tp->window_clamp = std::max<std::uint32_t>(2 * advmss, static_cast<std::uint32_t>(maxwin) - advmss);
+  if (sc.tcp_app_win && tp->window_clamp > 2 * advmss &&
+      tp->window_clamp + advmss > static_cast<std::uint32_t>(maxwin))
+    tp->window_clamp =
+        std::max<std::uint32_t>(2 * advmss, static_cast<std::uint32_t>(maxwin) - advmss);
   if (tp->rcv_ssthresh == 0) tp->rcv_ssthresh = tp->rcv_wnd;
   tp->rcv_ssthresh = std::min(tp->rcv_ssthresh, tp->window_clamp);
   tp->snd_cwnd_stamp = tcp_jiffies32(sk);
-  tp->rcvq_space.space = static_cast<int>(std::min({tp->rcv_ssthresh, tp->rcv_wnd, TCP_INIT_CWND * advmss}));
+  tp->rcvq_space.space =
+      static_cast<int>(std::min({tp->rcv_ssthresh, tp->rcv_wnd, TCP_INIT_CWND * advmss}));
   tp->rcvq_space.time = tp->tcp_mstamp;
   tp->rcvq_space.seq = tp->copied_seq;
 }
@@ -857,7 +893,8 @@ namespace {
 // the window it takes, up to the clamp.
 void tcp_grow_window(Sock* sk, const SkBuff* skb) {
   TcpSock* tp = tcp_sk(sk);
-  int room = static_cast<int>(std::min<std::uint32_t>(tp->window_clamp, static_cast<std::uint32_t>(std::max(tcp_space(sk), 0)))) -
+  int room = static_cast<int>(std::min<std::uint32_t>(
+                 tp->window_clamp, static_cast<std::uint32_t>(std::max(tcp_space(sk), 0)))) -
              static_cast<int>(tp->rcv_ssthresh);
   if (room <= 0) return;
   if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) <= static_cast<int>(skb->len)) {
@@ -876,11 +913,13 @@ void tcp_measure_rcv_mss(Sock* sk, const SkBuff* skb) {
   icsk->icsk_ack.last_seg_size = 0;
   std::uint32_t len = skb->len;
   if (len >= icsk->icsk_ack.rcv_mss) {
-    icsk->icsk_ack.rcv_mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(len, tp->advmss ? tp->advmss : len));
+    icsk->icsk_ack.rcv_mss =
+        static_cast<std::uint16_t>(std::min<std::uint32_t>(len, tp->advmss ? tp->advmss : len));
     icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_PUSHED);
   } else {
     // A short segment: maybe the peer's MSS is smaller than we thought.
-    if (len >= TCP_MSS_DEFAULT || (len >= TCP_MIN_MSS && !(TCP_SKB_CB(skb)->tcp_flags & TCPHDR_PSH))) {
+    if (len >= TCP_MSS_DEFAULT ||
+        (len >= TCP_MIN_MSS && !(TCP_SKB_CB(skb)->tcp_flags & TCPHDR_PSH))) {
       icsk->icsk_ack.last_seg_size = static_cast<std::uint16_t>(len);
       if (len == lss) {
         icsk->icsk_ack.rcv_mss = static_cast<std::uint16_t>(len);
@@ -985,7 +1024,8 @@ void tcp_sack_remove(TcpSock* tp) {
   for (int this_sack = 0; this_sack < num_sacks;) {
     TcpSackBlock* sp = &tp->selective_acks[this_sack];
     if (!before(tp->rcv_nxt, sp->start_seq)) {
-      for (int i = this_sack + 1; i < num_sacks; i++) tp->selective_acks[i - 1] = tp->selective_acks[i];
+      for (int i = this_sack + 1; i < num_sacks; i++)
+        tp->selective_acks[i - 1] = tp->selective_acks[i];
       num_sacks--;
       continue;
     }
@@ -1104,7 +1144,9 @@ void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
   if (tp->rx_opt.sack_ok) tcp_sack_new_ofo_skb(sk, seq, end_seq);
 }
 
-void tcp_data_ready(Sock* sk) { sk->sk_data_ready(sk); }
+void tcp_data_ready(Sock* sk) {
+  sk->sk_data_ready(sk);
+}
 
 // Queue the data of an accepted segment (tcp_data_queue). skb->data is at
 // the TCP header on entry.
@@ -1228,11 +1270,13 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
   SkbDropReason reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
 
   // RFC 7323 5: PAWS.
-  if (tcp_fast_parse_options(sk, skb.get()) && tp->rx_opt.saw_tstamp && tcp_paws_discard(sk, skb.get())) {
+  if (tcp_fast_parse_options(sk, skb.get()) && tp->rx_opt.saw_tstamp &&
+      tcp_paws_discard(sk, skb.get())) {
     if (!th_rst(th)) {
       if (th_syn(th)) goto syn_challenge;
       mib_of(sk).inc(MibId::TcpExtPAWSEstab);
-      if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq, &tp->last_oow_ack_time))
+      if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq,
+                                &tp->last_oow_ack_time))
         tcp_send_dupack(sk, skb.get());
       tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
       return false;
@@ -1245,7 +1289,8 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
     if (bad) {
       if (!th_rst(th)) {
         if (th_syn(th)) goto syn_challenge;
-        if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq, &tp->last_oow_ack_time))
+        if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq,
+                                  &tp->last_oow_ack_time))
           tcp_send_dupack(sk, skb.get());
       }
       tcp_drop(sk, std::move(skb), reason);
@@ -1268,8 +1313,8 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
 
   // Simultaneous open: their SYN-ACK acknowledging our SYN in SYN-RECEIVED
   // completes the handshake rather than being a stray SYN.
-  if (th_syn(th) && sk->sk_state == TCP_SYN_RECV && th_ack(th) && tp->packets_out && cb->seq + 1 == cb->end_seq &&
-      cb->seq + 1 == tp->rcv_nxt && cb->ack_seq == tp->snd_nxt)
+  if (th_syn(th) && sk->sk_state == TCP_SYN_RECV && th_ack(th) && tp->packets_out &&
+      cb->seq + 1 == cb->end_seq && cb->seq + 1 == tp->rcv_nxt && cb->ack_seq == tp->snd_nxt)
     return true;
 
   if (th_syn(th)) {
@@ -1286,7 +1331,8 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
 
 void tcp_initialize_rcv_mss(Sock* sk) {
   const TcpSock* tp = tcp_sk(sk);
-  std::uint32_t hint = std::min<std::uint32_t>(tp->advmss ? tp->advmss : TCP_MSS_DEFAULT, tp->mss_cache ? tp->mss_cache : TCP_MSS_DEFAULT);
+  std::uint32_t hint = std::min<std::uint32_t>(tp->advmss ? tp->advmss : TCP_MSS_DEFAULT,
+                                               tp->mss_cache ? tp->mss_cache : TCP_MSS_DEFAULT);
   hint = std::min(hint, tp->rcv_wnd / 2);
   hint = std::min(hint, TCP_MSS_DEFAULT);
   hint = std::max(hint, TCP_MIN_MSS);
@@ -1462,7 +1508,8 @@ int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
     return 0;
   }
-  if (tp->rx_opt.ts_recent_stamp && tp->rx_opt.saw_tstamp && tcp_paws_reject(*sk->stack, &tp->rx_opt, false)) {
+  if (tp->rx_opt.ts_recent_stamp && tp->rx_opt.saw_tstamp &&
+      tcp_paws_reject(*sk->stack, &tp->rx_opt, false)) {
     undo_options();
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
     return 0;
@@ -1595,8 +1642,9 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
   if (r <= 0) {
     if (sk->sk_state == TCP_SYN_RECV) {
       // The ACK does not acknowledge our SYN-ACK: reset (RFC 9293 3.10.7.4).
-      tcp_drop(sk, std::move(skb),
-               r == 0 ? SkbDropReason::SKB_DROP_REASON_TCP_OLD_ACK : static_cast<SkbDropReason>(-r));
+      tcp_drop(
+          sk, std::move(skb),
+          r == 0 ? SkbDropReason::SKB_DROP_REASON_TCP_OLD_ACK : static_cast<SkbDropReason>(-r));
       return 1;
     }
     if (r < 0) {
@@ -1709,7 +1757,8 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
   return 0;
 }
 
-// --- receive buffer autotuning (tcp_rcv_space_adjust, "DRS") ---------------------------------------
+// --- receive buffer autotuning (tcp_rcv_space_adjust, "DRS")
+// ---------------------------------------
 
 void tcp_rcv_space_adjust(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
@@ -1731,7 +1780,8 @@ void tcp_rcv_space_adjust(Sock* sk) {
   if (copied > tp->rcvq_space.space) {
     if (sc.tcp_moderate_rcvbuf && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK)) {
       std::int64_t rcvwin = static_cast<std::int64_t>(copied) << 1;
-      std::int64_t grow = rcvwin * (copied - tp->rcvq_space.space) / std::max(tp->rcvq_space.space, 1);
+      std::int64_t grow =
+          rcvwin * (copied - tp->rcvq_space.space) / std::max(tp->rcvq_space.space, 1);
       rcvwin += grow;
       // The buffer must hold rcvwin of payload plus its overhead.
       int ratio_space = tcp_win_from_space(sk, 1 << 16);

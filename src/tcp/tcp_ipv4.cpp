@@ -23,7 +23,8 @@ namespace {
 // A keyed hash of the connection identifiers: SHA-256 over the stack's secret
 // and the tuple, first 32 bits. Unpredictable to an off-path attacker who
 // lacks the secret, as RFC 6528 requires of F().
-std::uint32_t keyed_hash32(const std::array<std::uint8_t, 16>& secret, const std::uint8_t* data, std::size_t len) {
+std::uint32_t keyed_hash32(const std::array<std::uint8_t, 16>& secret, const std::uint8_t* data,
+                           std::size_t len) {
   std::uint8_t md[EVP_MAX_MD_SIZE];
   unsigned md_len = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -39,7 +40,8 @@ std::uint32_t keyed_hash32(const std::array<std::uint8_t, 16>& secret, const std
 
 }  // namespace
 
-std::uint32_t secure_tcp_seq(const Stack& st, be32 saddr, be32 daddr, std::uint16_t sport, std::uint16_t dport) {
+std::uint32_t secure_tcp_seq(const Stack& st, be32 saddr, be32 daddr, std::uint16_t sport,
+                             std::uint16_t dport) {
   std::uint8_t buf[12];
   std::memcpy(buf, &saddr, 4);
   std::memcpy(buf + 4, &daddr, 4);
@@ -65,7 +67,7 @@ namespace {
 // What a reply needs from the segment it answers; copied out before the skb
 // is consumed by the state machine.
 struct SegInfo {
-  be32 saddr = 0, daddr = 0;          // of the received segment, network order
+  be32 saddr = 0, daddr = 0;           // of the received segment, network order
   std::uint16_t sport = 0, dport = 0;  // network order
   std::uint32_t seq = 0, end_seq = 0, ack_seq = 0;
   std::uint8_t flags = 0;
@@ -91,9 +93,9 @@ SegInfo seg_info(const SkBuff* skb) {
 
 // Build and send a bare control segment from local (saddr, sport) to
 // remote (daddr, dport): a RST or an ACK with no socket behind it.
-void tcp_v4_send_ctl(Stack& st, be32 saddr, be32 daddr, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
-                     std::uint32_t ack, std::uint8_t flags, std::uint16_t win, bool ts, std::uint32_t tsval,
-                     std::uint32_t tsecr) {
+void tcp_v4_send_ctl(Stack& st, be32 saddr, be32 daddr, std::uint16_t sport, std::uint16_t dport,
+                     std::uint32_t seq, std::uint32_t ack, std::uint8_t flags, std::uint16_t win,
+                     bool ts, std::uint32_t tsval, std::uint32_t tsecr) {
   TcpOptions opts;
   if (ts) {
     opts.saw_tstamp = true;
@@ -144,12 +146,15 @@ void tcp_v4_send_reset(Stack& st, const SegInfo& in) {
   tcp_v4_send_ctl(st, in.daddr, in.saddr, in.dport, in.sport, seq, ack, flags, 0, false, 0, 0);
 }
 
-void tcp_v4_send_ack(Stack& st, const SegInfo& in, std::uint32_t seq, std::uint32_t ack, std::uint16_t win, bool ts,
-                     std::uint32_t tsval, std::uint32_t tsecr) {
-  tcp_v4_send_ctl(st, in.daddr, in.saddr, in.dport, in.sport, seq, ack, TCPHDR_ACK, win, ts, tsval, tsecr);
+void tcp_v4_send_ack(Stack& st, const SegInfo& in, std::uint32_t seq, std::uint32_t ack,
+                     std::uint16_t win, bool ts, std::uint32_t tsval, std::uint32_t tsecr) {
+  tcp_v4_send_ctl(st, in.daddr, in.saddr, in.dport, in.sport, seq, ack, TCPHDR_ACK, win, ts, tsval,
+                  tsecr);
 }
 
-InetTuple tuple_of(const SegInfo& in) { return InetTuple{in.saddr, in.daddr, in.sport, ntohs(in.dport)}; }
+InetTuple tuple_of(const SegInfo& in) {
+  return InetTuple{in.saddr, in.daddr, in.sport, ntohs(in.dport)};
+}
 
 }  // namespace
 
@@ -236,8 +241,10 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
     return;
   }
   // SYN queue full (no syncookies yet).
-  if (licsk->icsk_accept_queue.qlen >= static_cast<std::uint32_t>(std::max(st.sysctl().tcp_max_syn_backlog, 1)) ||
-      licsk->icsk_accept_queue.qlen >= std::max<std::uint32_t>(listener->sk_max_ack_backlog, 1) * 2 + 8) {
+  if (licsk->icsk_accept_queue.qlen >=
+          static_cast<std::uint32_t>(std::max(st.sysctl().tcp_max_syn_backlog, 1)) ||
+      licsk->icsk_accept_queue.qlen >=
+          std::max<std::uint32_t>(listener->sk_max_ack_backlog, 1) * 2 + 8) {
     st.mib().inc(MibId::TcpExtTCPReqQFullDrop);
     st.mib().inc(MibId::TcpExtListenDrops);
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG);
@@ -277,8 +284,8 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   if (req->tstamp_ok) mss -= TCPOLEN_TSTAMP_ALIGNED;
   std::uint32_t rcv_wnd = 0, window_clamp = ltp->window_clamp;
   std::uint8_t rcv_wscale = 0;
-  tcp_select_initial_window(listener, tcp_full_space(listener), mss, &rcv_wnd, &window_clamp, req->wscale_ok,
-                            &rcv_wscale, 0);
+  tcp_select_initial_window(listener, tcp_full_space(listener), mss, &rcv_wnd, &window_clamp,
+                            req->wscale_ok, &rcv_wscale, 0);
   req->rsk_rcv_wnd = rcv_wnd;
   req->rsk_window_clamp = window_clamp;
   req->rcv_wscale = req->wscale_ok ? rcv_wscale : 0;
@@ -348,8 +355,11 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   const bool in_window = !before(in.end_seq, rcv_nxt) && !after(in.seq, rcv_nxt + req->rsk_rcv_wnd);
   if (paws_reject || !in_window) {
     if (!(flg & TCPHDR_RST)) {
-      tcp_v4_send_ack(st, in, req->snt_isn + 1, rcv_nxt, static_cast<std::uint16_t>(std::min<std::uint32_t>(req->rsk_rcv_wnd >> req->rcv_wscale, 65535)),
-                      req->tstamp_ok, static_cast<std::uint32_t>(st.now() / kNsPerMs) + req->ts_off, req->ts_recent);
+      tcp_v4_send_ack(st, in, req->snt_isn + 1, rcv_nxt,
+                      static_cast<std::uint16_t>(
+                          std::min<std::uint32_t>(req->rsk_rcv_wnd >> req->rcv_wscale, 65535)),
+                      req->tstamp_ok, static_cast<std::uint32_t>(st.now() / kNsPerMs) + req->ts_off,
+                      req->ts_recent);
     }
     if (paws_reject) st.mib().inc(MibId::TcpExtPAWSEstab);
     tcp_drop_reason(st, std::move(skb),
@@ -397,7 +407,8 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   inet_csk(csk)->icsk_pmtu_cookie = mtu;
   tcp_sync_mss(csk, mtu);
   std::uint32_t advmss = mtu > 40 ? mtu - 40 : TCP_MSS_DEFAULT;
-  if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss) advmss = tcp_sk(listener)->rx_opt.user_mss;
+  if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss)
+    advmss = tcp_sk(listener)->rx_opt.user_mss;
   child->advmss = static_cast<std::uint16_t>(advmss);
   if (!req->num_retrans && req->snt_synack) {
     long rtt_us = static_cast<long>(static_cast<std::uint32_t>(st.now() / 1000) - req->snt_synack);
@@ -465,7 +476,8 @@ bool tcp_checksum_ok(const SkBuff* skb, be32 saddr, be32 daddr) {
 
 // --- TIME-WAIT input (tcp_minisocks.cpp) ---------------------------------------------------------
 enum TcpTwStatus { TCP_TW_SUCCESS, TCP_TW_RST, TCP_TW_ACK, TCP_TW_SYN };
-TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb, std::uint32_t* tw_isn, const InetTuple& key);
+TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb,
+                                       std::uint32_t* tw_isn, const InetTuple& key);
 
 // --- the entry point -----------------------------------------------------------------------------
 
@@ -534,7 +546,8 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
   const std::uint8_t flags = th[13];
   cb->seq = load_be32(th + 4);
   cb->ack_seq = load_be32(th + 8);
-  cb->end_seq = cb->seq + ((flags & TCPHDR_SYN) ? 1 : 0) + ((flags & TCPHDR_FIN) ? 1 : 0) + skb->len - doff;
+  cb->end_seq =
+      cb->seq + ((flags & TCPHDR_SYN) ? 1 : 0) + ((flags & TCPHDR_FIN) ? 1 : 0) + skb->len - doff;
   cb->tcp_flags = flags;
 
   std::uint16_t sport, dport;
@@ -571,8 +584,10 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
         TcpTimewaitSock* t = tcp.lookup_tw(key);
         if (t) {
           tcp_v4_send_ack(st, in, t->tw_snd_nxt, t->tw_rcv_nxt,
-                          static_cast<std::uint16_t>(std::min<std::uint32_t>(t->tw_rcv_wnd >> t->tw_rcv_wscale, 65535)),
-                          t->tw_tstamp_ok, static_cast<std::uint32_t>(st.now() / kNsPerMs) + t->tw_ts_offset,
+                          static_cast<std::uint16_t>(
+                              std::min<std::uint32_t>(t->tw_rcv_wnd >> t->tw_rcv_wscale, 65535)),
+                          t->tw_tstamp_ok,
+                          static_cast<std::uint32_t>(st.now() / kNsPerMs) + t->tw_ts_offset,
                           t->tw_ts_recent);
         }
         consume_skb(std::move(skb));
@@ -600,7 +615,8 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
   tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NO_SOCKET);
 }
 
-// --- active open ------------------------------------------------------------------------------------
+// --- active open
+// ------------------------------------------------------------------------------------
 
 int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len) {
   if (addr_len < static_cast<int>(sizeof(sockaddr_in))) return -EINVAL;
@@ -671,7 +687,8 @@ int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len) {
   return 0;
 }
 
-// --- ICMP errors -----------------------------------------------------------------------------------
+// --- ICMP errors
+// -----------------------------------------------------------------------------------
 
 namespace {
 
@@ -686,7 +703,8 @@ void tcp_simple_retransmit(Sock* sk, unsigned mss) {
     if (skb->len > mss && !(cb->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))) {
       if (cb->sacked & TCPCB_SACKED_RETRANS) {
         cb->sacked &= static_cast<std::uint8_t>(~TCPCB_SACKED_RETRANS);
-        tp->retrans_out -= std::min(tp->retrans_out, static_cast<std::uint32_t>(tcp_skb_pcount(skb)));
+        tp->retrans_out -=
+            std::min(tp->retrans_out, static_cast<std::uint32_t>(tcp_skb_pcount(skb)));
       }
       cb->sacked |= TCPCB_LOST;
       tp->lost_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
@@ -769,9 +787,9 @@ void tcp_v4_err(Stack& st, const SkBuff* quoted, int type, int code, std::uint32
         return;
       }
       // icmp_err_convert
-      static constexpr int kErr[16] = {ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT,  ECONNREFUSED,
-                                       EMSGSIZE,    EOPNOTSUPP,   ENETUNREACH,  EHOSTDOWN,
-                                       ENONET,      ENETUNREACH,  EHOSTUNREACH, ENETUNREACH,
+      static constexpr int kErr[16] = {ENETUNREACH,  EHOSTUNREACH, ENOPROTOOPT,  ECONNREFUSED,
+                                       EMSGSIZE,     EOPNOTSUPP,   ENETUNREACH,  EHOSTDOWN,
+                                       ENONET,       ENETUNREACH,  EHOSTUNREACH, ENETUNREACH,
                                        EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH};
       err = kErr[code];
       break;

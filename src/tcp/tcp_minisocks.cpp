@@ -40,7 +40,8 @@ void tcp_time_wait(Sock* sk, int state, int timeo) {
   if (tcp.tw_count() < static_cast<std::size_t>(st.sysctl().tcp_max_tw_buckets)) {
     auto tw = std::make_unique<TcpTimewaitSock>();
     tw->stack = &st;
-    tw->tw_rcv_saddr = inet_sk(sk)->inet_rcv_saddr ? inet_sk(sk)->inet_rcv_saddr : inet_sk(sk)->inet_saddr;
+    tw->tw_rcv_saddr =
+        inet_sk(sk)->inet_rcv_saddr ? inet_sk(sk)->inet_rcv_saddr : inet_sk(sk)->inet_saddr;
     tw->tw_daddr = inet_sk(sk)->inet_daddr;
     tw->tw_num = inet_sk(sk)->inet_num;
     tw->tw_sport = inet_sk(sk)->inet_sport;
@@ -75,12 +76,13 @@ void tcp_time_wait(Sock* sk, int state, int timeo) {
 
 // A segment for a time-wait sock (tcp_timewait_state_process, RFC 9293
 // 3.10.7.4 for TIME-WAIT, and RFC 7323 PAWS).
-TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb, std::uint32_t* tw_isn,
-                                       const InetTuple& key) {
+TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb,
+                                       std::uint32_t* tw_isn, const InetTuple& key) {
   Stack& st = *tw->stack;
   const TcpSkbCb* cb = TCP_SKB_CB(skb);
   const std::uint8_t flags = cb->tcp_flags;
-  const bool syn = flags & TCPHDR_SYN, rst = flags & TCPHDR_RST, ack = flags & TCPHDR_ACK, fin = flags & TCPHDR_FIN;
+  const bool syn = flags & TCPHDR_SYN, rst = flags & TCPHDR_RST, ack = flags & TCPHDR_ACK,
+             fin = flags & TCPHDR_FIN;
   const std::uint32_t rcv_nxt = tw->tw_rcv_nxt;
 
   TcpOptionsReceived tmp;
@@ -98,12 +100,13 @@ TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb, s
 
   if (tw->tw_substate == TCP_FIN_WAIT2) {
     // Out of window: ACK (rate limited) and go on waiting.
-    const bool in_window = !before(cb->end_seq, rcv_nxt) && !after(cb->seq, rcv_nxt + tw->tw_rcv_wnd);
+    const bool in_window =
+        !before(cb->end_seq, rcv_nxt) && !after(cb->seq, rcv_nxt + tw->tw_rcv_wnd);
     if (paws_reject || !in_window) {
       if (rst) return TCP_TW_SUCCESS;
       std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st));
-      if (tw->tw_last_oow_ack_time &&
-          static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) < st.sysctl().tcp_invalid_ratelimit)
+      if (tw->tw_last_oow_ack_time && static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) <
+                                          st.sysctl().tcp_invalid_ratelimit)
         return TCP_TW_SUCCESS;
       tw->tw_last_oow_ack_time = now;
       return TCP_TW_ACK;
@@ -166,7 +169,8 @@ TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb, s
     if (paws_reject || ack) tw_reschedule(tw, TCP_TIMEWAIT_LEN);
     std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st));
     if (tw->tw_last_oow_ack_time &&
-        static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) < st.sysctl().tcp_invalid_ratelimit &&
+        static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) <
+            st.sysctl().tcp_invalid_ratelimit &&
         cb->seq == cb->end_seq)
       return TCP_TW_SUCCESS;
     tw->tw_last_oow_ack_time = now;

@@ -20,7 +20,8 @@ std::uint32_t tcp_model_timeout(std::uint32_t boundary, std::uint32_t rto_base) 
   const std::uint32_t linear_backoff_thresh =
       static_cast<std::uint32_t>(std::bit_width(TCP_RTO_MAX / rto_base) - 1);
   if (boundary <= linear_backoff_thresh) return ((2u << boundary) - 1) * rto_base;
-  return ((2u << linear_backoff_thresh) - 1) * rto_base + (boundary - linear_backoff_thresh) * TCP_RTO_MAX;
+  return ((2u << linear_backoff_thresh) - 1) * rto_base +
+         (boundary - linear_backoff_thresh) * TCP_RTO_MAX;
 }
 
 bool retransmits_timed_out(Sock* sk, std::uint32_t boundary) {
@@ -78,11 +79,13 @@ void tcp_retransmit_timer(Sock* sk) {
   SkBuff* skb = tcp_rtx_queue_head(sk);
   if (!skb) return;
 
-  if (!tp->snd_wnd && !sock_flag(sk, SOCK_DEAD) && !((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
+  if (!tp->snd_wnd && !sock_flag(sk, SOCK_DEAD) &&
+      !((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
     // The peer closed its window with our data outstanding. As long as it
     // keeps ACKing (it is alive) we keep retransmitting without giving up;
     // silence for longer than RTO_MAX ends the connection.
-    if (static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->rcv_tstamp) > static_cast<std::int32_t>(TCP_RTO_MAX)) {
+    if (static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->rcv_tstamp) >
+        static_cast<std::int32_t>(TCP_RTO_MAX)) {
       tcp_write_err(sk);
       return;
     }
@@ -98,8 +101,10 @@ void tcp_retransmit_timer(Sock* sk) {
   if (tcp_write_timeout(sk)) return;
 
   if (icsk->icsk_retransmits == 0) {
-    if (icsk->icsk_ca_state == TCP_CA_Recovery) mib.inc(MibId::TcpExtTCPRenoFailures);
-    else if (icsk->icsk_ca_state == TCP_CA_Loss) mib.inc(MibId::TcpExtTCPLossFailures);
+    if (icsk->icsk_ca_state == TCP_CA_Recovery)
+      mib.inc(MibId::TcpExtTCPRenoFailures);
+    else if (icsk->icsk_ca_state == TCP_CA_Loss)
+      mib.inc(MibId::TcpExtTCPLossFailures);
   }
   tcp_enter_loss(sk);
   icsk->icsk_retransmits++;
@@ -107,14 +112,16 @@ void tcp_retransmit_timer(Sock* sk) {
 
   if (tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0) {
     // Local congestion (the device queue is busy): retry soon, no backoff.
-    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, std::min<std::uint32_t>(icsk->icsk_rto, TCP_RESOURCE_PROBE_INTERVAL),
+    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS,
+                              std::min<std::uint32_t>(icsk->icsk_rto, TCP_RESOURCE_PROBE_INTERVAL),
                               TCP_RTO_MAX);
     return;
   }
 
   // RFC 6298 5.5: back off the timer. A SYN keeps its initial RTO for the
   // first tcp_syn_linear_timeouts attempts (newer Linux), then doubles too.
-  if (sk->sk_state != TCP_SYN_SENT || tp->total_rto > static_cast<std::uint16_t>(sk->stack->sysctl().tcp_syn_linear_timeouts)) {
+  if (sk->sk_state != TCP_SYN_SENT ||
+      tp->total_rto > static_cast<std::uint16_t>(sk->stack->sysctl().tcp_syn_linear_timeouts)) {
     icsk->icsk_backoff++;
     icsk->icsk_rto = std::min<std::uint32_t>(icsk->icsk_rto << 1, TCP_RTO_MAX);
   }
@@ -136,14 +143,16 @@ void tcp_probe_timer(Sock* sk) {
   if (!icsk->icsk_probes_tstamp) {
     icsk->icsk_probes_tstamp = tcp_jiffies32(sk);
   } else if (icsk->icsk_user_timeout &&
-             static_cast<std::uint32_t>(tcp_jiffies32(sk) - icsk->icsk_probes_tstamp) >= icsk->icsk_user_timeout) {
+             static_cast<std::uint32_t>(tcp_jiffies32(sk) - icsk->icsk_probes_tstamp) >=
+                 icsk->icsk_user_timeout) {
     tcp_write_err(sk);
     return;
   }
   int max_probes = sk->stack->sysctl().tcp_retries2;
   if (sock_flag(sk, SOCK_DEAD)) {
     const bool alive = inet_csk_rto_backoff(icsk, TCP_RTO_MAX) < TCP_RTO_MAX;
-    max_probes = sk->stack->sysctl().tcp_orphan_retries ? sk->stack->sysctl().tcp_orphan_retries : 8;
+    max_probes =
+        sk->stack->sysctl().tcp_orphan_retries ? sk->stack->sysctl().tcp_orphan_retries : 8;
     if (!alive && icsk->icsk_backoff >= max_probes) {
       tcp_write_err(sk);
       return;
@@ -189,7 +198,9 @@ void tcp_write_timer_handler(Sock* sk) {
 // RTO; in pingpong mode the session left interactivity, so reset it.
 void tcp_delack_timer_handler(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
-  if (((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) || !(icsk->icsk_ack.pending & ICSK_ACK_TIMER)) return;
+  if (((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) ||
+      !(icsk->icsk_ack.pending & ICSK_ACK_TIMER))
+    return;
   const std::uint64_t now = tcp_jiffies(sk);
   if (icsk->icsk_ack.timeout > now) {
     sk->stack->mod_timer(icsk->icsk_delack_timer, jiffies_to_nsecs(icsk->icsk_ack.timeout));
@@ -241,7 +252,8 @@ void tcp_keepalive_timer(Sock* sk) {
     return;
   }
 
-  if (!sock_flag(sk, SOCK_KEEPOPEN) || ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT))) return;
+  if (!sock_flag(sk, SOCK_KEEPOPEN) || ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT)))
+    return;
 
   std::uint32_t elapsed = keepalive_time_when(tp);
   // Data in flight: the retransmit timer watches the connection.
@@ -251,7 +263,8 @@ void tcp_keepalive_timer(Sock* sk) {
   }
   const std::uint32_t idle = keepalive_time_elapsed(sk);
   if (idle >= keepalive_time_when(tp)) {
-    if ((icsk->icsk_user_timeout != 0 && idle >= icsk->icsk_user_timeout && icsk->icsk_probes_out > 0) ||
+    if ((icsk->icsk_user_timeout != 0 && idle >= icsk->icsk_user_timeout &&
+         icsk->icsk_probes_out > 0) ||
         (icsk->icsk_user_timeout == 0 && icsk->icsk_probes_out >= keepalive_probes(tp))) {
       tcp_write_err(sk);
       return;

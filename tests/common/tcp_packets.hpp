@@ -36,34 +36,72 @@ struct TcpOpts {
   std::optional<std::uint8_t> wscale;
   bool sack_perm = false;
   std::optional<std::pair<std::uint32_t, std::uint32_t>> ts;  // TSval, TSecr
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> sack;   // [start, end) blocks
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sack;  // [start, end) blocks
 
   // Chainable setters: TcpOpts().with_mss(1460).with_ts(100, 0).
-  TcpOpts& with_mss(std::uint16_t v) { mss = v; return *this; }
-  TcpOpts& with_wscale(std::uint8_t v) { wscale = v; return *this; }
-  TcpOpts& with_sack_perm() { sack_perm = true; return *this; }
-  TcpOpts& with_ts(std::uint32_t val, std::uint32_t ecr) { ts = std::make_pair(val, ecr); return *this; }
-  TcpOpts& with_sack(std::uint32_t start, std::uint32_t end) { sack.emplace_back(start, end); return *this; }
+  TcpOpts& with_mss(std::uint16_t v) {
+    mss = v;
+    return *this;
+  }
+  TcpOpts& with_wscale(std::uint8_t v) {
+    wscale = v;
+    return *this;
+  }
+  TcpOpts& with_sack_perm() {
+    sack_perm = true;
+    return *this;
+  }
+  TcpOpts& with_ts(std::uint32_t val, std::uint32_t ecr) {
+    ts = std::make_pair(val, ecr);
+    return *this;
+  }
+  TcpOpts& with_sack(std::uint32_t start, std::uint32_t end) {
+    sack.emplace_back(start, end);
+    return *this;
+  }
 };
 
 enum : std::uint8_t {
-  kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08,
-  kTcpAck = 0x10, kTcpUrg = 0x20, kTcpEce = 0x40, kTcpCwr = 0x80,
+  kTcpFin = 0x01,
+  kTcpSyn = 0x02,
+  kTcpRst = 0x04,
+  kTcpPsh = 0x08,
+  kTcpAck = 0x10,
+  kTcpUrg = 0x20,
+  kTcpEce = 0x40,
+  kTcpCwr = 0x80,
 };
 
 inline std::uint8_t tcp_flags_from(std::string_view f) {
   std::uint8_t v = 0;
   for (char c : f) {
     switch (c) {
-      case 'S': v |= kTcpSyn; break;
-      case 'F': v |= kTcpFin; break;
-      case 'R': v |= kTcpRst; break;
-      case 'P': v |= kTcpPsh; break;
-      case 'U': v |= kTcpUrg; break;
-      case 'E': v |= kTcpEce; break;
-      case 'W': v |= kTcpCwr; break;
-      case '.': v |= kTcpAck; break;
-      default: break;
+      case 'S':
+        v |= kTcpSyn;
+        break;
+      case 'F':
+        v |= kTcpFin;
+        break;
+      case 'R':
+        v |= kTcpRst;
+        break;
+      case 'P':
+        v |= kTcpPsh;
+        break;
+      case 'U':
+        v |= kTcpUrg;
+        break;
+      case 'E':
+        v |= kTcpEce;
+        break;
+      case 'W':
+        v |= kTcpCwr;
+        break;
+      case '.':
+        v |= kTcpAck;
+        break;
+      default:
+        break;
     }
   }
   return v;
@@ -78,7 +116,8 @@ inline std::vector<std::uint8_t> payload_of(std::size_t n, std::uint8_t fill = '
 
 // One's-complement sum over bytes (RFC 1071), folded, not inverted.
 inline std::uint32_t csum_add_bytes(std::uint32_t sum, const std::uint8_t* p, std::size_t n) {
-  for (std::size_t i = 0; i + 1 < n; i += 2) sum += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
+  for (std::size_t i = 0; i + 1 < n; i += 2)
+    sum += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
   if (n & 1) sum += static_cast<std::uint32_t>(p[n - 1] << 8);
   return sum;
 }
@@ -90,7 +129,8 @@ inline std::uint16_t csum_fold_invert(std::uint32_t sum) {
 inline std::vector<std::uint8_t> tcp_options_bytes(const TcpOpts& o) {
   std::vector<std::uint8_t> b;
   if (o.mss) {
-    b.insert(b.end(), {2, 4, static_cast<std::uint8_t>(*o.mss >> 8), static_cast<std::uint8_t>(*o.mss)});
+    b.insert(b.end(),
+             {2, 4, static_cast<std::uint8_t>(*o.mss >> 8), static_cast<std::uint8_t>(*o.mss)});
   }
   if (o.sack_perm && o.ts) {
     b.insert(b.end(), {4, 2});
@@ -121,7 +161,8 @@ inline std::vector<std::uint8_t> tcp_options_bytes(const TcpOpts& o) {
 // The IPv4 packet (20-byte header, DF, TTL 64) carrying the segment, with
 // valid IP and TCP checksums.
 inline std::vector<std::uint8_t> tcp_pkt(const Flow& f, std::string_view flags, std::uint32_t seq,
-                                         std::uint32_t ack, std::uint16_t win, const TcpOpts& opts = {},
+                                         std::uint32_t ack, std::uint16_t win,
+                                         const TcpOpts& opts = {},
                                          std::span<const std::uint8_t> data = {}) {
   std::vector<std::uint8_t> opt = tcp_options_bytes(opts);
   const std::size_t thl = 20 + opt.size();
@@ -223,7 +264,10 @@ inline std::optional<ParsedSeg> parse_ip_tcp(std::span<const std::uint8_t> p) {
   for (std::size_t i = 20; i < doff;) {
     std::uint8_t kind = th[i];
     if (kind == 0) break;
-    if (kind == 1) { ++i; continue; }
+    if (kind == 1) {
+      ++i;
+      continue;
+    }
     if (i + 1 >= doff) break;
     std::uint8_t len = th[i + 1];
     if (len < 2 || i + len > doff) break;

@@ -63,15 +63,20 @@ struct Bictcp {
   std::uint32_t last_ack;
   std::uint32_t curr_rtt;
 };
-static_assert(sizeof(Bictcp) <= sizeof(InetConnectionSock::icsk_ca_priv), "CUBIC state must fit icsk_ca_priv");
+static_assert(sizeof(Bictcp) <= sizeof(InetConnectionSock::icsk_ca_priv),
+              "CUBIC state must fit icsk_ca_priv");
 static_assert(std::is_trivially_copyable_v<Bictcp>);
 
-Bictcp* cubic_ca(Sock* sk) { return reinterpret_cast<Bictcp*>(inet_csk(sk)->icsk_ca_priv); }
+Bictcp* cubic_ca(Sock* sk) {
+  return reinterpret_cast<Bictcp*>(inet_csk(sk)->icsk_ca_priv);
+}
 
 std::uint32_t cubic_jiffies(const Sock* sk) {
   return static_cast<std::uint32_t>(tcp_sk(sk)->tcp_mstamp / (1000000 / kHz));
 }
-std::uint32_t cubic_clock_us(const Sock* sk) { return static_cast<std::uint32_t>(tcp_sk(sk)->tcp_mstamp); }
+std::uint32_t cubic_clock_us(const Sock* sk) {
+  return static_cast<std::uint32_t>(tcp_sk(sk)->tcp_mstamp);
+}
 
 // Forget the curve (new epoch on the next ACK); HyStart state is kept.
 void bictcp_reset(Bictcp* ca) {
@@ -119,7 +124,8 @@ void bictcp_update(Sock* sk, Bictcp* ca, std::uint32_t cwnd, std::uint32_t acked
   ca->ack_cnt += acked;
 
   // The target barely moves within 1/32 s; skip the arithmetic.
-  if (ca->last_cwnd == cwnd && static_cast<std::int32_t>(now - ca->last_time) <= static_cast<std::int32_t>(kHz / 32))
+  if (ca->last_cwnd == cwnd &&
+      static_cast<std::int32_t>(now - ca->last_time) <= static_cast<std::int32_t>(kHz / 32))
     return;
 
   if (!(ca->epoch_start && now == ca->last_time)) {
@@ -149,7 +155,8 @@ void bictcp_update(Sock* sk, Bictcp* ca, std::uint32_t cwnd, std::uint32_t acked
     std::uint64_t offs = t < ca->bic_K ? ca->bic_K - t : t - ca->bic_K;
     std::uint32_t delta =
         static_cast<std::uint32_t>((kCubeRttScale * offs * offs * offs) >> (10 + 3 * kBicHzShift));
-    std::uint32_t target = t < ca->bic_K ? ca->bic_origin_point - delta : ca->bic_origin_point + delta;
+    std::uint32_t target =
+        t < ca->bic_K ? ca->bic_origin_point - delta : ca->bic_origin_point + delta;
 
     if (target > cwnd)
       ca->cnt = cwnd / (target - cwnd);
@@ -248,7 +255,8 @@ void hystart_update(Sock* sk, std::uint32_t delay) {
     // ACK train: closely spaced ACKs spanning more than half the minimum RTT
     // mean the pipe is full.
     std::uint32_t now = cubic_clock_us(sk);
-    if (static_cast<std::int32_t>(now - ca->last_ack) <= static_cast<std::int32_t>(kHystartAckDeltaUs)) {
+    if (static_cast<std::int32_t>(now - ca->last_ack) <=
+        static_cast<std::int32_t>(kHystartAckDeltaUs)) {
       ca->last_ack = now;
       std::uint32_t threshold = ca->delay_min + hystart_ack_delay(sk);
       // Without pacing the train is sent at line rate: half an RTT suffices.
@@ -281,7 +289,8 @@ void cubictcp_acked(Sock* sk, const AckSample* sample) {
   Bictcp* ca = cubic_ca(sk);
   if (sample->rtt_us < 0) return;
   // Samples just after a reduction are inflated by the recovery; skip 1 s.
-  if (ca->epoch_start && static_cast<std::int32_t>(cubic_jiffies(sk) - ca->epoch_start) < static_cast<std::int32_t>(kHz))
+  if (ca->epoch_start && static_cast<std::int32_t>(cubic_jiffies(sk) - ca->epoch_start) <
+                             static_cast<std::int32_t>(kHz))
     return;
   std::uint32_t delay = sample->rtt_us ? static_cast<std::uint32_t>(sample->rtt_us) : 1;
   if (ca->delay_min == 0 || ca->delay_min > delay) ca->delay_min = delay;

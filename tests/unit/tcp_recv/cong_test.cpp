@@ -69,7 +69,9 @@ TEST_F(CongTest, unknown_algorithm_is_enoent_and_keeps_the_current_one) {
 TEST_F(CongTest, registering_without_required_hooks_is_rejected) {
   static TcpCongestionOps broken{.name = "broken"};
   EXPECT_EQ(tcp_register_congestion_control(&broken), -EINVAL);
-  static TcpCongestionOps dup{.name = "reno", .ssthresh = tcp_reno_ssthresh, .cong_avoid = tcp_reno_cong_avoid,
+  static TcpCongestionOps dup{.name = "reno",
+                              .ssthresh = tcp_reno_ssthresh,
+                              .cong_avoid = tcp_reno_cong_avoid,
                               .undo_cwnd = tcp_reno_undo_cwnd};
   EXPECT_EQ(tcp_register_congestion_control(&dup), -EEXIST);
 }
@@ -136,7 +138,9 @@ TEST_F(CongTest, cubic_regrows_concave_to_the_old_maximum_then_convex_beyond_it)
     one_rtt(tp, rtt);
     w.push_back(tp->snd_cwnd);
   }
-  auto growth = [&](int from, int to) { return static_cast<int>(w[to]) - static_cast<int>(w[from]); };
+  auto growth = [&](int from, int to) {
+    return static_cast<int>(w[to]) - static_cast<int>(w[from]);
+  };
   // First second: fast approach; around K (~4 s): nearly flat; after 7 s:
   // faster again.
   EXPECT_GT(growth(0, 10), growth(35, 45));

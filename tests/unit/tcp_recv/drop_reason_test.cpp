@@ -277,14 +277,18 @@ TEST_F(DropTest, random_and_mutated_segments_never_crash_the_stack) {
   for (int i = 0; i < 3000; i++) {
     std::uint32_t seq = (rnd() & 1) ? peer_nxt_ + static_cast<std::uint32_t>(rnd() % 70000) - 1000
                                     : static_cast<std::uint32_t>(rnd());
-    std::uint32_t ack = (rnd() & 1) ? our_isn_ + 1 + static_cast<std::uint32_t>(rnd() % 10) : static_cast<std::uint32_t>(rnd());
+    std::uint32_t ack = (rnd() & 1) ? our_isn_ + 1 + static_cast<std::uint32_t>(rnd() % 10)
+                                    : static_cast<std::uint32_t>(rnd());
     TcpOpts o;
-    if (rnd() & 1) o.ts = std::make_pair(static_cast<std::uint32_t>(rnd()), static_cast<std::uint32_t>(rnd()));
-    if (rnd() % 4 == 0) o.sack.push_back({static_cast<std::uint32_t>(rnd()), static_cast<std::uint32_t>(rnd())});
+    if (rnd() & 1)
+      o.ts = std::make_pair(static_cast<std::uint32_t>(rnd()), static_cast<std::uint32_t>(rnd()));
+    if (rnd() % 4 == 0)
+      o.sack.push_back({static_cast<std::uint32_t>(rnd()), static_cast<std::uint32_t>(rnd())});
     if (rnd() % 8 == 0) o.mss = static_cast<std::uint16_t>(rnd());
     if (rnd() % 8 == 0) o.wscale = static_cast<std::uint8_t>(rnd());
-    auto p = tcp_pkt(in_flow(), flagsets[rnd() % std::size(flagsets)], seq, ack, static_cast<std::uint16_t>(rnd()), o,
-                     payload_of(rnd() % 3 ? rnd() % 1400 : 0));
+    auto p =
+        tcp_pkt(in_flow(), flagsets[rnd() % std::size(flagsets)], seq, ack,
+                static_cast<std::uint16_t>(rnd()), o, payload_of(rnd() % 3 ? rnd() % 1400 : 0));
     // Mutate a few bytes of the TCP header or options, then fix the
     // checksum half of the time so the mutation reaches the state machine.
     int n = static_cast<int>(rnd() % 4);

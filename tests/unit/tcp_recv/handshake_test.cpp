@@ -35,7 +35,8 @@ TEST_F(HandshakeTest, synack_acknowledges_the_syn_and_offers_our_mss) {
 TEST_F(HandshakeTest, synack_echoes_negotiated_sack_wscale_and_timestamps) {
   st_.sysctl().tcp_timestamps = 1;
   listen_sock();
-  inject("S", 777, 0, 65535, TcpOpts().with_mss(1460).with_wscale(7).with_sack_perm().with_ts(100u, 0u));
+  inject("S", 777, 0, 65535,
+         TcpOpts().with_mss(1460).with_wscale(7).with_sack_perm().with_ts(100u, 0u));
   ASSERT_EQ(sent_count(), 1u);
   ParsedSeg s = pop_sent();
   EXPECT_TRUE(s.sack_perm);
@@ -66,11 +67,14 @@ TEST_F(HandshakeTest, window_scale_applies_only_after_the_handshake) {
 }
 
 TEST_F(HandshakeTest, isn_differs_per_connection_and_moves_with_time) {
-  std::uint32_t a = secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1000), htons(80));
-  std::uint32_t b = secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1001), htons(80));
+  std::uint32_t a =
+      secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1000), htons(80));
+  std::uint32_t b =
+      secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1001), htons(80));
   EXPECT_NE(a, b);
   clock_.advance_by(64 * 1000);  // the RFC 6528 clock ticks every 64 ns
-  std::uint32_t a2 = secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1000), htons(80));
+  std::uint32_t a2 =
+      secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1000), htons(80));
   EXPECT_EQ(a2 - a, 1000u);
 }
 
@@ -129,8 +133,8 @@ TEST_F(HandshakeTest, full_accept_queue_drops_new_syns_and_counts_overflow) {
   ASSERT_TRUE(inet_csk_reqsk_queue_is_full(l));
   const std::size_t queued = inet_csk(l)->icsk_accept_queue.accept_q.size();
   // The next client is refused silently: its SYN is dropped.
-  inject(tcp_pkt(Flow{ipv4_addr(10, 0, 0, 3), ipv4_addr(10, 0, 0, 1), 5555, kLocalPort}, "S", 9, 0, 65535,
-                 TcpOpts().with_mss(1460)));
+  inject(tcp_pkt(Flow{ipv4_addr(10, 0, 0, 3), ipv4_addr(10, 0, 0, 1), 5555, kLocalPort}, "S", 9, 0,
+                 65535, TcpOpts().with_mss(1460)));
   EXPECT_EQ(sent_count(), 0u);
   EXPECT_EQ(inet_csk(l)->icsk_accept_queue.accept_q.size(), queued);
   EXPECT_EQ(mib(MibId::TcpExtListenOverflows), 1u);

@@ -160,7 +160,8 @@ TEST_F(LifecycleTest, duplicate_data_is_reported_with_a_dsack_block) {
   ASSERT_EQ(sent_count(), 1u);
   ParsedSeg a = pop_sent();
   ASSERT_EQ(a.sack.size(), 1u);
-  EXPECT_EQ(a.sack[0], std::make_pair(peer_nxt_, peer_nxt_ + 100)) << "RFC 2883: the first block is the duplicate";
+  EXPECT_EQ(a.sack[0], std::make_pair(peer_nxt_, peer_nxt_ + 100))
+      << "RFC 2883: the first block is the duplicate";
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 namespace sp::test {
 namespace {
 
-be32 addr(std::uint8_t d) { return htonl((10u << 24) | d); }
+be32 addr(std::uint8_t d) {
+  return htonl((10u << 24) | d);
+}
 
 struct Transfer {
   std::uint64_t received = 0;
@@ -49,7 +51,8 @@ Transfer run_transfer(std::uint64_t total, const SimLinkConfig& cfg, const char*
   sin.sin_addr.s_addr = addr(2);
   EXPECT_EQ(tcp_v4_connect(c, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   auto& q = inet_csk(l)->icsk_accept_queue.accept_q;
-  EXPECT_TRUE(w.run_until([&] { return c->sk_state == TCP_ESTABLISHED && !q.empty(); }, w.now() + 5 * kNsPerSec));
+  EXPECT_TRUE(w.run_until([&] { return c->sk_state == TCP_ESTABLISHED && !q.empty(); },
+                          w.now() + 5 * kNsPerSec));
   Transfer r;
   if (q.empty()) return r;
   Sock* s = q.front();
@@ -89,7 +92,8 @@ Transfer run_transfer(std::uint64_t total, const SimLinkConfig& cfg, const char*
       if (k <= 0) break;
       for (int i = 0; i < k && r.in_order; i++) {
         std::uint64_t pos = r.received + static_cast<std::uint64_t>(i);
-        if (buf[static_cast<std::size_t>(i)] != static_cast<std::uint8_t>(pos * 7 + (pos >> 12))) r.in_order = false;
+        if (buf[static_cast<std::size_t>(i)] != static_cast<std::uint8_t>(pos * 7 + (pos >> 12)))
+          r.in_order = false;
       }
       r.received += static_cast<std::uint64_t>(k);
     }
@@ -127,7 +131,8 @@ TEST(SimTransferTest, eight_mebibytes_arrive_in_order_over_a_clean_link) {
 
 TEST(SimTransferTest, four_mebibytes_arrive_in_order_with_one_percent_loss) {
   const std::uint64_t total = 4 << 20;
-  Transfer r = run_transfer(total, link(0.01, 100'000'000, 10 * kNsPerMs), "cubic", 120 * kNsPerSec);
+  Transfer r =
+      run_transfer(total, link(0.01, 100'000'000, 10 * kNsPerMs), "cubic", 120 * kNsPerSec);
   EXPECT_EQ(r.received, total);
   EXPECT_TRUE(r.in_order);
   EXPECT_GT(r.retrans, 0u);

@@ -80,7 +80,9 @@ class TcpRecvTest : public ::testing::Test {
   }
 
   // Segments from the peer to our socket.
-  Flow in_flow() const { return Flow{ipv4_addr(10, 0, 0, 2), ipv4_addr(10, 0, 0, 1), kPeerPort, kLocalPort}; }
+  Flow in_flow() const {
+    return Flow{ipv4_addr(10, 0, 0, 2), ipv4_addr(10, 0, 0, 1), kPeerPort, kLocalPort};
+  }
 
   void inject(const std::vector<std::uint8_t>& pkt) { tcp_v4_rcv(st_, make_rx_skb(pkt)); }
   void inject(std::string_view flags, std::uint32_t seq, std::uint32_t ack, std::uint16_t win,
@@ -148,8 +150,8 @@ class TcpRecvTest : public ::testing::Test {
     our_isn_ = synack.seq;
     peer_nxt_ = peer_isn + 1;
     inject(".", peer_nxt_, our_isn_ + 1, peer_win);
-    Sock* child = st_.tcp().lookup_established(htonl(in_flow().saddr), htons(kPeerPort), htonl(in_flow().daddr),
-                                               kLocalPort);
+    Sock* child = st_.tcp().lookup_established(htonl(in_flow().saddr), htons(kPeerPort),
+                                               htonl(in_flow().daddr), kLocalPort);
     EXPECT_NE(child, nullptr);
     if (child) {
       EXPECT_EQ(child->sk_state, TCP_ESTABLISHED);

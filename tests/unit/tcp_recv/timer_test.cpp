@@ -57,7 +57,8 @@ TEST_F(TimerTest, later_samples_are_smoothed_with_gains_one_eighth_and_one_quart
 
 TEST_F(TimerTest, rto_is_never_below_srtt_plus_200ms) {
   TcpSock* sk = open_with_rtt(10);
-  EXPECT_EQ(inet_csk(sk)->icsk_rto, 210u) << "rttvar is floored at rto_min (Linux: RTO >= SRTT + 200 ms)";
+  EXPECT_EQ(inet_csk(sk)->icsk_rto, 210u)
+      << "rttvar is floored at rto_min (Linux: RTO >= SRTT + 200 ms)";
 }
 
 TEST_F(TimerTest, rto_doubles_on_successive_timeouts_and_retransmits_the_head) {
