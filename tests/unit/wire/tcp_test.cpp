@@ -134,6 +134,27 @@ TEST(TcpOptionsLayout, sack_blocks_follow_ts_as_nop_nop_sack) {
   EXPECT_EQ(write_opts(opts().ts(1, 2).sack(1000, 2000).sack(3000, 4000)), want);
 }
 
+TEST(TcpOptionsLayout, syn_with_mss_and_wscale_only_is_mss_nop_wscale) {
+  // <mss 1460,nop,wscale 8>: SACK and timestamps disabled by sysctl.
+  EXPECT_EQ(write_opts(opts().mss(1460).wscale(8)),
+            bytes({0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x08}));
+}
+
+TEST(TcpOptionsLayout, syn_with_mss_and_sack_only_is_mss_nop_nop_sackok) {
+  EXPECT_EQ(write_opts(opts().mss(1460).sack_ok()),
+            bytes({0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02}));
+}
+
+TEST(TcpOptionsLayout, syn_without_wscale_is_mss_sackok_ts) {
+  // <mss 1460,sackOK,TS val 5 ecr 6>
+  EXPECT_EQ(write_opts(opts().mss(1460).sack_ok().ts(5, 6)),
+            bytes({0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0, 0, 0, 5, 0, 0, 0, 6}));
+}
+
+TEST(TcpOptionsLayout, mss_alone_is_one_word) {
+  EXPECT_EQ(write_opts(opts().mss(536)), bytes({0x02, 0x04, 0x02, 0x18}));
+}
+
 TEST(TcpOptionsLayout, sizes_match_linux_aligned_lengths) {
   EXPECT_EQ(tcp_options_size(opts()), 0u);
   EXPECT_EQ(tcp_options_size(opts().mss(1460).sack_ok().ts(1, 0).wscale(7)), 20u);
