@@ -529,6 +529,11 @@ bool pskb_may_pull(SkBuff* skb, std::uint32_t len) {
   return __pskb_pull_tail(skb, len - headlen) != nullptr;
 }
 
+int skb_linearize(SkBuff* skb) {
+  if (!skb_is_nonlinear(skb)) return 0;
+  return __pskb_pull_tail(skb, skb->data_len) ? 0 : -ENOMEM;
+}
+
 void skb_split(SkBuff* skb, SkBuff* skb1, std::uint32_t len) {
   if (skb_cloned(skb) || skb->len < len || skb1->len || skb_shinfo(skb1)->nr_frags) {
     std::fprintf(stderr,

@@ -264,6 +264,18 @@ std::uint8_t* __pskb_pull_tail(SkBuff* skb, std::uint32_t delta);
 // pskb_may_pull: make the first len bytes linear; false if the skb is shorter
 // or memory ran out. Receive paths call it before reading a header.
 bool pskb_may_pull(SkBuff* skb, std::uint32_t len);
+// skb_linearize: pull all paged bytes into the linear part (a device without
+// scatter-gather): 0 or -ENOMEM.
+int skb_linearize(SkBuff* skb);
+// skb_orphan: run the owner's destructor now and detach the skb from its
+// socket (a device that keeps skbs longer than TSQ should count them).
+inline void skb_orphan(SkBuff* skb) {
+  if (skb->destructor) {
+    skb->destructor(skb);
+    skb->destructor = nullptr;
+  }
+  skb->sk = nullptr;
+}
 // skb_split: move everything after the first len bytes of skb into skb1, a
 // fresh skb (linear room for headlen - len bytes when len < headlen). A frag
 // straddling len is shared: each side keeps its part with a page reference.

@@ -3,6 +3,7 @@
 // the small header-offset and put helpers.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -254,6 +255,41 @@ TEST(SkbHelpers, set_header_offsets_are_relative_to_data) {
   skb_pull(skb.get(), 34);
   EXPECT_EQ(skb_network_offset(skb.get()), -20);
   EXPECT_EQ(skb_transport_offset(skb.get()), 0);
+}
+
+TEST(SkbLinearize, pulls_every_paged_byte_into_the_head) {
+  std::vector<std::uint8_t> all;
+  SkbPtr skb = make_skb(40, {1000, 2000, 500}, &all);
+  ASSERT_EQ(skb_linearize(skb.get()), 0);
+  expect_invariants(skb.get());
+  EXPECT_FALSE(skb_is_nonlinear(skb.get()));
+  EXPECT_EQ(skb_shinfo(skb.get())->nr_frags, 0);
+  EXPECT_EQ(skb_headlen(skb.get()), 3540u);
+  EXPECT_EQ(0, std::memcmp(skb->data, all.data(), all.size()));
+}
+
+TEST(SkbLinearize, fails_with_enomem_when_no_bigger_head_can_be_had) {
+  std::vector<std::uint8_t> all;
+  SkbPtr skb = make_skb(40, {3000}, &all);
+  SkbPoolLimits l = skb_pool_limits();
+  l.max_head_bytes = skb_pool_stats().head_bytes_in_use;
+  skbtest::ScopedPoolLimits guard(l);
+  EXPECT_EQ(skb_linearize(skb.get()), -ENOMEM);
+  EXPECT_EQ(skb_bytes(skb.get()), all);  // unchanged
+}
+
+TEST(SkbOrphan, runs_the_destructor_once_and_detaches_the_socket) {
+  static int calls;
+  calls = 0;
+  int sock = 0;
+  SkbPtr skb = alloc_skb(100);
+  skb->sk = &sock;
+  skb->destructor = [](SkBuff*) { ++calls; };
+  skb_orphan(skb.get());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(skb->sk, nullptr);
+  skb.reset();
+  EXPECT_EQ(calls, 1);  // not again at free
 }
 
 }  // namespace
