@@ -296,5 +296,40 @@ TEST_F(SocketApiTest, unsupported_family_and_type_are_rejected) {
   EXPECT_EQ(errno, ESOCKTNOSUPPORT);
 }
 
+TEST_F(SocketApiTest, siocinq_counts_unread_bytes) {
+  TcpSocket l = listener();
+  auto [c, s] = connected_pair(l);
+  ASSERT_EQ(sp::send(c.fd(), "0123456789", 10, 0), 10);
+  world_.run_for(20 * kNsPerMs);
+  int inq = -1;
+  ASSERT_EQ(sp::ioctl(s.fd(), SIOCINQ, &inq), 0);
+  EXPECT_EQ(inq, 10);
+  char buf[4];
+  ASSERT_EQ(sp::recv(s.fd(), buf, 4, 0), 4);
+  ASSERT_EQ(sp::ioctl(s.fd(), SIOCINQ, &inq), 0);
+  EXPECT_EQ(inq, 6);
+}
+
+TEST_F(SocketApiTest, msg_peek_leaves_the_data_queued) {
+  TcpSocket l = listener();
+  auto [c, s] = connected_pair(l);
+  ASSERT_EQ(sp::send(c.fd(), "peek", 4, 0), 4);
+  char buf[8] = {};
+  ASSERT_EQ(sp::recv(s.fd(), buf, sizeof buf, MSG_PEEK), 4);
+  ASSERT_EQ(sp::recv(s.fd(), buf, sizeof buf, 0), 4);
+  EXPECT_EQ(std::string(buf, 4), "peek");
+}
+
+TEST_F(SocketApiTest, raii_socket_closes_once_when_moved) {
+  TcpSocket a = TcpSocket::open(client_);
+  const int fd = a.fd();
+  TcpSocket b = std::move(a);
+  EXPECT_FALSE(a.valid());
+  EXPECT_EQ(b.fd(), fd);
+  b.reset();
+  EXPECT_EQ(sp::close(fd), -1) << "already closed by the owner";
+  EXPECT_EQ(errno, EBADF);
+}
+
 }  // namespace
 }  // namespace sp::send_test

@@ -311,5 +311,22 @@ TEST_F(XmitTest, pacing_spaces_segments_at_the_pacing_rate) {
     EXPECT_NEAR(static_cast<double>(at[i]), static_cast<double>((i + 1) * kNsPerMs), 0.3e6);
 }
 
+TEST_F(XmitTest, notsent_lowat_limits_writability) {
+  int fd = connected_socket();
+  freeze(fd);
+  int lowat = 1000;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat), 0);
+  ASSERT_EQ(write_n(fd, 400), 400);
+  pollfd p{fd, POLLOUT, 0};
+  EXPECT_EQ(sp::poll(&p, 1, 0), 1) << "400 unsent bytes: below half the low-water mark";
+  ASSERT_EQ(write_n(fd, 200), 200);
+  p.revents = 0;
+  EXPECT_EQ(sp::poll(&p, 1, 0), 0) << "600 unsent bytes: a writer would only add to the backlog";
+  tcp_snd_cwnd_set(tp_of(fd), 10);
+  tcp_push_pending_frames(sk_of(fd));
+  p.revents = 0;
+  EXPECT_EQ(sp::poll(&p, 1, 0), 1) << "sent, so no longer unsent";
+}
+
 }  // namespace
 }  // namespace sp::send_test
