@@ -288,7 +288,8 @@ class Runner {
     bool moved = accept_pending();
     pfds_.clear();
     for (auto& c : conns_) {
-      if (c->sfd < 0) continue;  // not accepted yet: nothing to read on the server
+      // The client writes as soon as its connect completes (poll says
+      // POLLOUT); the server side exists once accept() returned it.
       short cev = 0, sev = 0;
       if (!c->up->shut) cev |= POLLOUT;
       if (!c->up->eof) sev |= POLLIN;
@@ -297,7 +298,7 @@ class Runner {
         if (!c->down->eof) cev |= POLLIN;
       }
       if (cev) pfds_.push_back({c->cfd, cev, 0});
-      if (sev) pfds_.push_back({c->sfd, sev, 0});
+      if (sev && c->sfd >= 0) pfds_.push_back({c->sfd, sev, 0});
     }
     if (pfds_.empty()) return moved;
     if (sp::poll(pfds_.data(), pfds_.size(), 0) <= 0) return moved;
