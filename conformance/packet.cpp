@@ -295,7 +295,7 @@ std::vector<std::uint8_t> build_ipv4_tcp(const WirePacket& p) {
   t[13] = p.flags;
   wr16(t + 14, p.window);
   wr16(t + 18, p.urg_ptr);
-  std::memcpy(t + 20, p.options.data(), p.options.size());
+  if (!p.options.empty()) std::memcpy(t + 20, p.options.data(), p.options.size());
   // Padding after the listed options is EOL (zero), already in place.
   std::uint32_t sum = 0;
   sum += (p.saddr >> 16) + (p.saddr & 0xffff) + (p.daddr >> 16) + (p.daddr & 0xffff);
