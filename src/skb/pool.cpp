@@ -14,6 +14,15 @@ constexpr std::align_val_t kAlign{SMP_CACHE_BYTES};
 constexpr std::uint32_t kShinfoRoom = SKB_DATA_ALIGN(sizeof(SkbSharedInfo));
 // Page orders kept on free lists; others go straight to and from the heap.
 constexpr std::uint32_t kMaxPooledOrder = SKB_FRAG_PAGE_ORDER;
+// What one free list may keep for reuse; beyond it, frees go back to the heap,
+// so that a burst (a 64 MiB send buffer draining at once) does not stay
+// cached by the thread for ever. Enough for a busy connection's steady state.
+constexpr std::uint64_t kMaxCachedBytesPerList = 16ull << 20;
+constexpr std::size_t kMinCachedPerList = 16;
+
+bool keep_on_list(std::size_t listed, std::uint64_t object_bytes) {
+  return listed < kMinCachedPerList || (listed + 1) * object_bytes <= kMaxCachedBytesPerList;
+}
 
 std::uint64_t block_bytes(std::uint32_t capacity) {
   return std::uint64_t{capacity} + kShinfoRoom;
@@ -105,6 +114,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
   if (cls >= 0 && !p->head_free[cls].empty()) {
     h = p->head_free[cls].back();
     p->head_free[cls].pop_back();
+    p->stats.cached_bytes -= bytes;
   } else {
     h = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
     if (!h) {
@@ -131,8 +141,9 @@ void free_head(std::uint8_t* head, std::uint32_t capacity) {
   ++p->stats.head_frees;
   if (p->stats.head_in_use) --p->stats.head_in_use;
   const int cls = head_class(capacity);
-  if (cls >= 0) {
+  if (cls >= 0 && keep_on_list(p->head_free[cls].size(), bytes)) {
     p->head_free[cls].push_back(head);
+    p->stats.cached_bytes += bytes;
   } else {
     ::operator delete(head, kAlign);
   }
@@ -149,6 +160,7 @@ void* alloc_skb_struct() {
   if (!p->skb_free.empty()) {
     s = p->skb_free.back();
     p->skb_free.pop_back();
+    p->stats.cached_bytes -= sizeof(SkBuff);
   } else {
     s = ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
     if (!s) {
@@ -169,7 +181,12 @@ void free_skb_struct(void* s) {
   }
   ++p->stats.skb_frees;
   if (p->stats.skb_in_use) --p->stats.skb_in_use;
-  p->skb_free.push_back(s);
+  if (keep_on_list(p->skb_free.size(), sizeof(SkBuff))) {
+    p->skb_free.push_back(s);
+    p->stats.cached_bytes += sizeof(SkBuff);
+  } else {
+    ::operator delete (s, std::align_val_t{alignof(SkBuff)});
+  }
 }
 
 void* alloc_fclone_block() {
@@ -183,6 +200,7 @@ void* alloc_fclone_block() {
   if (!p->fclone_free.empty()) {
     b = p->fclone_free.back();
     p->fclone_free.pop_back();
+    p->stats.cached_bytes -= kFcloneBlockSize;
   } else {
     b = ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
     if (!b) {
@@ -202,7 +220,12 @@ void free_fclone_block(void* b) {
     return;
   }
   p->stats.skb_in_use = p->stats.skb_in_use > 2 ? p->stats.skb_in_use - 2 : 0;
-  p->fclone_free.push_back(b);
+  if (keep_on_list(p->fclone_free.size(), kFcloneBlockSize)) {
+    p->fclone_free.push_back(b);
+    p->stats.cached_bytes += kFcloneBlockSize;
+  } else {
+    ::operator delete (b, std::align_val_t{alignof(SkBuff)});
+  }
 }
 
 void note_skb_alloc() {
@@ -228,6 +251,7 @@ Page* alloc_pages(std::uint32_t order) {
   if (p && order <= kMaxPooledOrder && !p->page_free[order].empty()) {
     pg = p->page_free[order].back();
     p->page_free[order].pop_back();
+    p->stats.cached_bytes -= bytes;
   } else {
     auto* addr = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
     pg = addr ? new (std::nothrow) Page : nullptr;
@@ -270,8 +294,9 @@ void put_page(Page* pg) {
   if (p->stats.page_in_use) --p->stats.page_in_use;
   const std::uint64_t units = 1u << pg->order;
   p->stats.page_4k_in_use = p->stats.page_4k_in_use > units ? p->stats.page_4k_in_use - units : 0;
-  if (pg->order <= kMaxPooledOrder) {
+  if (pg->order <= kMaxPooledOrder && keep_on_list(p->page_free[pg->order].size(), pg->size)) {
     p->page_free[pg->order].push_back(pg);
+    p->stats.cached_bytes += pg->size;
   } else {
     release_page_memory(pg);
   }

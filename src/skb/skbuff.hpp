@@ -334,6 +334,7 @@ struct SkbPoolStats {
   std::uint64_t page_4k_in_use = 0;     // pages in use in 4 KiB units (max_pages)
   std::uint64_t skb_dropped = 0;        // freed by kfree_skb (a drop)
   std::uint64_t skb_consumed = 0;       // freed by consume_skb (normal end of life)
+  std::uint64_t cached_bytes = 0;       // held on free lists for reuse (capped per list)
 };
 struct SkbPoolLimits {
   std::uint64_t max_skbs = 1u << 22;          // sk_buff structs in use (clones count)

@@ -196,5 +196,27 @@ TEST(SkbPool, an_skb_outliving_its_thread_can_still_be_freed) {
   moved.reset();  // goes to this thread's pool (or the heap), not the dead one
 }
 
+TEST(SkbPool, a_burst_of_frees_does_not_stay_cached_without_bound) {
+  // 400 x 64 KiB heads = 26 MiB in flight; what the pool keeps afterwards is
+  // capped (16 MiB per list), the rest goes back to the heap.
+  std::vector<SkbPtr> burst;
+  for (int i = 0; i < 400; ++i) burst.push_back(alloc_skb(65536));
+  const std::uint64_t cached_before = skb_pool_stats().cached_bytes;
+  burst.clear();
+  const std::uint64_t kept = skb_pool_stats().cached_bytes - cached_before;
+  EXPECT_GT(kept, 0u);
+  EXPECT_LE(kept, (16ull << 20) + 400 * sizeof(SkBuff));
+}
+
+TEST(SkbPool, cached_bytes_follow_the_free_lists) {
+  SkbPtr a = alloc_skb(4000);
+  const std::uint64_t c0 = skb_pool_stats().cached_bytes;
+  a.reset();
+  const std::uint64_t c1 = skb_pool_stats().cached_bytes;
+  EXPECT_EQ(c1 - c0, head_block_bytes(4096) + sizeof(SkBuff));
+  SkbPtr b = alloc_skb(4000);
+  EXPECT_EQ(skb_pool_stats().cached_bytes, c0);
+}
+
 }  // namespace
 }  // namespace sp
