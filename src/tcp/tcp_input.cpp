@@ -862,6 +862,8 @@ void skb_set_owner_r(SkBuff* skb, Sock* sk) {
 void tcp_init_buffer_space(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   const Sysctl& sc = sk->stack->sysctl();
+  // Send buffer for two initial windows of skbs, unless SO_SNDBUF fixed it.
+  if (!(sk->sk_userlocks & SOCK_SNDBUF_LOCK)) tcp_sndbuf_expand(sk);
   tcp_mstamp_refresh(tp);
   const int maxwin = tcp_full_space(sk);
   const std::uint32_t advmss = tp->advmss ? tp->advmss : TCP_MSS_DEFAULT;
@@ -1344,10 +1346,10 @@ void tcp_initialize_rcv_mss(Sock* sk) {
 // Memory was freed from the write/rtx queues: wake a writer waiting for
 // room (tcp_check_space / tcp_new_space).
 void tcp_check_space(Sock* sk) {
-  if (sock_flag(sk, SOCK_QUEUE_SHRUNK)) {
-    sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
-    if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
-  }
+  sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
+  // A writer is waiting for room (it set SOCK_NOSPACE): tcp_new_space may
+  // grow the buffer and wakes it when enough is free.
+  if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
 }
 
 // --- FIN ---------------------------------------------------------------------------------------
