@@ -47,7 +47,8 @@ struct IpInputTest : ::testing::Test {
   }
   void receive(const std::vector<std::uint8_t>& f) {
     SkbPtr skb = alloc_skb_with_headroom(64, static_cast<std::uint32_t>(f.size()));
-    std::memcpy(skb_put(skb.get(), static_cast<std::uint32_t>(f.size())), f.data(), f.size());
+    std::uint8_t* p = skb_put(skb.get(), static_cast<std::uint32_t>(f.size()));
+    if (!f.empty()) std::memcpy(p, f.data(), f.size());
     dev->rx.push_back(std::move(skb));
     stack.poll();
   }
