@@ -1,6 +1,8 @@
 // sk_buff operations, after net/core/skbuff.c and include/linux/skbuff.h.
 #include "skb/skbuff.hpp"
 
+#include <execinfo.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -51,12 +53,13 @@ std::size_t shinfo_used_bytes(const SkbSharedInfo* sh) {
   return offsetof(SkbSharedInfo, frags) + sh->nr_frags * sizeof(SkbFrag);
 }
 
-// A fresh sk_buff struct around a fresh head of at least `size` bytes
-// (__alloc_skb). Everything is zero except the four pointers and truesize.
 // Heads above this are refused like a kmalloc beyond KMALLOC_MAX_SIZE; it
 // also keeps the size arithmetic far from 32-bit overflow.
 constexpr std::uint32_t kMaxHeadSize = 1u << 30;
 
+// A fresh sk_buff struct (single, or the first of an fclone pair) around a
+// fresh head of at least `size` bytes. Everything is zero except the four
+// pointers and truesize.
 SkBuff* __alloc_skb(std::uint32_t size, bool fclone) {
   if (size > kMaxHeadSize) {
     ++skb_pool::stats().alloc_failures;
@@ -167,7 +170,13 @@ void print_panic(const char* msg, const SkBuff* skb, std::uint32_t len, const ch
                msg, where ? where : "?", skb->len, len, static_cast<const void*>(skb->head),
                static_cast<long>(skb->data - skb->head), static_cast<long>(skb->tail - skb->head),
                static_cast<long>(skb->end - skb->head), skb->data_len, skb->ifindex);
+  // Like BUG()'s report, show who called: `where` names the skb operation,
+  // the trace names the caller (addr2line turns its offsets into lines).
+  void* frames[16];
+  const int n = backtrace(frames, 16);
+  std::fprintf(stderr, "call trace:\n");
   std::fflush(stderr);
+  backtrace_symbols_fd(frames, n, 2);
 }
 
 }  // namespace
