@@ -66,6 +66,13 @@ TEST_F(HandshakeTest, window_scale_applies_only_after_the_handshake) {
   EXPECT_EQ(sk->snd_wnd, 16000u);
 }
 
+TEST_F(HandshakeTest, send_buffer_is_sized_for_two_initial_windows_when_the_connection_opens) {
+  TcpSock* sk = active_open();
+  ASSERT_NE(sk, nullptr);
+  EXPECT_GT(sk->sk_sndbuf, st_.sysctl().tcp_wmem[1]) << "tcp_init_buffer_space -> tcp_sndbuf_expand";
+  EXPECT_GE(sk->sk_sndbuf, static_cast<int>(2 * TCP_INIT_CWND * sk->mss_cache));
+}
+
 TEST_F(HandshakeTest, isn_differs_per_connection_and_moves_with_time) {
   std::uint32_t a =
       secure_tcp_seq(st_, be_addr(10, 0, 0, 1), be_addr(10, 0, 0, 2), htons(1000), htons(80));
