@@ -228,8 +228,11 @@ bool sk_rmem_schedule(Sock* sk, SkBuff* skb, int size);
 inline void sk_mem_charge(Sock* sk, int size) {
   sk->sk_forward_alloc -= size;
 }
+// Uncharging returns whole quanta at once (Linux 6.x sk_mem_uncharge calls
+// sk_mem_reclaim), so an idle socket keeps less than one quantum reserved.
 inline void sk_mem_uncharge(Sock* sk, int size) {
   sk->sk_forward_alloc += size;
+  if (sk->sk_forward_alloc >= SK_MEM_QUANTUM) sk->sk_forward_alloc &= SK_MEM_QUANTUM - 1;
 }
 // Return whole quanta of unused sk_forward_alloc (sk_mem_reclaim).
 void sk_mem_reclaim(Sock* sk);

@@ -249,6 +249,7 @@ TEST_F(XmitTest, sent_skbs_move_to_the_retransmit_queue) {
   ack(iss_ + 1 + 1000);
   EXPECT_TRUE(tp->tcp_rtx_queue.empty());
   EXPECT_EQ(sk_of(fd)->sk_wmem_queued, 0);
+  EXPECT_LT(sk_of(fd)->sk_forward_alloc, SK_MEM_QUANTUM) << "freed memory is returned, not hoarded";
 }
 
 TEST_F(XmitTest, ioctl_reports_queued_and_unsent_bytes) {
@@ -265,7 +266,7 @@ TEST_F(XmitTest, send_buffer_grows_with_the_congestion_window) {
   int fd = connected_socket();
   Sock* sk = sk_of(fd);
   const int initial = sk->sk_sndbuf;
-  EXPECT_EQ(initial, st_.sysctl().tcp_wmem[1]);
+  EXPECT_GE(initial, st_.sysctl().tcp_wmem[1]) << "sized for the initial window at establishment";
   tcp_snd_cwnd_set(tp_of(fd), 100);
   // The writer runs out of room; ACKs free it with the window not in use.
   EXPECT_LT(write_n(fd, 1 << 20, MSG_DONTWAIT), 1 << 20);
