@@ -464,20 +464,26 @@ class Runner {
     dev_->inject(build_ipv4_tcp(w));
   }
 
+  // The next packet the stack sends, waiting (in virtual time) up to
+  // `deadline_us`; nullopt if none leaves by then.
+  std::optional<WirePacket> next_sent(std::int64_t deadline_us) {
+    if (dev_->sent().empty()) advance_to(std::max(live_ns(deadline_us), clock_->now_ns()), true);
+    if (dev_->sent().empty()) return std::nullopt;
+    WirePacket p = dev_->sent().front();
+    dev_->sent().pop_front();
+    return p;
+  }
+
   void outbound(const Event& e, std::int64_t start, std::int64_t end) {
     std::int64_t tol = tolerance_for(start);
     std::int64_t window_end = (end >= 0 ? end : start) + tol;
     if (e.time.type == TimeType::kAny) window_end = script_now() + 3600LL * 1000000;  // no limit
-    if (dev_->sent().empty()) {
-      // Let time run until the stack sends something or the window closes.
-      advance_to(std::max(live_ns(window_end), clock_->now_ns()), true);
-    }
-    if (dev_->sent().empty()) {
+    std::optional<WirePacket> first = next_sent(window_end);
+    if (!first) {
       last_event_us_ = script_now();
       fail(e.line, "error handling packet: Timed out waiting for packet");
     }
-    WirePacket live = dev_->sent().front();
-    dev_->sent().pop_front();
+    WirePacket live = *first;
     std::int64_t actual_us = static_cast<std::int64_t>((live.time_ns - kClockStart) / kNsPerUs);
     // The stack's SYN or SYN-ACK fixes its ISN: script sequence numbers on
     // its side are relative to it (packetdrill's local_isn).
@@ -489,6 +495,46 @@ class Runner {
     if (cfg_.verbose && cfg_.log) {
       *cfg_.log << "    actual: " << secs(actual_us) << " " << describe_packet(live, &map_, true)
                 << "\n";
+    }
+    // Unless --strict_segments, consecutive packets of one flight are taken
+    // together until they carry the payload the script expects, as
+    // packetdrill's do_outbound_script_packet aggregates them: a stack may
+    // cut a burst into several TSO skbs where the script writes one.
+    if (dev_cfg_.tso) {
+      std::uint32_t total = live.payload_len;
+      std::uint32_t last_len = live.payload_len;
+      std::uint32_t next_seq = live.seq + live.payload_len;
+      while (total < e.packet.payload_len && live.payload_len > 0) {
+        std::optional<WirePacket> more = next_sent(window_end);
+        if (!more) break;
+        if (cfg_.verbose && cfg_.log) {
+          std::int64_t t = static_cast<std::int64_t>((more->time_ns - kClockStart) / kNsPerUs);
+          *cfg_.log << "    actual: " << secs(t) << " " << describe_packet(*more, &map_, true)
+                    << "\n";
+        }
+        const bool last = more->payload_len >= e.packet.payload_len - total;
+        if (more->seq != next_seq || more->ack_seq != live.ack_seq || more->payload_len == 0 ||
+            (!last && more->payload_len != last_len)) {
+          fail(e.line, "error handling packet: fragment of " + std::to_string(total) +
+                           " bytes at " + describe_packet(live, &map_, true) + " is followed by " +
+                           describe_packet(*more, &map_, true) +
+                           ", which does not continue it; total payload: expected " +
+                           std::to_string(e.packet.payload_len) + " bytes");
+        }
+        live.flags |= more->flags;  // PSH and FIN ride on the last fragment
+        total += more->payload_len;
+        last_len = more->payload_len;
+        next_seq += more->payload_len;
+      }
+      live.payload_len = total;
+    }
+    if (live.payload_len != e.packet.payload_len) {
+      last_event_us_ = actual_us;
+      fail(e.line, "error handling packet: live packet payload: expected " +
+                       std::to_string(e.packet.payload_len) + " bytes vs actual " +
+                       std::to_string(live.payload_len) + " bytes [script packet: " + secs(start) +
+                       " " + script_packet_text(e.packet) + "] [actual packet: " + secs(actual_us) +
+                       " " + describe_packet(live, &map_, true) + "]");
     }
     auto err = verify_outbound(e.packet, live, map_, tol_);
     if (!err) err = check_time(e, start, end, actual_us, "outbound packet");

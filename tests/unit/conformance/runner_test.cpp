@@ -22,7 +22,9 @@ namespace {
 // packet at once, ACKs every data packet at once, ISN 1000.
 class FakeTcp final : public Target {
  public:
-  explicit FakeTcp(Stack& st) : st_(st) {
+  // `burst`: the most payload one transmitted packet carries (a stack that
+  // cuts a write into several TSO skbs); 0 for no limit.
+  explicit FakeTcp(Stack& st, std::uint32_t burst = 0) : st_(st), burst_(burst) {
     st_.register_protocol(6, [this](SkbPtr skb) { rcv(std::move(skb)); });
   }
   int socket(int, int type, int proto) override {
@@ -43,8 +45,13 @@ class FakeTcp final : public Target {
   long sendmsg(int, const std::vector<std::size_t>& iov, int) override {
     std::size_t len = 0;
     for (std::size_t l : iov) len += l;
-    send(TH_PSH | TH_ACK, static_cast<std::uint32_t>(len), {});
-    snd_nxt_ += static_cast<std::uint32_t>(len);
+    std::uint32_t left = static_cast<std::uint32_t>(len);
+    while (left > 0) {
+      std::uint32_t n = burst_ ? std::min(left, burst_) : left;
+      send(n == left ? TH_PSH | TH_ACK : TH_ACK, n, {});
+      snd_nxt_ += n;
+      left -= n;
+    }
     return static_cast<long>(len);
   }
   RecvResult recvmsg(int, std::size_t len, int, bool) override {
@@ -126,6 +133,7 @@ class FakeTcp final : public Target {
 
   static constexpr std::uint32_t kIsn = 1000;
   Stack& st_;
+  std::uint32_t burst_ = 0;
   int next_fd_ = 3;
   std::uint32_t local_ip_ = 0, peer_ip_ = 0;
   std::uint16_t local_port_ = 0, peer_port_ = 0;
@@ -143,14 +151,14 @@ const char* kHandshake =
     "+.1 < . 1:1(0) ack 1 win 257\n"                      // 6
     "+0 accept(3, ..., ...) = 4\n";                       // 7
 
-ScriptResult run(const std::string& text) {
+ScriptResult run(const std::string& text, std::uint32_t burst = 0) {
   auto parsed = parse_script(text, "test.pkt");
   if (auto* e = std::get_if<ParseError>(&parsed)) {
     ADD_FAILURE() << e->to_string("test.pkt");
     return {};
   }
   RunnerConfig cfg;
-  cfg.make_target = [](Stack& st) { return std::make_unique<FakeTcp>(st); };
+  cfg.make_target = [burst](Stack& st) { return std::make_unique<FakeTcp>(st, burst); };
   return run_script(std::get<Script>(parsed), cfg);
 }
 
@@ -210,6 +218,37 @@ TEST(DrillRunner, PacketThatNeverLeavesTimesOut) {
   EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
   EXPECT_EQ(r.line, 10);
   EXPECT_NE(r.reason.find("error handling packet: Timed out waiting for packet"), std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, ConsecutivePacketsOfOneFlightMatchOneScriptPacket) {
+  ScriptResult r = run(std::string(kHandshake) +
+                           "+0 write(4, ..., 1000) = 1000\n"
+                           "+0 > P. 1:1001(1000) ack 1\n",
+                       400);  // sent as 400 + 400 + 200
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+}
+
+TEST(DrillRunner, StrictSegmentsChecksEachPacket) {
+  ScriptResult r = run(std::string("--strict_segments\n") + kHandshake +
+                           "+0 write(4, ..., 1000) = 1000\n"  // 9
+                           "+0 > P. 1:1001(1000) ack 1\n",    // 10
+                       400);
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 10);
+  EXPECT_NE(r.reason.find("live packet payload: expected 1000 bytes vs actual 400 bytes"),
+            std::string::npos)
+      << r.reason;
+}
+
+TEST(DrillRunner, LongerPacketThanScriptedIsAPayloadMismatch) {
+  ScriptResult r = run(std::string(kHandshake) +
+                       "+0 write(4, ..., 1000) = 1000\n"  // 8
+                       "+0 > P. 1:501(500) ack 1\n");     // 9
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 9);
+  EXPECT_NE(r.reason.find("live packet payload: expected 500 bytes vs actual 1000 bytes"),
+            std::string::npos)
       << r.reason;
 }
 
