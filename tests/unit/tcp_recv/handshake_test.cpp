@@ -69,7 +69,8 @@ TEST_F(HandshakeTest, window_scale_applies_only_after_the_handshake) {
 TEST_F(HandshakeTest, send_buffer_is_sized_for_two_initial_windows_when_the_connection_opens) {
   TcpSock* sk = active_open();
   ASSERT_NE(sk, nullptr);
-  EXPECT_GT(sk->sk_sndbuf, st_.sysctl().tcp_wmem[1]) << "tcp_init_buffer_space -> tcp_sndbuf_expand";
+  EXPECT_GT(sk->sk_sndbuf, st_.sysctl().tcp_wmem[1])
+      << "tcp_init_buffer_space -> tcp_sndbuf_expand";
   EXPECT_GE(sk->sk_sndbuf, static_cast<int>(2 * TCP_INIT_CWND * sk->mss_cache));
 }
 

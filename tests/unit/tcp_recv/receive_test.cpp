@@ -142,6 +142,34 @@ TEST_F(ReceiveTest, fin_after_a_hole_waits_for_the_hole) {
   EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 111);
 }
 
+// On a long-RTT path the delayed-ACK timeout (ato) backs off from 40 ms as
+// timers expire, but an ACK is never held longer than 200 ms
+// (TCP_DELACK_MAX; RFC 1122 4.2.3.2 allows 500 ms).
+TEST_F(TcpRecvTest, delayed_ack_timeout_backs_off_from_40ms_but_never_exceeds_200ms) {
+  listen_sock();
+  inject("S", 1000, 0, 65535, TcpOpts().with_mss(1460));
+  ParsedSeg synack = pop_sent();
+  advance_ms(300);  // a 300 ms round trip
+  inject(".", 1001, synack.seq + 1, 65535);
+  clear_sent();
+  std::uint32_t off = 0;
+  std::vector<Nanos> delays;
+  for (int i = 0; i < 30; i++) {
+    const Nanos t0 = clock_.now_ns();
+    inject("P.", 1001 + off, synack.seq + 1, 65535, {}, payload_of(10));
+    off += 10;
+    for (int ms = 0; ms < 1000 && sent_count() == 0; ms++) advance_ms(1);
+    ASSERT_EQ(sent_count(), 1u);
+    delays.push_back(dev_->sent_at.front() - t0);
+    clear_sent();
+  }
+  // Quick ACKs first, then delayed ones growing from 40 ms to the cap.
+  EXPECT_EQ(delays.front(), 0u);
+  EXPECT_NE(std::find(delays.begin(), delays.end(), TCP_ATO_MIN * kNsPerMs), delays.end());
+  EXPECT_EQ(delays.back(), TCP_DELACK_MAX * kNsPerMs);
+  for (Nanos d : delays) EXPECT_LE(d, TCP_DELACK_MAX * kNsPerMs);
+}
+
 // A receive buffer larger than the initial window: the advertised window
 // opens as full-sized segments arrive (tcp_grow_window).
 class WindowGrowthTest : public ReceiveTest {

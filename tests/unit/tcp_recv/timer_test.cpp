@@ -136,6 +136,20 @@ TEST_F(TimerTest, zero_window_is_probed_with_backoff_and_recovers_when_it_opens)
   EXPECT_EQ(inet_csk(sk)->icsk_backoff, 0);
 }
 
+TEST_F(TimerTest, window_update_is_taken_from_newer_segments_only) {
+  TcpSock* sk = open_with_rtt(10, 1000);
+  ASSERT_EQ(sk->snd_wnd, 1000u);
+  inject(".", peer_nxt_, our_isn_ + 1, 8000);
+  EXPECT_EQ(sk->snd_wnd, 8000u) << "same SEG.SEQ, larger window: taken";
+  EXPECT_EQ(sk->max_window, 8000u);
+  inject(".", peer_nxt_, our_isn_ + 1, 4000);
+  EXPECT_EQ(sk->snd_wnd, 8000u) << "same SEG.SEQ, smaller window: a reordered old ACK, ignored";
+  inject("P.", peer_nxt_, our_isn_ + 1, 4000, {}, payload_of(10));
+  EXPECT_EQ(sk->snd_wnd, 8000u) << "data at the same SEG.SEQ is not newer either";
+  inject(".", peer_nxt_ + 10, our_isn_ + 1, 4000);
+  EXPECT_EQ(sk->snd_wnd, 4000u) << "a newer segment (SND.WL1 < SEG.SEQ) may shrink it";
+}
+
 TEST_F(TimerTest, time_wait_is_entered_by_the_active_closer_and_left_after_60s) {
   TcpSock* sk = open_with_rtt(10);
   sock_hold(sk);
