@@ -329,5 +329,36 @@ TEST_F(XmitTest, notsent_lowat_limits_writability) {
   EXPECT_EQ(sp::poll(&p, 1, 0), 1) << "sent, so no longer unsent";
 }
 
+TEST_F(XmitTest, so_rcvtimeo_bounds_a_blocked_recv) {
+  int fd = connected_socket();
+  timeval tv{0, 150000};  // 150 ms
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  const Nanos t0 = clock_.now_ns();
+  char buf[16];
+  EXPECT_EQ(sp::recv(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(clock_.now_ns() - t0, 150 * kNsPerMs)
+      << "the stack's default driver ran to the deadline";
+}
+
+TEST_F(XmitTest, blocked_recv_returns_data_injected_while_it_waits) {
+  int fd = connected_socket();
+  // The packetdrill-style driver: the peer's segment arrives 30 ms into the wait.
+  bool injected = false;
+  st_.set_wait_driver([&](Nanos) {
+    clock_.advance_by(10 * kNsPerMs);
+    if (!injected && clock_.now_ns() >= 30 * kNsPerMs + kNsPerSec) {
+      injected = true;
+      auto data = test::payload("late");
+      inject("P.", kPeerIsn + 1, iss_ + 1, 0xffff, {}, data);
+    }
+    st_.poll();
+  });
+  char buf[16] = {};
+  ASSERT_EQ(sp::recv(fd, buf, sizeof buf, 0), 4);
+  EXPECT_EQ(std::string(buf, 4), "late");
+  st_.set_wait_driver(nullptr);
+}
+
 }  // namespace
 }  // namespace sp::send_test
