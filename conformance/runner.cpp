@@ -461,6 +461,8 @@ class Runner {
       }
     }
     w.options = encode_tcp_options(opts);
+    if (cfg_.verbose && cfg_.log)
+      *cfg_.log << "    injected: " << describe_packet(w, nullptr, false) << "\n";
     dev_->inject(build_ipv4_tcp(w));
   }
 
