@@ -334,6 +334,18 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
       child_status = child.status();
       sp::close(lfd);
     }
+    // sendpath's own account of loss recovery, for reading a slow run.
+    const Mib& mib = lab.stack().mib();
+    std::printf(
+        "[%s] sendpath mib: RetransSegs=%llu Timeouts=%llu FastRetrans=%llu "
+        "LossProbes=%llu SackRecovery=%llu RenoRecovery=%llu OFOQueue=%llu\n",
+        var.name, static_cast<unsigned long long>(mib.get(MibId::TcpRetransSegs)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPTimeouts)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPFastRetrans)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPLossProbes)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPSackRecovery)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPRenoRecovery)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPOFOQueue)));
     // Let the last ACKs and FINs cross before the tap goes away.
     lab.loop().run_until([] { return false; }, lab.stack().now() + 100 * kNsPerMs);
     linux_side = parse_results(drain(pipefd[0]));
@@ -355,6 +367,7 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
     EXPECT_EQ(r.close, "fin") << "Linux must see sendpath's FIN";
   }
   EXPECT_EQ(shas(ours), shas(linux_side)) << "SHA-256 of what was sent == of what arrived";
+  const bool transfer_failed = HasFailure();
 
   if (!have_tshark()) {
     std::filesystem::remove(pcap);
@@ -369,6 +382,11 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   EXPECT_GE(r.fin, 2 * var.conns) << "a FIN each way per connection";
   if (var.zero_window) {
     EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
+  }
+  if (transfer_failed) {
+    // Evidence for whoever debugs the stack: the tap's traffic, as it was.
+    std::printf("[%s] capture kept at %s\n", var.name, pcap.c_str());
+    return;
   }
   std::filesystem::remove(pcap);
 }
