@@ -281,6 +281,7 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
   std::uint32_t mss = mtu > 40 ? mtu - 40 : TCP_MSS_DEFAULT;
   if (ltp->rx_opt.user_mss && mss > ltp->rx_opt.user_mss) mss = ltp->rx_opt.user_mss;
+  req->advmss = static_cast<std::uint16_t>(mss);
   if (req->tstamp_ok) mss -= TCPOLEN_TSTAMP_ALIGNED;
   std::uint32_t rcv_wnd = 0, window_clamp = ltp->window_clamp;
   std::uint8_t rcv_wscale = 0;
