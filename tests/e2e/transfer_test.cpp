@@ -191,6 +191,30 @@ TEST(EndToEnd, first_data_leaves_with_the_handshake_ack) {
   EXPECT_LT(r.virtual_ns, 35 * kNsPerMs);
 }
 
+TEST(EndToEnd, clean_fast_link_is_mostly_filled) {
+  // 32 MiB over 1 Gbit/s, 20 ms RTT: slow start and the window growth have
+  // to get well past half the link rate (the wire's ceiling is ~940 Mbit/s
+  // of payload). Virtual time, so the figure is the same in every build.
+  TransferOptions o = base(32 * MiB);
+  TransferResult r = run_transfer(o);
+  expect_complete(r, o.size);
+  const double goodput =
+      static_cast<double>(r.bytes_received) * 8 * 1e9 / static_cast<double>(r.virtual_ns);
+  EXPECT_GT(goodput, 400e6);
+  EXPECT_LT(goodput, 1e9);
+}
+
+TEST(EndToEnd, dead_link_is_reported_not_hung) {
+  TransferOptions o = base(64 * 1024);
+  o.link.a_to_b.loss = 1.0;
+  o.link.b_to_a.loss = 1.0;
+  TransferResult r = run_transfer(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.digest_ok);
+  EXPECT_TRUE(r.stalled || !r.error.empty());
+  EXPECT_EQ(r.bytes_received, 0u);
+}
+
 TEST(EndToEnd, payload_stream_depends_on_the_seed) {
   std::uint8_t a[64], b[64], c[64];
   payload_fill(1, 0, 1000, a, 64);
