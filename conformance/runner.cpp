@@ -370,7 +370,13 @@ class Runner {
   // "nothing can happen", so events that change neither (an outbound packet
   // already sent, a %{ }% block) are run together with the next one that does.
   void drive(Nanos deadline) {
-    if (failed_ || !blocking_) return;  // no progress: the call gives up
+    if (failed_) return;  // no progress: the call gives up
+    if (!blocking_) {
+      // A call the script expects to return at once may still need the
+      // stack's deferred work at the current instant; time does not move.
+      settle();
+      return;
+    }
     for (int guard = 0; guard < 100000; ++guard) {
       Nanos t0 = clock_->now_ns();
       size_t i0 = idx_;
