@@ -116,6 +116,23 @@ struct Options {
   bool quiet = false;
 };
 
+// A string as a JSON string body (quotes, backslashes, control characters).
+std::string json_escape(const std::string& in) {
+  std::string out;
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -215,7 +232,7 @@ int run(const Options& o) {
         "\"flows\":[%s]}\n",
         static_cast<unsigned long long>(r.bytes_sent),
         static_cast<unsigned long long>(r.bytes_received), r.digest_ok ? "true" : "false",
-        r.stalled ? "true" : "false", r.error.c_str(), vsec, goodput,
+        r.stalled ? "true" : "false", json_escape(r.error).c_str(), vsec, goodput,
         static_cast<unsigned long long>(r.retransmits),
         static_cast<unsigned long long>(r.segments_out), cpu, wall,
         static_cast<unsigned long long>(r.to_server.frames_sent),
