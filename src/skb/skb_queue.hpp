@@ -111,6 +111,10 @@ class SkbQueue {
 //   cb[4..8)  u32 end_seq  - seq + payload + SYN + FIN
 // both in host byte order. TcpSkbCb must keep `seq` at offset 0 and
 // `end_seq` at offset 4.
+//
+// The order is sequence-space order, which is a total order only over keys
+// that span less than 2^31: true of any TCP window (at most 2^30 with window
+// scaling), which is what the tree holds.
 
 constexpr std::size_t kSkbCbSeqOffset = 0;
 constexpr std::size_t kSkbCbEndSeqOffset = 4;

@@ -126,6 +126,13 @@ void kfree_skbmem(SkBuff* skb) {
 // __kfree_skb: the owner's destructor runs first (it may still look at the
 // data, as tcp_wfree and sock_wfree do), then the buffer and the struct go.
 void __kfree_skb(SkBuff* skb) {
+  // Freeing an skb a queue still links would leave the queue pointing at a
+  // recycled struct: stop here, where the culprit is on the stack.
+  if (skb->list_hook.is_linked() || skb->rb_hook.is_linked()) {
+    std::fprintf(stderr, "kfree_skb: skb %p is still on a %s (len:%u)\n", static_cast<void*>(skb),
+                 skb->list_hook.is_linked() ? "queue" : "tree", skb->len);
+    std::abort();
+  }
   if (skb->destructor) skb->destructor(skb);
   skb_release_data(skb);
   kfree_skbmem(skb);

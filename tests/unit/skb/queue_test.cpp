@@ -256,5 +256,19 @@ TEST(SkbRbTree, a_retransmit_queue_walk_frees_acked_skbs_in_order) {
   EXPECT_EQ(skb_cb_seq(t.first()), base + 0x200);
 }
 
+using SkbQueueDeathTest = ::testing::Test;
+
+TEST_F(SkbQueueDeathTest, freeing_an_skb_still_on_a_queue_aborts) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_DEATH(
+      {
+        SkbQueue q;
+        q.queue_tail(tagged(1));
+        SkbPtr owner(q.peek());  // a second owner: a bug
+        owner.reset();
+      },
+      "kfree_skb: skb 0x[0-9a-f]+ is still on a queue");
+}
+
 }  // namespace
 }  // namespace sp
