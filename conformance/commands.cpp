@@ -231,7 +231,7 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
   // The root qdisc of the script device: a FIFO (the default, what
   // defaults.sh installs) or "pfifo limit 0", which refuses every packet so
   // that transmits fail locally (NET_XMIT_DROP), as scripts use to emulate
-  // qdisc congestion. Pacing qdiscs (fq) are not emulated.
+  // qdisc congestion, or "fq" with its default parameters (pacing).
   if (cmd == "tc" && w.size() >= 6 && w[1] == "qdisc" && w[3] == "dev" && w[4] == "tun0" &&
       w[5] == "root") {
     const std::string& op = w[2];
@@ -248,6 +248,10 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
       }
       if (rest == std::vector<std::string>{"pfifo", "limit", "0"}) {
         plan.device.push_back(DeviceAction::kQdiscDropAll);
+        return;
+      }
+      if (rest == std::vector<std::string>{"fq"}) {
+        plan.device.push_back(DeviceAction::kQdiscFq);
         return;
       }
     }

@@ -24,6 +24,7 @@ struct SysctlAssignment {
 enum class DeviceAction {
   kQdiscFifo,     // unlimited FIFO: every packet leaves
   kQdiscDropAll,  // "pfifo limit 0": every packet is refused (local congestion)
+  kQdiscFq,       // "fq": packets leave at their earliest departure time (pacing)
 };
 
 struct CommandPlan {

@@ -208,7 +208,9 @@ class Runner {
     for (const std::string& i : plan.ignored) note("ignored command: " + i);
     for (DeviceAction a : plan.device) {
       dev_->set_drop_all(a == DeviceAction::kQdiscDropAll);
+      dev_->set_fq(a == DeviceAction::kQdiscFq);
       note(a == DeviceAction::kQdiscDropAll ? "qdisc: pfifo limit 0 (every transmit is refused)"
+           : a == DeviceAction::kQdiscFq    ? "qdisc: fq (packets leave at their departure time)"
                                             : "qdisc: pfifo");
     }
   }
@@ -231,16 +233,24 @@ class Runner {
       if (stack_->poll() == 0) break;
   }
 
+  // The next instant something is due: a stack timer or a packet the fq
+  // qdisc holds.
+  Nanos next_wakeup() const { return std::min(stack_->next_timer_expiry(), dev_->next_release()); }
+
   // Moves virtual time forward to `t`, firing every timer on the way at its
   // own time. If stop_on_packet, returns early (true) once a packet is sent.
   bool advance_to(Nanos t, bool stop_on_packet) {
     settle();
     if (stop_on_packet && !dev_->sent().empty()) return true;
     for (int guard = 0; guard < 10000000; ++guard) {
-      Nanos next = stack_->next_timer_expiry();
+      Nanos next = next_wakeup();
       if (next == Stack::kNoTimer || next > t) break;
+      const bool stuck = next <= clock_->now_ns();
       clock_->advance_to(next);
       settle();
+      // Something due now that polling did not clear: leave it to the
+      // final step rather than spin.
+      if (stuck && next_wakeup() <= clock_->now_ns()) break;
       if (stop_on_packet && !dev_->sent().empty()) return true;
     }
     clock_->advance_to(t);
@@ -397,7 +407,7 @@ class Runner {
       Nanos due = live_ns(start);
       if (e.type == EventType::kPacket && !e.packet.inbound) due = clock_->now_ns();
       if (due <= deadline) {
-        Nanos next = stack_->next_timer_expiry();
+        Nanos next = next_wakeup();
         if (next != Stack::kNoTimer && next < due && next > clock_->now_ns()) {
           advance_to(next, false);
           return;
@@ -411,7 +421,7 @@ class Runner {
         return;
       }
     }
-    Nanos next = stack_->next_timer_expiry();
+    Nanos next = next_wakeup();
     Nanos t = std::min(next, deadline);
     if (t == Stack::kNoTimer || t == ~Nanos{0}) {
       settle();

@@ -4,6 +4,9 @@
 #include <cstring>
 #include <utility>
 
+#include "core/stack.hpp"
+#include "sock/sock.hpp"
+
 namespace sp::drill {
 
 ScriptDevice::ScriptDevice(const Clock& clock, const Config& cfg) : clock_(clock), cfg_(cfg) {
@@ -22,12 +25,44 @@ NetdevTx ScriptDevice::xmit(SkbPtr skb) {
     kfree_skb(std::move(skb));
     return NETDEV_TX_BUSY;
   }
+  if (fq_) {
+    // sch_fq marks the socket on its first packet; from then on TCP gives
+    // each skb its earliest departure time in skb->tstamp.
+    auto* sk = static_cast<Sock*>(skb->sk);
+    if (sk && sk->sk_pacing_status == SK_PACING_NONE) sk->sk_pacing_status = SK_PACING_FQ;
+    const Nanos now = clock_.now_ns();
+    if (!held_.empty() || skb->tstamp > now) {
+      const Nanos due = std::max<Nanos>(skb->tstamp, held_.empty() ? now : held_.back().due);
+      held_.push_back({std::move(skb), due});
+      return NETDEV_TX_OK;
+    }
+  }
+  emit(std::move(skb));
+  return NETDEV_TX_OK;
+}
+
+void ScriptDevice::set_fq(bool on) {
+  fq_ = on;
+  if (!on) {
+    while (!held_.empty()) {
+      SkbPtr skb = std::move(held_.front().skb);
+      held_.pop_front();
+      emit(std::move(skb));
+    }
+  }
+}
+
+Nanos ScriptDevice::next_release() const {
+  return held_.empty() ? Stack::kNoTimer : held_.front().due;
+}
+
+void ScriptDevice::emit(SkbPtr skb) {
   std::vector<std::uint8_t> bytes(skb->len);
   if (skb->len && skb_copy_bits(skb.get(), 0, bytes.data(), skb->len) != 0) {
     bad_.push_back("skb_copy_bits failed on an outbound skb");
     stats.tx_errors++;
     consume_skb(std::move(skb));
-    return NETDEV_TX_OK;
+    return;
   }
   std::string err;
   auto p = parse_ipv4_tcp(bytes.data(), bytes.size(), &err);
@@ -44,11 +79,16 @@ NetdevTx ScriptDevice::xmit(SkbPtr skb) {
   // The frame has left the host: freeing it runs the socket's destructor
   // (TCP small queues learn the bytes are gone), as a real NIC completion.
   consume_skb(std::move(skb));
-  return NETDEV_TX_OK;
 }
 
 int ScriptDevice::poll(int budget) {
   int n = 0;
+  while (!held_.empty() && held_.front().due <= clock_.now_ns()) {
+    SkbPtr skb = std::move(held_.front().skb);
+    held_.pop_front();
+    emit(std::move(skb));
+    ++n;
+  }
   while (n < budget && !rx_.empty()) {
     SkbPtr skb = std::move(rx_.front());
     rx_.pop_front();

@@ -32,6 +32,13 @@ class ScriptDevice final : public NetDevice {
   // "pfifo limit 0": refuse (drop) every transmit, so the stack sees a
   // local drop (NET_XMIT_DROP) instead of a sent packet.
   void set_drop_all(bool on) { drop_all_ = on; }
+  // "fq": a pacing qdisc in the EDT model (sch_fq with TCP's skb->tstamp):
+  // each packet leaves at its earliest departure time, in order, and the
+  // first packet of a socket switches the socket to SK_PACING_FQ so TCP
+  // stamps departure times. Turning it off releases what is held.
+  void set_fq(bool on);
+  // When the next held packet is due (Stack::kNoTimer if none).
+  Nanos next_release() const;
   std::uint64_t refused() const { return refused_; }
 
   // Packets the stack sent, oldest first, with their departure times.
@@ -46,6 +53,13 @@ class ScriptDevice final : public NetDevice {
   std::deque<WirePacket> sent_;
   std::vector<std::string> bad_;
   bool drop_all_ = false;
+  bool fq_ = false;
+  struct Held {
+    SkbPtr skb;
+    Nanos due;
+  };
+  std::deque<Held> held_;
+  void emit(SkbPtr skb);
   std::uint64_t refused_ = 0;
 };
 

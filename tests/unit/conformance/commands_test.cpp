@@ -47,11 +47,15 @@ TEST(DrillCommands, SysctlAndSetSysctlsLinesAreAssignments) {
   EXPECT_EQ(find(p, "net.ipv4.tcp_pacing_ss_ratio")->value, "200");
 }
 
-TEST(DrillCommands, QdiscChangeIsUnsupportedAndNamed) {
+TEST(DrillCommands, FqQdiscIsADeviceActionButTunedFqIsUnsupported) {
   CommandPlan p =
       plan_command("../common/defaults.sh\ntc qdisc replace dev tun0 root fq\n", kTcpDir);
-  ASSERT_TRUE(p.unsupported);
-  EXPECT_EQ(*p.unsupported, "shell command `tc qdisc replace dev tun0 root fq`");
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  ASSERT_FALSE(p.device.empty());
+  EXPECT_EQ(p.device.back(), DeviceAction::kQdiscFq);
+  CommandPlan tuned = plan_command("tc qdisc replace dev tun0 root fq quantum 3000", ".");
+  ASSERT_TRUE(tuned.unsupported);
+  EXPECT_EQ(*tuned.unsupported, "shell command `tc qdisc replace dev tun0 root fq quantum 3000`");
 }
 
 TEST(DrillCommands, ZeroLengthFifoRefusesTransmitsAndDeleteRestoresTheFifo) {

@@ -199,6 +199,29 @@ TEST(DrillPacket, ScriptDeviceWithZeroLengthFifoRefusesTransmits) {
   EXPECT_EQ(dev.refused(), 1u);
 }
 
+TEST(DrillPacket, FqHoldsEachPacketUntilItsDepartureTime) {
+  VirtualClock clock(kNsPerSec);
+  ScriptDevice dev(clock, ScriptDevice::Config{});
+  dev.set_fq(true);
+  PacketSpec s = spec("> P. 1:1001(1000) ack 1");
+  std::vector<std::uint8_t> bytes = build_ipv4_tcp(live_from(s, 0, 0));
+  auto make = [&](Nanos tstamp) {
+    SkbPtr skb = alloc_skb(static_cast<std::uint32_t>(bytes.size()));
+    std::memcpy(skb_put(skb.get(), static_cast<std::uint32_t>(bytes.size())), bytes.data(),
+                bytes.size());
+    skb->tstamp = tstamp;
+    return skb;
+  };
+  EXPECT_EQ(dev.xmit(make(kNsPerSec)), NETDEV_TX_OK);                 // due now: leaves
+  EXPECT_EQ(dev.xmit(make(kNsPerSec + 5 * kNsPerMs)), NETDEV_TX_OK);  // paced 5 ms out
+  ASSERT_EQ(dev.sent().size(), 1u);
+  EXPECT_EQ(dev.next_release(), kNsPerSec + 5 * kNsPerMs);
+  clock.advance_to(kNsPerSec + 5 * kNsPerMs);
+  dev.poll(64);
+  ASSERT_EQ(dev.sent().size(), 2u);
+  EXPECT_EQ(dev.sent().back().time_ns, kNsPerSec + 5 * kNsPerMs);
+}
+
 TEST(DrillPacket, ScriptDeviceDeliversInjectedPacketsOnPoll) {
   VirtualClock clock;
   ScriptDevice::Config cfg;

@@ -320,10 +320,10 @@ TEST(DrillRunner, TcpInfoStructFieldsAreCompared) {
 }
 
 TEST(DrillRunner, UnknownShellCommandIsUnsupportedAndNotRun) {
-  ScriptResult r = run(std::string(kHandshake) + "+0 `tc qdisc replace dev tun0 root fq`\n");
+  ScriptResult r = run(std::string(kHandshake) + "+0 `ethtool -K tun0 gso off tso off`\n");
   EXPECT_EQ(r.kind, ScriptResult::Kind::kUnsupported);
   EXPECT_EQ(r.line, 8);
-  EXPECT_EQ(r.reason, "shell command `tc qdisc replace dev tun0 root fq`");
+  EXPECT_EQ(r.reason, "shell command `ethtool -K tun0 gso off tso off`");
   EXPECT_EQ(r.virtual_secs, 0);  // nothing ran
 }
 
