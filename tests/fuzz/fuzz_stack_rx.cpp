@@ -1,16 +1,22 @@
 // The whole input path: arbitrary packets arrive on a stack that has a TCP
-// listener, through netif_receive_skb -> ip_rcv -> tcp_v4_rcv / icmp / arp,
-// while the application accepts and writes. Nothing may crash, hang, leak or
-// trip a sanitizer.
+// listener (or has opened a connection), through netif_receive_skb ->
+// ip_rcv -> tcp_v4_rcv / icmp / arp, while the application writes. Nothing
+// may crash, hang, leak or trip a sanitizer.
 //
-// Input: up to 16 records of [len_hi, len_lo, mode] + len bytes of an IPv4
-// packet, each wrapped in an Ethernet header to the stack's MAC. Mode bits:
+// Input: one config byte, then up to 16 records of [len_hi, len_lo, mode] +
+// len bytes of an IPv4 packet, each wrapped in an Ethernet header to the
+// stack's MAC. Config bits:
+//   0  active open: the application connects to 10.0.0.1:9000 (the send
+//      path's usual side) instead of listening on port 8080
+//   1  sysctl tcp_timestamps = 0;  2  tcp_sack = 0;  3  tcp_window_scaling = 0
+// Mode bits:
 //   0  fix the IPv4 and TCP checksums (else most packets stop at the drop)
 //   1  send the bytes as ARP instead of IPv4
 //   2  TCP: ack_seq := the stack's next sequence number as last seen on the
-//      wire, so the fuzzer can complete handshakes and ACK data
+//      wire, and the ports mirror its last segment's, so the fuzzer can
+//      complete handshakes (its ephemeral port included) and ACK data
 //   3  TCP: seq := the stack's last ack_seq, so segments land in the window
-//   4  then the application accepts (non-blocking) and writes
+//   4  then the application (accepting first when passive) writes
 //      1000 * (1 + (mode >> 5)) bytes with MSG_DONTWAIT
 // Virtual time advances 10 ms and the stack polls after each record. A fresh
 // stack per input keeps every finding reproducible from its file alone.
@@ -54,6 +60,7 @@ class SinkDevice final : public sp::NetDevice {
 
   std::uint32_t snd_nxt = 0;  // seq + length (+SYN, +FIN) of its last segment
   std::uint32_t ack = 0;      // its last ack_seq
+  std::uint16_t sport = 0, dport = 0;
 
  private:
   void observe(const std::vector<std::uint8_t>& f) {
@@ -66,6 +73,8 @@ class SinkDevice final : public sp::NetDevice {
     snd_nxt = tcp->seq() + static_cast<std::uint32_t>(tcp->payload().size()) +
               (tcp->syn() ? 1 : 0) + (tcp->fin() ? 1 : 0);
     if (tcp->ack()) ack = tcp->ack_seq();
+    sport = tcp->source();
+    dport = tcp->dest();
   }
   std::vector<std::uint8_t> frame_;
 };
@@ -104,19 +113,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   stack->add_address(ifindex, htonl(kOurIp), 24);
   stack->neigh_add(ifindex, htonl(kPeerIp), kPeerMac);
 
-  int lfd = sp::socket(*stack, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(8080);
-  sin.sin_addr.s_addr = htonl(kOurIp);
-  if (lfd >= 0) {
-    sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
-    sp::listen(lfd, 8);
+  if (size < 1) return 0;
+  const std::uint8_t config = data[0];
+  if (config & 2) stack->sysctl().tcp_timestamps = 0;
+  if (config & 4) stack->sysctl().tcp_sack = 0;
+  if (config & 8) stack->sysctl().tcp_window_scaling = 0;
+
+  int lfd = -1, cfd = -1;
+  if (config & 1) {
+    cfd = sp::socket(*stack, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(9000);
+    peer.sin_addr.s_addr = htonl(kPeerIp);
+    if (cfd >= 0) sp::connect(cfd, reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+  } else {
+    lfd = sp::socket(*stack, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(8080);
+    sin.sin_addr.s_addr = htonl(kOurIp);
+    if (lfd >= 0) {
+      sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+      sp::listen(lfd, 8);
+    }
   }
-  int cfd = -1;
   static std::vector<std::uint8_t> app_bytes(8000, 0x5a);
 
-  std::size_t off = 0;
+  std::size_t off = 1;
   for (std::size_t rec = 0; rec < kMaxRecords && size - off >= 3; ++rec) {
     std::size_t len = (std::size_t{data[off]} << 8) | data[off + 1];
     std::uint8_t mode = data[off + 2];
@@ -127,7 +151,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::size_t tcp_len = 0;
     if (std::uint8_t* th = tcp_header(pkt, &tcp_len)) {
-      if (mode & 4) sp::store_be32(th + sp::kTcpAckOffset, dev->snd_nxt);
+      if (mode & 4) {
+        sp::store_be32(th + sp::kTcpAckOffset, dev->snd_nxt);
+        if (dev->sport) {
+          sp::store_be16(th, dev->dport);
+          sp::store_be16(th + 2, dev->sport);
+        }
+      }
       if (mode & 8) sp::store_be32(th + sp::kTcpSeqOffset, dev->ack);
     }
     if (mode & 1) fix_checksums(pkt);
@@ -141,8 +171,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     skb->ifindex = ifindex;
     stack->netif_receive_skb(std::move(skb));
 
-    if ((mode & 16) && lfd >= 0) {
-      if (cfd < 0) cfd = sp::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
+    if (mode & 16) {
+      if (cfd < 0 && lfd >= 0) cfd = sp::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK);
       if (cfd >= 0) {
         std::size_t n = std::min<std::size_t>(1000 * (1 + (mode >> 5)), app_bytes.size());
         sp::send(cfd, app_bytes.data(), n, MSG_DONTWAIT);
