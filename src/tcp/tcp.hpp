@@ -411,10 +411,8 @@ void tcp_select_initial_window(const Sock* sk, int space, std::uint32_t mss, std
 int tcp_connect(Sock* sk);  // build and send the SYN (after tcp_v4_connect chose the tuple)
 // Build the SYN-ACK for req, IP-ready (data at the TCP header, checksum done).
 SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req);
-// tcp-recv note for tcp-send: tcp_v4_conn_request fills req->advmss (our MSS:
-// dst advmss clamped by TCP_MAXSEG); the SYN-ACK's MSS option should carry it,
-// not req->mss (the peer's), as Linux's tcp_make_synack does. The corpus
-// expectations list ~30 scripts failing on this line.
+// The SYN-ACK's MSS option carries req->advmss (our MSS, filled by
+// tcp_v4_conn_request), not req->mss (the peer's), as Linux's tcp_make_synack.
 void tcp_send_ack(Sock* sk);
 void __tcp_send_ack(Sock* sk, std::uint32_t rcv_nxt);
 void tcp_send_delayed_ack(Sock* sk);

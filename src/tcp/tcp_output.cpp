@@ -1265,7 +1265,9 @@ SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req) {
   Stack& st = *listener->stack;
   skb->tstamp = st.now();
   TcpOptions opts;
-  opts.mss = req->mss ? req->mss : static_cast<std::uint16_t>(TCP_MSS_DEFAULT);
+  // Our MSS (route advmss clamped by TCP_MAXSEG, set by tcp_v4_conn_request),
+  // not the peer's: each side announces what it can receive.
+  opts.mss = req->advmss ? req->advmss : req->mss ? req->mss : static_cast<std::uint16_t>(TCP_MSS_DEFAULT);
   if (req->tstamp_ok) {
     opts.saw_tstamp = true;
     opts.ts_val = static_cast<std::uint32_t>(skb->tstamp / kNsPerMs) + req->ts_off;

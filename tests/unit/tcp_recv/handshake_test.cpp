@@ -21,13 +21,13 @@ TEST_F(HandshakeTest, passive_open_answers_syn_with_synack_and_establishes_a_chi
 
 TEST_F(HandshakeTest, synack_acknowledges_the_syn_and_offers_our_mss) {
   listen_sock();
-  inject("S", 777, 0, 65535, TcpOpts().with_mss(1460));
+  inject("S", 777, 0, 65535, TcpOpts().with_mss(1000));
   ASSERT_EQ(sent_count(), 1u);
   ParsedSeg s = pop_sent();
   EXPECT_EQ(s.flags, kTcpSyn | kTcpAck);
   EXPECT_EQ(s.ack, 778u);
   ASSERT_TRUE(s.mss.has_value());
-  EXPECT_EQ(*s.mss, 1460);
+  EXPECT_EQ(*s.mss, 1460) << "our MSS (MTU 1500 - 40), whatever the peer's is";
   EXPECT_FALSE(s.wscale.has_value()) << "no window scale unless the SYN offered it";
   EXPECT_FALSE(s.sack_perm);
 }
