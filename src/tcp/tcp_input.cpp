@@ -474,7 +474,8 @@ void tcp_mark_lost(Sock* sk, SkBuff* skb, bool only_one) {
       // Fast retransmit repairs one segment (tcp_mark_head_lost): split a
       // multi-segment skb so only its first MSS is marked and resent.
       if (only_one && tcp_skb_pcount(skb) > 1) {
-        const unsigned mss = tcp_skb_mss(skb) ? static_cast<unsigned>(tcp_skb_mss(skb)) : tcp_current_mss(sk);
+        const unsigned mss =
+            tcp_skb_mss(skb) ? static_cast<unsigned>(tcp_skb_mss(skb)) : tcp_current_mss(sk);
         if (skb->len > mss) tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb, mss, mss);
       }
       cb->sacked |= TCPCB_LOST;

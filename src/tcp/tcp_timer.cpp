@@ -24,7 +24,9 @@ std::uint32_t tcp_model_timeout(std::uint32_t boundary, std::uint32_t rto_base) 
          (boundary - linear_backoff_thresh) * TCP_RTO_MAX;
 }
 
-bool retransmits_timed_out(Sock* sk, std::uint32_t boundary) {
+// timeout (ms): TCP_USER_TIMEOUT when set, else the time `boundary`
+// backoffs would take.
+bool retransmits_timed_out(Sock* sk, std::uint32_t boundary, std::uint32_t timeout = 0) {
   const TcpSock* tp = tcp_sk(sk);
   if (!inet_csk(sk)->icsk_retransmits) return false;
   std::uint32_t start_ts = tp->retrans_stamp;
@@ -35,7 +37,7 @@ bool retransmits_timed_out(Sock* sk, std::uint32_t boundary) {
   }
   std::uint32_t rto_base = TCP_RTO_MIN;
   if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) rto_base = TCP_TIMEOUT_INIT;
-  const std::uint32_t timeout = tcp_model_timeout(boundary, rto_base);
+  if (!timeout) timeout = tcp_model_timeout(boundary, rto_base);
   // retrans_stamp is on the TSval clock (tcp_time_stamp_ts, with tsoffset).
   return static_cast<std::int32_t>(tcp_time_stamp_ts(tp) - start_ts - timeout) >= 0;
 }
@@ -57,13 +59,26 @@ bool tcp_write_timeout(Sock* sk) {
       // An orphan gives up sooner (tcp_orphan_retries: 8 when 0).
       retry_until = sc.tcp_orphan_retries ? sc.tcp_orphan_retries : 8;
     }
-    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until));
+    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until),
+                                    inet_csk(sk)->icsk_user_timeout);
   }
   if (expired) {
     tcp_write_err(sk);
     return true;
   }
   return false;
+}
+
+// With TCP_USER_TIMEOUT, never sleep past the moment the connection must
+// be given up (tcp_clamp_rto_to_user_timeout).
+std::uint32_t tcp_clamp_rto_to_user_timeout(Sock* sk) {
+  const InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  if (!icsk->icsk_user_timeout || !tp->retrans_stamp) return icsk->icsk_rto;
+  const std::int32_t elapsed = static_cast<std::int32_t>(tcp_time_stamp_ts(tp) - tp->retrans_stamp);
+  const std::int32_t remaining = static_cast<std::int32_t>(icsk->icsk_user_timeout) - elapsed;
+  if (remaining <= 0) return 1;  // TCP_TIMEOUT_MIN: fire now and give up
+  return std::min<std::uint32_t>(icsk->icsk_rto, static_cast<std::uint32_t>(remaining));
 }
 
 }  // namespace
@@ -125,7 +140,7 @@ void tcp_retransmit_timer(Sock* sk) {
     icsk->icsk_backoff++;
     icsk->icsk_rto = std::min<std::uint32_t>(icsk->icsk_rto << 1, TCP_RTO_MAX);
   }
-  inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, icsk->icsk_rto, TCP_RTO_MAX);
+  inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, tcp_clamp_rto_to_user_timeout(sk), TCP_RTO_MAX);
 }
 
 // The persist timer (tcp_probe_timer): the peer's window is zero and data

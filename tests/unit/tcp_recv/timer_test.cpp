@@ -80,6 +80,19 @@ TEST_F(TimerTest, rto_doubles_on_successive_timeouts_and_retransmits_the_head) {
   EXPECT_EQ(mib(MibId::TcpExtTCPTimeouts), 3u);
 }
 
+TEST_F(TimerTest, user_timeout_gives_up_retransmitting_after_that_long) {
+  TcpSock* sk = open_with_rtt(100);
+  sock_hold(sk);
+  sk->icsk_user_timeout = 2000;  // TCP_USER_TIMEOUT, ms
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  advance_ms(1900);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  advance_ms(400);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  sock_put(sk);
+}
+
 TEST_F(TimerTest, rto_is_capped_at_120_seconds) {
   TcpSock* sk = open_with_rtt(100);
   ASSERT_EQ(send_bytes(sk, 100), 100);
