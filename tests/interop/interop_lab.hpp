@@ -150,6 +150,7 @@ struct LabOptions {
   bool tso = true;
   bool csum = true;
   std::string pcap;  // "" = no capture
+  bool tun = false;  // an L3 tun device (raw IPv4, no ARP) instead of a tap
 };
 
 // A sendpath Stack on a tap whose kernel end lives in `ns`, addressed
@@ -166,7 +167,12 @@ class TapLab {
     cfg.tso = o.tso;
     cfg.csum = o.csum;
     std::string err;
-    auto dev = TapDevice::open(cfg, &err);
+    std::unique_ptr<TunFdDevice> dev;
+    if (o.tun) {
+      dev = TunDevice::open(cfg, &err);
+    } else {
+      dev = TapDevice::open(cfg, &err);
+    }
     if (!dev) {
       error_ = err;
       return;
@@ -191,7 +197,7 @@ class TapLab {
     }
     stack_.add_address(ifindex_, inet(kSendpathIp), 24);
     loop_.install_wait_driver();
-    arp_announce(stack_, ifindex_);
+    if (!o.tun) arp_announce(stack_, ifindex_);
   }
   ~TapLab() {
     if (tap_) tap_->close_pcap();
@@ -202,7 +208,7 @@ class TapLab {
   const std::string& error() const { return error_; }
   Stack& stack() { return stack_; }
   RealtimeLoop& loop() { return loop_; }
-  TapDevice& tap() { return *tap_; }
+  TunFdDevice& tap() { return *tap_; }
   Netns& ns() { return ns_; }
   const std::string& tapname() const { return tapname_; }
   // Flush the capture so a reader sees every frame.
@@ -222,7 +228,7 @@ class TapLab {
   Netns ns_;
   Stack stack_;
   RealtimeLoop loop_;
-  TapDevice* tap_ = nullptr;
+  TunFdDevice* tap_ = nullptr;
   int ifindex_ = 0;
   std::string tapname_;
   std::string error_;
