@@ -565,6 +565,11 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
       tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_CLOSE);
       return;
     }
+    // tcp_segs_in: segments (a GRO packet counts its parts) and those with data.
+    TcpSock* tp = tcp_sk(sk);
+    const std::uint32_t segs = std::max<std::uint32_t>(1, skb_shinfo(skb.get())->gso_segs);
+    tp->segs_in += segs;
+    if (skb->len > doff) tp->data_segs_in += segs;
     sock_hold(sk);
     tcp_v4_do_rcv(sk, std::move(skb));
     sock_put(sk);

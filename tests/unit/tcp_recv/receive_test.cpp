@@ -36,6 +36,7 @@ TEST_F(ReceiveTest, in_order_data_is_queued_for_the_reader_and_advances_rcv_nxt)
   EXPECT_EQ(sk_->sk_receive_queue.qlen(), 2u);
   EXPECT_GT(sk_->sk_rmem_alloc, 0) << "queued data is charged to the receive buffer";
   EXPECT_EQ(sk_->bytes_received, 150u);
+  EXPECT_EQ(sk_->data_segs_in, 2u);
 }
 
 TEST_F(ReceiveTest, first_segments_of_a_connection_are_acked_at_once) {
