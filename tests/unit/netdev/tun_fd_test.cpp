@@ -309,7 +309,9 @@ TEST(TunFdCapture, PcapHoldsTsoFrameWithItsChecksumCompleted) {
 // --- the real thing (root) -------------------------------------------------------
 
 TEST(TapDevice, OpensWithVnetHeaderOfTenBytes) {
-  if (const char* why = test::no_tun_reason()) GTEST_SKIP() << why;
+  if (const char* why = test::no_tun_reason()) {
+    GTEST_SKIP() << why;
+  }
   TunConfig cfg;
   cfg.name = "sptu" + std::to_string(::getpid() % 100000);
   std::string err;
@@ -324,7 +326,9 @@ TEST(TapDevice, OpensWithVnetHeaderOfTenBytes) {
 }
 
 TEST(TunDevice, OpensAsRawIpWithoutLinkHeader) {
-  if (const char* why = test::no_tun_reason()) GTEST_SKIP() << why;
+  if (const char* why = test::no_tun_reason()) {
+    GTEST_SKIP() << why;
+  }
   TunConfig cfg;
   cfg.name = "sptn" + std::to_string(::getpid() % 100000);
   std::string err;
