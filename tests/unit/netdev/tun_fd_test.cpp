@@ -338,6 +338,18 @@ TEST(TunDevice, OpensAsRawIpWithoutLinkHeader) {
   EXPECT_EQ(dev->hard_header_len, 0);
 }
 
+TEST(TapDevice, UnknownNamespaceIsAnErrorAndTheProcessStaysPut) {
+  if (const char* why = test::no_tun_reason()) {
+    GTEST_SKIP() << why;
+  }
+  TunConfig cfg;
+  cfg.name = "sptx" + std::to_string(::getpid() % 100000);
+  cfg.netns = "sp-no-such-namespace";
+  std::string err;
+  EXPECT_EQ(TapDevice::open(cfg, &err), nullptr);
+  EXPECT_NE(err.find("sp-no-such-namespace"), std::string::npos) << err;
+}
+
 TEST(MacAddress, ParsesColonFormAndRejectsGarbage) {
   auto m = parse_mac("02:00:5e:10:00:01");
   ASSERT_TRUE(m.has_value());
