@@ -940,6 +940,53 @@ void tcp_measure_rcv_mss(Sock* sk, const SkBuff* skb) {
   }
 }
 
+// The receiver's own RTT estimate (tcp_rcv_rtt_update), for receive-buffer
+// autotuning on a connection that sends nothing to time. Samples that
+// depend on the window (win_dep) only ever lower the estimate: the peer may
+// not have sent a full window at once.
+void tcp_rcv_rtt_update(TcpSock* tp, std::uint32_t sample_us, bool win_dep) {
+  std::uint32_t est = tp->rcv_rtt_est.rtt_us;  // 8x, like srtt_us
+  if (est != 0) {
+    if (!win_dep) {
+      const long m = static_cast<long>(sample_us) - static_cast<long>(est >> 3);
+      est = static_cast<std::uint32_t>(static_cast<long>(est) + m);
+    } else if ((sample_us << 3) < est) {
+      est = sample_us << 3;
+    }
+  } else {
+    est = sample_us << 3;
+  }
+  tp->rcv_rtt_est.rtt_us = std::max(est, 1u);
+}
+
+// Without timestamps: the time for one advertised window of data to arrive
+// bounds the RTT from above (tcp_rcv_rtt_measure).
+void tcp_rcv_rtt_measure(TcpSock* tp) {
+  if (tp->rcv_rtt_est.time != 0) {
+    if (before(tp->rcv_nxt, tp->rcv_rtt_est.seq)) return;
+    std::uint64_t delta = tp->tcp_mstamp - tp->rcv_rtt_est.time;
+    tcp_rcv_rtt_update(tp, static_cast<std::uint32_t>(std::max<std::uint64_t>(delta, 1)), true);
+  }
+  tp->rcv_rtt_est.seq = tp->rcv_nxt + tp->rcv_wnd;
+  tp->rcv_rtt_est.time = tp->tcp_mstamp;
+}
+
+// With timestamps: a full-sized segment echoing one of our TSvals measures
+// the RTT directly (tcp_rcv_rtt_measure_ts).
+void tcp_rcv_rtt_measure_ts(Sock* sk, const SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  if (!tp->rx_opt.saw_tstamp || !tp->rx_opt.rcv_tsecr ||
+      tp->rx_opt.rcv_tsecr == tp->rcv_rtt_last_tsecr)
+    return;
+  tp->rcv_rtt_last_tsecr = tp->rx_opt.rcv_tsecr;
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  if (cb->end_seq - cb->seq < inet_csk(sk)->icsk_ack.rcv_mss) return;
+  const std::int32_t delta_ms =
+      static_cast<std::int32_t>(tcp_time_stamp_ms(sk) - tp->rx_opt.rcv_tsecr);
+  if (delta_ms > 0 && delta_ms < 60 * 1000)
+    tcp_rcv_rtt_update(tp, static_cast<std::uint32_t>(delta_ms) * 1000, false);
+}
+
 // Data arrived: schedule an ACK and adapt the delayed-ACK timeout to the
 // peer's sending pattern (tcp_event_data_recv).
 void tcp_event_data_recv(Sock* sk, const SkBuff* skb) {
@@ -964,6 +1011,8 @@ void tcp_event_data_recv(Sock* sk, const SkBuff* skb) {
     }
   }
   icsk->icsk_ack.lrcvtime = now;
+  tcp_rcv_rtt_measure(tcp_sk(sk));
+  tcp_rcv_rtt_measure_ts(sk, skb);
   if (skb->len >= 128) tcp_grow_window(sk, skb);
 }
 
@@ -1191,8 +1240,11 @@ void tcp_data_queue(Sock* sk, SkbPtr skb) {
     }
     const bool has_data = skb->len != 0;
     const bool fin = cb->tcp_flags & TCPHDR_FIN;
-    if (has_data) tcp_event_data_recv(sk, skb.get());
+    // As Linux: queue first (rcv_nxt moves), then account the arrival; the
+    // skb stays valid on the receive queue meanwhile.
+    SkBuff* queued = skb.get();
     tcp_queue_rcv(sk, std::move(skb));
+    if (has_data) tcp_event_data_recv(sk, queued);
     if (fin) tcp_fin(sk);
     if (!tp->out_of_order_queue.empty()) {
       tcp_ofo_queue(sk);

@@ -39,6 +39,15 @@ TEST_F(ReceiveTest, in_order_data_is_queued_for_the_reader_and_advances_rcv_nxt)
   EXPECT_EQ(sk_->data_segs_in, 2u);
 }
 
+TEST_F(ReceiveTest, receiver_estimates_the_rtt_from_the_time_a_window_takes_to_arrive) {
+  // One window of data takes 50 ms to arrive in full: the RTT is at most that.
+  data(0, 100);
+  const std::uint32_t window_end = sk_->rcv_rtt_est.seq;
+  advance_ms(50);
+  data(100, window_end - sk_->rcv_nxt);
+  EXPECT_EQ(sk_->rcv_rtt_est.rtt_us >> 3, 50000u);
+}
+
 TEST_F(ReceiveTest, first_segments_of_a_connection_are_acked_at_once) {
   data(0, 100);
   ASSERT_EQ(sent_count(), 1u) << "quick-ACK mode at the start (RFC 9293 3.8.6.3 allows it)";
