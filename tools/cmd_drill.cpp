@@ -43,10 +43,17 @@ int run_drill(const DrillArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   for (const ScriptEntry& s : scripts) {
     if (a.verbose) std::cout << "=== " << s.key << "\n";
-    auto s0 = std::chrono::steady_clock::now();
-    RunRecord rec{s, run_script_file(s.path, cfg), 0};
-    rec.wall_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count();
+    RunRecord rec;
+    if (a.in_process) {
+      auto s0 = std::chrono::steady_clock::now();
+      rec = RunRecord{s, run_script_file(s.path, cfg), 0};
+      rec.wall_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count();
+    } else {
+      // Each script in its own process: a crash or hang of the stack fails
+      // that script at the event it was running, not the whole run.
+      rec = run_isolated(s, cfg);
+    }
     if (!a.json) {
       const ScriptResult& r = rec.result;
       if (r.kind == ScriptResult::Kind::kPass) {
@@ -90,6 +97,8 @@ sp::tools::Command drill_cmd(
       sub.add_option("paths", a->paths, "scripts or directories (*.pkt, recursively)")->required();
       sub.add_flag("--json", a->json, "print a JSON summary");
       sub.add_flag("--verbose", a->verbose, "print every event as it runs");
+      sub.add_flag("--in-process", a->in_process,
+                   "run the scripts in this process (no crash isolation; for a debugger)");
       sub.add_option("--expect", a->expect,
                      "expectations file: fail if a script listed as pass does not pass");
       return [a] { return run_drill(*a); };

@@ -9,18 +9,21 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/stack.hpp"
 #include "packet.hpp"
 #include "parser.hpp"
+#include "report.hpp"
 
 namespace sp::drill {
 namespace {
 
 // A deliberately simple TCP: passive open only, sends each write as one
 // packet at once, ACKs every data packet at once, ISN 1000.
-class FakeTcp final : public Target {
+class FakeTcp : public Target {
  public:
   // `burst`: the most payload one transmitted packet carries (a stack that
   // cuts a write into several TSO skbs); 0 for no limit.
@@ -349,6 +352,31 @@ TEST(DrillRunner, DeclaredFailureThatDoesNotHappenFails) {
       run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n// Failure: boom\n+0 close(3) = 0\n");
   EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
   EXPECT_EQ(r.line, 3);
+}
+
+// A system under test that dies inside a call, as a stack bug would.
+class CrashingTarget final : public FakeTcp {
+ public:
+  using FakeTcp::FakeTcp;
+  int listen(int, int) override { std::abort(); }
+};
+
+TEST(DrillRunner, IsolatedRunReportsACrashAtTheEventThatCrashed) {
+  std::string path = ::testing::TempDir() + "/drill_crash.pkt";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_TRUE(f);
+    std::fputs(kHandshake, f);
+    std::fclose(f);
+  }
+  RunnerConfig cfg;
+  cfg.make_target = [](Stack& st) { return std::make_unique<CrashingTarget>(st); };
+  RunRecord rec = run_isolated({path, "drill_crash.pkt"}, cfg);
+  EXPECT_EQ(rec.result.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(rec.result.line, 3);  // listen()
+  EXPECT_NE(rec.result.reason.find("crashed with signal 6"), std::string::npos)
+      << rec.result.reason;
+  std::remove(path.c_str());
 }
 
 }  // namespace
