@@ -311,6 +311,37 @@ TEST_F(SimTest, blocking_wait_with_nothing_pending_returns_false) {
   EXPECT_FALSE(a->wait_until([] { return false; }, Stack::kNoTimer));
 }
 
+int g_teardown_freed = 0;
+void count_teardown(SkBuff*) {
+  ++g_teardown_freed;
+}
+
+TEST(SimTeardown, destroying_the_world_frees_queued_frames_and_runs_their_destructors) {
+  g_teardown_freed = 0;
+  {
+    SimWorld world;
+    Stack& a = world.add_stack();
+    Stack& b = world.add_stack();
+    SimLinkConfig c;
+    c.a_to_b.rate_bps = 1'000'000;  // slow: frames stay queued
+    world.connect(a, ip("10.0.0.1"), b, ip("10.0.0.2"), 24, c);
+    for (std::uint32_t i = 0; i < 5; ++i) {
+      TcpSkbSpec s;
+      s.len = 1000;
+      SkbPtr skb = make_tcp_skb(s);
+      skb->destructor = count_teardown;
+      IpXmitParams p;
+      p.saddr = ip("10.0.0.1");
+      p.daddr = ip("10.0.0.2");
+      p.protocol = kProto;
+      ASSERT_EQ(a.ip_queue_xmit(std::move(skb), p), 0);
+    }
+    world.run_for(9 * kNsPerMs);  // the first frame (8.6 ms) has left, four wait
+    EXPECT_EQ(g_teardown_freed, 1);
+  }
+  EXPECT_EQ(g_teardown_freed, 5);
+}
+
 // The full log of a run with every impairment on.
 std::vector<std::pair<Nanos, std::uint32_t>> impaired_run(std::uint64_t seed) {
   SimWorld world;
