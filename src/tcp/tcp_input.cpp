@@ -920,7 +920,8 @@ void tcp_measure_rcv_mss(Sock* sk, const SkBuff* skb) {
   const TcpSock* tp = tcp_sk(sk);
   const std::uint16_t lss = icsk->icsk_ack.last_seg_size;
   icsk->icsk_ack.last_seg_size = 0;
-  std::uint32_t len = skb->len;
+  // A GRO super-packet tells its segments' size in gso_size.
+  std::uint32_t len = skb_shinfo(skb)->gso_size ? skb_shinfo(skb)->gso_size : skb->len;
   if (len >= icsk->icsk_ack.rcv_mss) {
     icsk->icsk_ack.rcv_mss =
         static_cast<std::uint16_t>(std::min<std::uint32_t>(len, tp->advmss ? tp->advmss : len));
@@ -1619,13 +1620,57 @@ void tcp_rcv_established(Sock* sk, SkbPtr skb) {
   const std::uint8_t* th = tcp_hdr(skb.get());
   TcpSkbCb* cb = TCP_SKB_CB(skb.get());
   tcp_mstamp_refresh(tp);
+  tp->rx_opt.saw_tstamp = false;
 
-  // Header prediction (Van Jacobson): the common in-order segment with only
-  // ACK/PSH, the window we expect and no surprises takes the same steps but
-  // is counted, as the kernel's fast path is.
-  const bool predicted = (th_flags(th) & ~TCPHDR_PSH) == TCPHDR_ACK && cb->seq == tp->rcv_nxt &&
-                         !after(cb->ack_seq, tp->snd_nxt) && tp->out_of_order_queue.empty();
-  if (predicted) mib_of(sk).inc(MibId::TcpExtTCPHPHits);
+  // Header prediction (Van Jacobson, RFC 1323 appendix A / Linux's fast
+  // path): the in-order segment with only ACK (and PSH), the header length
+  // we expect, an unchanged window and nothing unusual going on needs
+  // neither the validation nor the window-update logic of the slow path.
+  const std::uint32_t thlen = th_doff_bytes(th);
+  const bool predicted =
+      (th_flags(th) & ~TCPHDR_PSH) == TCPHDR_ACK && thlen == tp->tcp_header_len &&
+      (static_cast<std::uint32_t>(th_window(th)) << tp->rx_opt.snd_wscale) == tp->snd_wnd &&
+      cb->seq == tp->rcv_nxt && !after(cb->ack_seq, tp->snd_nxt) &&
+      tp->out_of_order_queue.empty() && tp->rcv_wnd && sk->sk_rmem_alloc < sk->sk_rcvbuf &&
+      tcp_receive_window(tp) >= skb->len - thlen;
+  bool fast = predicted;
+  if (fast && tp->rx_opt.tstamp_ok) {
+    // The timestamp must be there and not older than ts_recent (PAWS).
+    fast = tcp_fast_parse_options(sk, skb.get()) && tp->rx_opt.saw_tstamp &&
+           static_cast<std::int32_t>(tp->rx_opt.rcv_tsval - tp->rx_opt.ts_recent) >= 0;
+  }
+  if (fast) {
+    mib_of(sk).inc(MibId::TcpExtTCPHPHits);
+    if (tp->rx_opt.saw_tstamp && tp->rcv_nxt == tp->rcv_wup) tcp_store_ts_recent(tp);
+    if (skb->len == thlen) {
+      // A pure ACK.
+      tcp_ack(sk, skb.get(), 0);
+      consume_skb(std::move(skb));
+      if (sk->sk_state != TCP_CLOSE) tcp_data_snd_check(sk);
+      return;
+    }
+    // In-order data: queue it, then take the ACK it carries.
+    const std::uint32_t ack_seq = cb->ack_seq;
+    const std::uint32_t seq = cb->seq;
+    SkbPtr ack_copy;
+    const bool has_ack = ack_seq != tp->snd_una;
+    if (has_ack) {
+      // tcp_ack reads the header after the data was queued: keep a view.
+      ack_copy = skb_clone(skb.get());
+    }
+    tcp_data_queue(sk, std::move(skb));
+    if (has_ack && ack_copy) {
+      tcp_ack(sk, ack_copy.get(), FLAG_DATA);
+      consume_skb(std::move(ack_copy));
+      if (sk->sk_state == TCP_CLOSE) return;
+      tcp_data_snd_check(sk);
+      if (!inet_csk_ack_scheduled(sk)) return;
+    } else {
+      tp->snd_wl1 = seq;
+    }
+    __tcp_ack_snd_check(sk, false);
+    return;
+  }
 
   if (!(th_flags(th) & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN))) {
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);

@@ -48,6 +48,28 @@ TEST_F(ReceiveTest, receiver_estimates_the_rtt_from_the_time_a_window_takes_to_a
   EXPECT_EQ(sk_->rcv_rtt_est.rtt_us >> 3, 50000u);
 }
 
+TEST_F(ReceiveTest, in_order_segments_take_the_header_prediction_fast_path) {
+  const std::uint64_t before = mib(MibId::TcpExtTCPHPHits);
+  data(0, 100);
+  data(100, 100);
+  EXPECT_EQ(mib(MibId::TcpExtTCPHPHits), before + 2);
+  // A window change (or anything unusual) goes the slow way.
+  inject("P.", peer_nxt_ + 200, our_isn_ + 1, 1234, {}, payload_of(100));
+  EXPECT_EQ(mib(MibId::TcpExtTCPHPHits), before + 2);
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 300);
+}
+
+TEST_F(ReceiveTest, gro_packet_reports_its_segment_size_as_the_peer_mss_estimate) {
+  auto p = tcp_pkt(in_flow(), ".", peer_nxt_, our_isn_ + 1, 65535, {}, payload_of(5000));
+  SkbPtr skb = make_rx_skb(p);
+  skb_shinfo(skb.get())->gso_size = 1000;
+  skb_shinfo(skb.get())->gso_segs = 5;
+  tcp_v4_rcv(st_, std::move(skb));
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 5000);
+  EXPECT_EQ(inet_csk(sk_)->icsk_ack.rcv_mss, 1000);
+  EXPECT_EQ(sk_->segs_in, 5u) << "a GRO packet counts as its segments";
+}
+
 TEST_F(ReceiveTest, first_segments_of_a_connection_are_acked_at_once) {
   data(0, 100);
   ASSERT_EQ(sent_count(), 1u) << "quick-ACK mode at the start (RFC 9293 3.8.6.3 allows it)";
