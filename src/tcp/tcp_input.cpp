@@ -863,6 +863,8 @@ void skb_set_owner_r(SkBuff* skb, Sock* sk) {
   skb->sk = sk;
   skb->destructor = sock_rfree;
   sk->sk_rmem_alloc += static_cast<int>(skb->truesize);
+  // Take whole quanta into sk_forward_alloc first, so it never goes negative.
+  sk_rmem_schedule(sk, skb, static_cast<int>(skb->truesize));
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
 }
 
