@@ -1201,7 +1201,7 @@ int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* op
     case TCP_CORK:
       return put_int_opt(optval, optlen, (tp->nonagle & TCP_NAGLE_CORK) ? 1 : 0);
     case TCP_NOTSENT_LOWAT:
-      return put_int_opt(optval, optlen, static_cast<int>(tcp_notsent_lowat(tp)));
+      return put_int_opt(optval, optlen, static_cast<int>(tp->notsent_lowat));
     case TCP_KEEPIDLE:
       return put_int_opt(optval, optlen, static_cast<int>(keepalive_time_when(tp) / HZ));
     case TCP_KEEPINTVL:

@@ -250,6 +250,19 @@ TEST_F(SocketApiTest, tcp_congestion_option_selects_by_name) {
   EXPECT_EQ(errno, ENOENT);
 }
 
+TEST_F(SocketApiTest, tcp_notsent_lowat_option_reads_back_the_socket_setting_not_the_sysctl) {
+  client_.sysctl().tcp_notsent_lowat = 4000;
+  TcpSocket c = TcpSocket::open(client_);
+  int val = -1;
+  socklen_t len = sizeof val;
+  ASSERT_EQ(sp::getsockopt(c.fd(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &val, &len), 0);
+  EXPECT_EQ(val, 0) << "unset reads 0 even though the sysctl limit applies";
+  ASSERT_EQ(c.set_int_option(IPPROTO_TCP, TCP_NOTSENT_LOWAT, 1234), 0);
+  len = sizeof val;
+  ASSERT_EQ(sp::getsockopt(c.fd(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &val, &len), 0);
+  EXPECT_EQ(val, 1234);
+}
+
 TEST_F(SocketApiTest, tcp_maxseg_lowers_the_mss_both_ways) {
   TcpSocket l = listener();
   TcpSocket c = TcpSocket::open(client_);
