@@ -136,6 +136,36 @@ TEST(Arp, UnansweredRequestIsRetriedThenTheEntryFails) {
   EXPECT_EQ(arp_stats(f.stack).tx_requests, static_cast<std::uint64_t>(max_probes));
 }
 
+TEST(Arp, StaleEntryIsReconfirmedWithAUnicastRequest) {
+  StackFixture f;
+  send_ip_to_peer(f);
+  f.inject(eth(kOurMac, kPeerMac, ETH_P_ARP, arp(ARPOP_REPLY, kPeerMac, kPeerIp, kOurMac, kOurIp)));
+  // Past reachable_time the entry goes stale; the next packet still leaves
+  // at once, and ARP re-asks the host it believes has the address directly.
+  for (int i = 0; i < 4; ++i) {
+    f.clock.advance_by(f.stack.neigh().parms().reachable_time);
+    f.stack.poll();
+  }
+  f.sent().clear();
+  send_ip_to_peer(f);
+  for (int i = 0; i < 4; ++i) {
+    f.clock.advance_by(f.stack.neigh().parms().retrans_time);
+    f.stack.poll();
+  }
+  bool unicast_probe = false, ip_sent = false;
+  for (const Frame& fr : f.sent()) {
+    EthernetRepr e;
+    if (EthernetRepr::parse(fr)->ethertype == ETH_P_IP) {
+      ip_sent = true;
+      continue;
+    }
+    ArpRepr r = sent_arp(fr, &e);
+    if (r.op == ARPOP_REQUEST && e.dst == kPeerMac && r.tip == kPeerIp) unicast_probe = true;
+  }
+  EXPECT_TRUE(ip_sent) << "a stale entry is still used";
+  EXPECT_TRUE(unicast_probe) << "re-confirmation goes to the known MAC, not broadcast";
+}
+
 TEST(Arp, AnnounceSendsGratuitousRequestForEachAddress) {
   StackFixture f;
   f.stack.add_address(f.ifindex, be(ipv4_addr(10, 88, 0, 2)), 24);
