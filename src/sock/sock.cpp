@@ -183,8 +183,14 @@ int sk_stream_wait_memory(Sock* sk, std::int64_t* timeo) {
     if (sk_stream_memory_free(sk)) return 0;
     sock_set_flag(sk, SOCK_NOSPACE);
     if (*timeo == 0) return -EAGAIN;
-    sk_wait_event(sk, timeo, [sk] {
-      return sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN) || sk_stream_memory_free(sk);
+    // The writer sleeps until something wakes the socket's wait queue
+    // (sk_write_space only does so once a third of the buffer is free), and
+    // only then looks at the room: freed memory alone does not wake it.
+    sk_wait_event(sk, timeo, [sk, seen = sk->sk_wq.wakeups]() mutable {
+      if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)) return true;
+      if (sk->sk_wq.wakeups == seen) return false;
+      seen = sk->sk_wq.wakeups;
+      return sk_stream_memory_free(sk);
     });
     if (!sk_stream_memory_free(sk) && *timeo == 0 && !sk->sk_err &&
         !(sk->sk_shutdown & SEND_SHUTDOWN))

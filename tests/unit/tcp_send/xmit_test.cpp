@@ -341,6 +341,50 @@ TEST_F(XmitTest, so_rcvtimeo_bounds_a_blocked_recv) {
       << "the stack's default driver ran to the deadline";
 }
 
+TEST_F(XmitTest, blocked_write_resumes_only_once_a_third_of_the_send_buffer_is_free) {
+  // No window scaling and a 50000-byte window: skbs of at most half of it.
+  int fd = connected_socket(50000, false);
+  set_sndbuf(fd, 21000);  // sk_sndbuf 42000, locked: no autotuning
+  Sock* sk = sk_of(fd);
+  TcpSock* tp = tp_of(fd);
+  // The pretend peer acknowledges 1000 more bytes per 1 ms turn. Each turn
+  // notes the room left after the ACK and the writer's progress, so the
+  // next turn can tell whether the writer resumed in between.
+  int turns = 0;
+  int resumes = 0;
+  int slept_with_memory_free = 0;
+  std::uint32_t write_seq_at_end = 0;
+  bool writeable_at_end = false;
+  bool free_at_end = false;
+  st_.set_wait_driver([&](Nanos) {
+    if (turns > 0) {
+      if (tp->write_seq != write_seq_at_end) {
+        ++resumes;
+        EXPECT_TRUE(writeable_at_end) << "the writer resumed with less than a third of "
+                                         "the buffer free (turn "
+                                      << turns << ")";
+      } else if (free_at_end) {
+        ++slept_with_memory_free;
+      }
+    }
+    ++turns;
+    clock_.advance_by(kNsPerMs);
+    std::uint32_t next = tp->snd_una + 1000;
+    if (after(next, tp->snd_nxt)) next = tp->snd_nxt;
+    ack(next, 50000);
+    st_.poll();
+    write_seq_at_end = tp->write_seq;
+    writeable_at_end = sk_stream_wspace(sk) >= sk_stream_min_wspace(sk);
+    free_at_end = sk_stream_memory_free(sk);
+  });
+  ASSERT_EQ(write_n(fd, 61000), 61000);
+  st_.set_wait_driver(nullptr);
+  EXPECT_GT(turns, 0) << "the write had to wait for room";
+  EXPECT_GT(slept_with_memory_free, 0)
+      << "an ACK that frees some memory but leaves less than a third of the buffer "
+         "free does not wake the writer";
+}
+
 TEST_F(XmitTest, blocked_recv_returns_data_injected_while_it_waits) {
   int fd = connected_socket();
   // The packetdrill-style driver: the peer's segment arrives 30 ms into the wait.
