@@ -393,14 +393,18 @@ void tcp_skb_entail(Sock* sk, SkbPtr skb) {
   sk->sk_wmem_queued += static_cast<int>(skb->truesize);
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
   if (tp->nonagle & TCP_NAGLE_PUSH) tp->nonagle &= ~TCP_NAGLE_PUSH;
-  // tcp_slow_start_after_idle_check: restart cwnd after an idle RTO.
-  if (sk->stack->sysctl().tcp_slow_start_after_idle && !tp->packets_out &&
-      !(inet_csk(sk)->icsk_ca_ops && inet_csk(sk)->icsk_ca_ops->cong_control)) {
-    const std::int32_t delta = static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->lsndtime);
-    if (tp->lsndtime && delta > static_cast<std::int32_t>(inet_csk(sk)->icsk_rto))
-      tcp_cwnd_restart(sk, delta);
-  }
+  tcp_slow_start_after_idle_check(sk);
   sk->sk_write_queue.queue_tail(std::move(skb));
+}
+
+void tcp_slow_start_after_idle_check(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  if (!sk->stack->sysctl().tcp_slow_start_after_idle || tp->packets_out ||
+      (inet_csk(sk)->icsk_ca_ops && inet_csk(sk)->icsk_ca_ops->cong_control))
+    return;
+  const std::int32_t delta = static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->lsndtime);
+  if (tp->lsndtime && delta > static_cast<std::int32_t>(inet_csk(sk)->icsk_rto))
+    tcp_cwnd_restart(sk, delta);
 }
 
 void tcp_push(Sock* sk, int flags, int mss_now, int nonagle, int size_goal) {

@@ -447,6 +447,10 @@ void tcp_new_space(Sock* sk);
 void tcp_chrono_start(Sock* sk, TcpChrono type);
 void tcp_chrono_stop(Sock* sk, TcpChrono type);
 void tcp_cwnd_restart(Sock* sk, std::int32_t delta);
+// RFC 2861: before sending again after an idle period longer than the RTO
+// (nothing in flight), shrink cwnd back toward the initial window. Run when
+// data is queued and when a window update reopens a non-empty write queue.
+void tcp_slow_start_after_idle_check(Sock* sk);
 void tcp_init_nondata_skb(SkBuff* skb, std::uint32_t seq, std::uint8_t flags);
 
 // ==================================================================================

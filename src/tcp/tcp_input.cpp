@@ -656,6 +656,9 @@ int tcp_ack_update_window(Sock* sk, const SkBuff* skb, std::uint32_t ack, std::u
     if (tp->snd_wnd != nwin) {
       if (!tp->snd_wnd && nwin) mib_of(sk).inc(MibId::TcpExtTCPFromZeroWindowAdv);
       tp->snd_wnd = nwin;
+      // Data waited behind the old window: if the connection sat idle for
+      // longer than an RTO meanwhile, restart cwnd before it goes out.
+      if (!tcp_write_queue_empty(sk)) tcp_slow_start_after_idle_check(sk);
       if (nwin > tp->max_window) {
         tp->max_window = nwin;
         tcp_sync_mss(sk, inet_csk(sk)->icsk_pmtu_cookie);

@@ -385,6 +385,21 @@ TEST_F(XmitTest, blocked_write_resumes_only_once_a_third_of_the_send_buffer_is_f
          "free does not wake the writer";
 }
 
+TEST_F(XmitTest, window_reopening_after_an_idle_rto_restarts_cwnd) {
+  int fd = connected_socket();
+  TcpSock* tp = tp_of(fd);
+  tcp_snd_cwnd_set(tp, 36);
+  ASSERT_EQ(write_n(fd, 1000), 1000);
+  ack(tp->snd_nxt, 0);  // all acknowledged, and the peer's window closes
+  ASSERT_EQ(tp->packets_out, 0u);
+  ASSERT_EQ(write_n(fd, 20000), 20000);
+  EXPECT_EQ(tcp_snd_cwnd(tp), 36u) << "queued right after the last send: no idle restart";
+  advance_ms(3000);  // zero-window probes only: no data leaves
+  ASSERT_EQ(tp->packets_out, 0u);
+  ack(tp->snd_una, 0xffff);  // the window reopens
+  EXPECT_EQ(tcp_snd_cwnd(tp), 10u) << "idle for longer than the RTO: back to the initial window";
+}
+
 TEST_F(XmitTest, blocked_recv_returns_data_injected_while_it_waits) {
   int fd = connected_socket();
   // The packetdrill-style driver: the peer's segment arrives 30 ms into the wait.
