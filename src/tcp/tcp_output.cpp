@@ -201,15 +201,18 @@ void tcp_event_ack_sent(Sock* sk, std::uint32_t rcv_nxt) {
 }
 
 // tcp_update_skb_after_send: record the departure time and, when pacing,
-// push the next departure out by this skb's length at the pacing rate.
+// push the next departure out by this skb's length at the pacing rate. As
+// sch_fq did, the first 10 data segments of a connection go unpaced. Time the
+// clock already ran past the previous departure (scheduling jitter) is
+// credited, but for at most half of this skb's own pacing delay.
 void tcp_update_skb_after_send(Sock* sk, SkBuff* skb, std::uint64_t prior_wstamp) {
   TcpSock* tp = tcp_sk(sk);
   if (sk->sk_pacing_status != SK_PACING_NONE) {
     std::uint64_t rate = sk->sk_pacing_rate;
-    if (rate != ~std::uint64_t{0} && rate) {
+    if (rate != ~std::uint64_t{0} && rate && tp->data_segs_out >= 10) {
       std::uint64_t len_ns = static_cast<std::uint64_t>(skb->len) * kNsPerSec / rate;
       std::uint64_t credit = tp->tcp_wstamp_ns - prior_wstamp;
-      len_ns -= std::min(len_ns, credit);
+      len_ns -= std::min(len_ns / 2, credit);
       tp->tcp_wstamp_ns += len_ns;
     }
   }
@@ -1267,7 +1270,9 @@ SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req) {
   TcpOptions opts;
   // Our MSS (route advmss clamped by TCP_MAXSEG, set by tcp_v4_conn_request),
   // not the peer's: each side announces what it can receive.
-  opts.mss = req->advmss ? req->advmss : req->mss ? req->mss : static_cast<std::uint16_t>(TCP_MSS_DEFAULT);
+  opts.mss = req->advmss ? req->advmss
+             : req->mss  ? req->mss
+                         : static_cast<std::uint16_t>(TCP_MSS_DEFAULT);
   if (req->tstamp_ok) {
     opts.saw_tstamp = true;
     opts.ts_val = static_cast<std::uint32_t>(skb->tstamp / kNsPerMs) + req->ts_off;

@@ -292,6 +292,14 @@ TEST_F(XmitTest, pacing_spaces_segments_at_the_pacing_rate) {
   sk->sk_pacing_status = SK_PACING_NEEDED;
   sk->sk_pacing_rate = 1460 * 1000;  // one 1460-byte segment per millisecond
   sk->sk_gso_max_segs = 1;           // one segment per skb, to see the spacing
+  // Linux leaves a connection's first 10 data segments unpaced: send them,
+  // have them acknowledged, and wait for the departure time the 10th set.
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(write_n(fd, 1460), 1460);
+  ASSERT_EQ(sent_count(), 10u);
+  ack(tp_of(fd)->snd_nxt);
+  sk->sk_pacing_rate = 1460 * 1000;  // the ACK recomputed it from cwnd and RTT
+  advance(kNsPerMs);
+  clear_sent();
   std::vector<Nanos> at;
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(write_n(fd, 1460), 1460);
@@ -310,6 +318,45 @@ TEST_F(XmitTest, pacing_spaces_segments_at_the_pacing_rate) {
   ASSERT_EQ(at.size(), 4u);
   for (std::size_t i = 0; i < at.size(); ++i)
     EXPECT_NEAR(static_cast<double>(at[i]), static_cast<double>((i + 1) * kNsPerMs), 0.3e6);
+}
+
+TEST_F(XmitTest, pacing_leaves_the_first_ten_data_segments_unpaced) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  Sock* sk = sk_of(fd);
+  tcp_snd_cwnd_set(tp_of(fd), 100);
+  sk->sk_pacing_status = SK_PACING_NEEDED;
+  sk->sk_pacing_rate = 1460 * 1000;  // one 1460-byte segment per millisecond
+  sk->sk_gso_max_segs = 1;
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(write_n(fd, 1460), 1460);
+  EXPECT_EQ(sent_count(), 10u) << "ten leave at once; the 10th sets the next departure";
+  advance(kNsPerMs);
+  EXPECT_EQ(sent_count(), 11u);
+}
+
+TEST_F(XmitTest, pacing_credits_late_sending_for_at_most_half_a_segment) {
+  int fd = connected_socket();
+  int one = 1;
+  ASSERT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  Sock* sk = sk_of(fd);
+  sk->sk_pacing_status = SK_PACING_NEEDED;
+  sk->sk_pacing_rate = 1460 * 1000;  // one 1460-byte segment per millisecond
+  sk->sk_gso_max_segs = 1;
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(write_n(fd, 1460), 1460);
+  ack(tp_of(fd)->snd_nxt);
+  sk->sk_pacing_rate = 1460 * 1000;  // the ACK recomputed it from cwnd and RTT
+  // Idle for 10 ms past the departure time the 10th segment set: sending
+  // now is late by 9 ms, but only half a segment's time may be made up.
+  advance(10 * kNsPerMs);
+  clear_sent();
+  ASSERT_EQ(write_n(fd, 1460), 1460);
+  ASSERT_EQ(write_n(fd, 1460), 1460);
+  EXPECT_EQ(sent_count(), 1u) << "the second waits half a segment's pacing time";
+  advance(kNsPerMs / 4);
+  EXPECT_EQ(sent_count(), 1u);
+  advance(kNsPerMs / 2);
+  EXPECT_EQ(sent_count(), 2u);
 }
 
 TEST_F(XmitTest, notsent_lowat_limits_writability) {
