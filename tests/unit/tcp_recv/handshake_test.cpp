@@ -10,7 +10,7 @@ namespace {
 using HandshakeTest = TcpRecvTest;
 
 TEST_F(HandshakeTest, passive_open_answers_syn_with_synack_and_establishes_a_child_on_ack) {
-  TcpSock* child = passive_open();
+  TcpSock* child = establish_child();
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->rcv_nxt, 1001u);
   EXPECT_EQ(child->snd_una, our_isn_ + 1);

@@ -4,6 +4,7 @@
 // to bring a connection up by hand, actively or passively.
 #pragma once
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -139,8 +140,10 @@ class TcpRecvTest : public ::testing::Test {
 
   // Passive open: SYN from the peer, SYN-ACK back, ACK: returns the child
   // (ESTABLISHED) and the ISN it chose.
-  TcpSock* passive_open(std::uint32_t peer_isn = 1000, std::uint16_t peer_win = 65535,
-                        const TcpOpts& syn_opts = TcpOpts().with_mss(1460)) {
+  // Passive open up to the accept queue: SYN in, SYN-ACK out, ACK in. The
+  // child is established and still queued on the listener (not accepted).
+  TcpSock* establish_child(std::uint32_t peer_isn = 1000, std::uint16_t peer_win = 65535,
+                           const TcpOpts& syn_opts = TcpOpts().with_mss(1460)) {
     listener_ = listen_sock();
     inject("S", peer_isn, 0, peer_win, syn_opts);
     EXPECT_EQ(sent_count(), 1u);
@@ -157,6 +160,20 @@ class TcpRecvTest : public ::testing::Test {
       EXPECT_EQ(child->sk_state, TCP_ESTABLISHED);
     }
     return child ? tcp_sk(child) : nullptr;
+  }
+
+  // Passive open and accept: the child leaves the accept queue as the
+  // application's accept() takes it, and the queue's reference passes to the
+  // test, which may then close the child (tcp_close) or drop it (sock_put)
+  // as an application can.
+  TcpSock* passive_open(std::uint32_t peer_isn = 1000, std::uint16_t peer_win = 65535,
+                        const TcpOpts& syn_opts = TcpOpts().with_mss(1460)) {
+    TcpSock* child = establish_child(peer_isn, peer_win, syn_opts);
+    if (child) {
+      int err = 0;
+      EXPECT_EQ(inet_csk_accept(listener_, O_NONBLOCK, &err), child);
+    }
+    return child;
   }
 
   // Active open to 10.0.0.2:kPeerPort from a socket bound to kLocalPort:
