@@ -392,7 +392,11 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   EXPECT_EQ(r.bad_ip_csum, 0);
   EXPECT_EQ(r.bad_tcp_csum, 0);
   EXPECT_GE(r.fin, 2 * var.conns) << "a FIN each way per connection";
-  if (var.zero_window) {
+  // The tiny buffer and the pauses are the Linux reader's: they close the
+  // window only when Linux receives. Linux->sendpath, Linux is the sender, so
+  // whether sendpath's own reader ever closes its window is timing, not the
+  // variant's point.
+  if (var.zero_window && dir == Dir::kSendpathToLinux) {
     EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
   }
   if (transfer_failed) {
