@@ -7,6 +7,8 @@
 
 namespace sp {
 
+// One counter list, laid out by hand for reading.
+// clang-format off
 #define SP_MIB_LIST(X)                                                                   \
   X(IpInReceives) X(IpInHdrErrors) X(IpInAddrErrors) X(IpInDelivers) X(IpOutRequests)   \
   X(IpOutNoRoutes) X(IpInDiscards) X(IpOutDiscards) X(IpInUnknownProtos)                \
@@ -47,12 +49,13 @@ namespace sp {
   X(TcpExtBeyondWindow) X(TcpExtTSECRRejected) X(TcpExtOutOfWindowIcmps)                \
   X(TcpExtLockDroppedIcmps) X(TcpExtTCPACKSkippedSynRecv) X(TcpExtTCPSackMerged)        \
   X(TcpExtTCPSackShifted) X(TcpExtTCPSackShiftFallback)
+// clang-format on
 
 enum class MibId : std::uint16_t {
 #define SP_MIB_ENUM(n) n,
   SP_MIB_LIST(SP_MIB_ENUM)
 #undef SP_MIB_ENUM
-  kCount
+      kCount
 };
 
 struct Mib {

@@ -41,9 +41,9 @@ struct Sysctl {
   int tcp_retries1 = 3;
   int tcp_retries2 = 15;
   int tcp_orphan_retries = 0;
-  int tcp_fin_timeout = 60;          // seconds
-  int tcp_keepalive_time = 7200;     // seconds
-  int tcp_keepalive_intvl = 75;      // seconds
+  int tcp_fin_timeout = 60;       // seconds
+  int tcp_keepalive_time = 7200;  // seconds
+  int tcp_keepalive_intvl = 75;   // seconds
   int tcp_keepalive_probes = 9;
   int tcp_challenge_ack_limit = 0x7fffffff;
   int tcp_adv_win_scale = 1;
@@ -66,7 +66,7 @@ struct Sysctl {
   int tcp_comp_sack_slack_ns = 100000;
   int tcp_thin_linear_timeouts = 0;
   int tcp_workaround_signed_windows = 0;
-  int tcp_invalid_ratelimit = 500;   // ms
+  int tcp_invalid_ratelimit = 500;  // ms
   int tcp_rto_min_us = 200000;
   int tcp_fastopen = 1;
   int tcp_shrink_window = 0;

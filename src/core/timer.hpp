@@ -23,7 +23,8 @@ class Timer {
   Nanos expires() const { return expires_; }
 
   // Internal to the Stack's timer queue.
-  boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> hook_;
+  boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>
+      hook_;
   Nanos expires_ = 0;
   std::uint64_t order_ = 0;  // FIFO among equal expiries
   Fn fn_;

@@ -53,8 +53,9 @@ struct RequestSock {
   std::uint16_t ir_num = 0;       // local port, host order
   std::uint16_t ir_rmt_port = 0;  // peer port, network order
   int ir_iif = 0;
-  std::uint16_t mss = 0;         // peer's MSS option (or TCP_MSS_DEFAULT)
-  std::uint16_t advmss = 0;      // the MSS we advertise: route MTU - 40, clamped by TCP_MAXSEG (added by tcp-recv)
+  std::uint16_t mss = 0;  // peer's MSS option (or TCP_MSS_DEFAULT)
+  std::uint16_t advmss =
+      0;  // the MSS we advertise: route MTU - 40, clamped by TCP_MAXSEG (added by tcp-recv)
   std::uint8_t num_retrans = 0;  // SYN-ACKs retransmitted
   std::uint8_t num_timeout = 0;
   std::uint8_t snd_wscale = 0;  // peer's window scale
