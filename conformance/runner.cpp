@@ -517,8 +517,12 @@ class Runner {
     // Unless --strict_segments, consecutive packets of one flight are taken
     // together until they carry the payload the script expects, as
     // packetdrill's do_outbound_script_packet aggregates them: a stack may
-    // cut a burst into several TSO skbs where the script writes one.
+    // cut a burst into several TSO skbs where the script writes one. The
+    // aggregate is packetdrill's aggregate_packets: the last fragment's
+    // headers (flags, window, options) and time, with the first fragment's
+    // sequence number and CWR bit.
     if (dev_cfg_.tso) {
+      const WirePacket head = live;
       std::uint32_t total = live.payload_len;
       std::uint32_t last_len = live.payload_len;
       std::uint32_t next_seq = live.seq + live.payload_len;
@@ -539,12 +543,15 @@ class Runner {
                            ", which does not continue it; total payload: expected " +
                            std::to_string(e.packet.payload_len) + " bytes");
         }
-        live.flags |= more->flags;  // PSH and FIN ride on the last fragment
         total += more->payload_len;
         last_len = more->payload_len;
         next_seq += more->payload_len;
+        live = *more;
       }
+      live.seq = head.seq;
+      live.flags = static_cast<std::uint8_t>((live.flags & ~TH_CWR) | (head.flags & TH_CWR));
       live.payload_len = total;
+      actual_us = static_cast<std::int64_t>((live.time_ns - kClockStart) / kNsPerUs);
     }
     if (live.payload_len != e.packet.payload_len) {
       last_event_us_ = actual_us;

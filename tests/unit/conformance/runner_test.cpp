@@ -27,7 +27,10 @@ class FakeTcp : public Target {
  public:
   // `burst`: the most payload one transmitted packet carries (a stack that
   // cuts a write into several TSO skbs); 0 for no limit.
-  explicit FakeTcp(Stack& st, std::uint32_t burst = 0) : st_(st), burst_(burst) {
+  // `psh_first`: PSH on the first packet of a write instead of the last
+  // (Linux's forced PSH on a GSO skb followed by a plain one).
+  explicit FakeTcp(Stack& st, std::uint32_t burst = 0, bool psh_first = false)
+      : st_(st), burst_(burst), psh_first_(psh_first) {
     st_.register_protocol(6, [this](SkbPtr skb) { rcv(std::move(skb)); });
   }
   int socket(int, int type, int proto) override {
@@ -51,7 +54,8 @@ class FakeTcp : public Target {
     std::uint32_t left = static_cast<std::uint32_t>(len);
     while (left > 0) {
       std::uint32_t n = burst_ ? std::min(left, burst_) : left;
-      send(n == left ? TH_PSH | TH_ACK : TH_ACK, n, {});
+      const bool psh = psh_first_ ? left == len : n == left;
+      send(psh ? TH_PSH | TH_ACK : TH_ACK, n, {});
       snd_nxt_ += n;
       left -= n;
     }
@@ -137,6 +141,7 @@ class FakeTcp : public Target {
   static constexpr std::uint32_t kIsn = 1000;
   Stack& st_;
   std::uint32_t burst_ = 0;
+  bool psh_first_ = false;
   int next_fd_ = 3;
   std::uint32_t local_ip_ = 0, peer_ip_ = 0;
   std::uint16_t local_port_ = 0, peer_port_ = 0;
@@ -154,14 +159,16 @@ const char* kHandshake =
     "+.1 < . 1:1(0) ack 1 win 257\n"                      // 6
     "+0 accept(3, ..., ...) = 4\n";                       // 7
 
-ScriptResult run(const std::string& text, std::uint32_t burst = 0) {
+ScriptResult run(const std::string& text, std::uint32_t burst = 0, bool psh_first = false) {
   auto parsed = parse_script(text, "test.pkt");
   if (auto* e = std::get_if<ParseError>(&parsed)) {
     ADD_FAILURE() << e->to_string("test.pkt");
     return {};
   }
   RunnerConfig cfg;
-  cfg.make_target = [burst](Stack& st) { return std::make_unique<FakeTcp>(st, burst); };
+  cfg.make_target = [burst, psh_first](Stack& st) {
+    return std::make_unique<FakeTcp>(st, burst, psh_first);
+  };
   return run_script(std::get<Script>(parsed), cfg);
 }
 
@@ -230,6 +237,17 @@ TEST(DrillRunner, ConsecutivePacketsOfOneFlightMatchOneScriptPacket) {
                            "+0 > P. 1:1001(1000) ack 1\n",
                        400);  // sent as 400 + 400 + 200
   EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+}
+
+// packetdrill's aggregate_packets keeps the last packet's headers: a PSH on
+// an earlier packet of the flight is not the aggregate's.
+TEST(DrillRunner, AggregateTakesTheFlagsOfTheLastPacket) {
+  const std::string write = std::string(kHandshake) + "+0 write(4, ..., 1000) = 1000\n";
+  ScriptResult plain = run(write + "+0 > . 1:1001(1000) ack 1\n", 400, true);
+  EXPECT_EQ(plain.kind, ScriptResult::Kind::kPass) << plain.line << ": " << plain.reason;
+  ScriptResult push = run(write + "+0 > P. 1:1001(1000) ack 1\n", 400, true);  // line 9
+  EXPECT_EQ(push.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(push.line, 9);
 }
 
 TEST(DrillRunner, StrictSegmentsChecksEachPacket) {
