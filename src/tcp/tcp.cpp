@@ -350,7 +350,9 @@ bool tcp_should_autocork(Sock* sk, SkBuff* skb, int size_goal) {
 void tcp_remove_empty_skb(Sock* sk) {
   SkBuff* skb = tcp_write_queue_tail(sk);
   if (skb && TCP_SKB_CB(skb)->seq == TCP_SKB_CB(skb)->end_seq) {
-    sk_wmem_free_skb(sk, sk->sk_write_queue.unlink(skb));
+    SkbPtr owned = sk->sk_write_queue.unlink(skb);
+    if (tcp_write_queue_empty(sk)) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
+    sk_wmem_free_skb(sk, std::move(owned));
   }
 }
 
@@ -394,7 +396,7 @@ void tcp_skb_entail(Sock* sk, SkbPtr skb) {
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
   if (tp->nonagle & TCP_NAGLE_PUSH) tp->nonagle &= ~TCP_NAGLE_PUSH;
   tcp_slow_start_after_idle_check(sk);
-  sk->sk_write_queue.queue_tail(std::move(skb));
+  tcp_add_write_queue_tail(sk, std::move(skb));
 }
 
 void tcp_slow_start_after_idle_check(Sock* sk) {
@@ -1165,13 +1167,16 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
                                1000000ull / tp->rate_interval_us;
   }
   // Chronographs, including the one running now (tcp_get_info_chrono_stats).
+  // Busy time is all of them: the socket had data to send, whatever limited it.
   std::uint64_t stats[__TCP_CHRONO_MAX] = {};
+  std::uint64_t total = 0;
   for (int i = TCP_CHRONO_BUSY; i < __TCP_CHRONO_MAX; ++i) {
     stats[i] = tp->chrono_stat[i - 1];
     if (i == tp->chrono_type) stats[i] += now - tp->chrono_start;
     stats[i] *= 1000;  // jiffies (ms) to us
+    total += stats[i];
   }
-  info->tcpi_busy_time = stats[TCP_CHRONO_BUSY];
+  info->tcpi_busy_time = total;
   info->tcpi_rwnd_limited = stats[TCP_CHRONO_RWND_LIMITED];
   info->tcpi_sndbuf_limited = stats[TCP_CHRONO_SNDBUF_LIMITED];
   info->tcpi_delivered = tp->delivered;

@@ -446,6 +446,9 @@ void tcp_sndbuf_expand(Sock* sk);
 void tcp_new_space(Sock* sk);
 void tcp_chrono_start(Sock* sk, TcpChrono type);
 void tcp_chrono_stop(Sock* sk, TcpChrono type);
+// tcp_add_write_queue_tail: queue an unsent skb; the first one starts the
+// busy chronograph (tcpi_busy_time).
+void tcp_add_write_queue_tail(Sock* sk, SkbPtr skb);
 void tcp_cwnd_restart(Sock* sk, std::int32_t delta);
 // RFC 2861: before sending again after an idle period longer than the RTO
 // (nothing in flight), shrink cwnd back toward the initial window. Run when

@@ -270,6 +270,7 @@ void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks) {
 
 void tcp_write_queue_purge(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
+  tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
   while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
   while (SkBuff* skb = tp->tcp_rtx_queue.first())
     sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
@@ -724,6 +725,8 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_snd_una, std::uint32_t* pk
     if (tp->highest_sack == skb) tp->highest_sack = nullptr;
     sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
   }
+  // Everything sent is acknowledged: busy only if unsent data remains.
+  if (tcp_rtx_queue_empty(sk)) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
 
   if (after(tp->snd_una, prior_snd_una)) flag |= FLAG_SET_XMIT_TIMER;  // new data acked: rearm
 
@@ -1414,7 +1417,10 @@ void tcp_check_space(Sock* sk) {
   sock_reset_flag(sk, SOCK_QUEUE_SHRUNK);
   // A writer is waiting for room (it set SOCK_NOSPACE): tcp_new_space may
   // grow the buffer and wakes it when enough is free.
-  if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) sk->sk_write_space(sk);
+  if (sock_flag(sk, SOCK_NOSPACE) && sk->sk_write_space) {
+    sk->sk_write_space(sk);
+    if (!sock_flag(sk, SOCK_NOSPACE)) tcp_chrono_stop(sk, TCP_CHRONO_SNDBUF_LIMITED);
+  }
 }
 
 // --- FIN ---------------------------------------------------------------------------------------

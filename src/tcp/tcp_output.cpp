@@ -852,6 +852,12 @@ void tcp_chrono_start(Sock* sk, TcpChrono type) {
   if (type > tp->chrono_type) tcp_chrono_set(tp, type);
 }
 
+void tcp_add_write_queue_tail(Sock* sk, SkbPtr skb) {
+  SkBuff* queued = skb.get();
+  sk->sk_write_queue.queue_tail(std::move(skb));
+  if (tcp_write_queue_head(sk) == queued) tcp_chrono_start(sk, TCP_CHRONO_BUSY);
+}
+
 void tcp_chrono_stop(Sock* sk, TcpChrono type) {
   TcpSock* tp = tcp_sk(sk);
   // Busy is the default chronograph while data is queued or in flight.
@@ -1166,7 +1172,7 @@ void tcp_send_fin(Sock* sk) {
     tp->write_seq = TCP_SKB_CB(skb.get())->end_seq;
     sk->sk_wmem_queued += static_cast<int>(skb->truesize);
     sk_mem_charge(sk, static_cast<int>(skb->truesize));
-    sk->sk_write_queue.queue_tail(std::move(skb));
+    tcp_add_write_queue_tail(sk, std::move(skb));
   }
   __tcp_push_pending_frames(sk, tcp_current_mss(sk), TCP_NAGLE_OFF);
 }
