@@ -82,6 +82,10 @@ constexpr std::uint32_t TCP_MAX_REORDERING = 300;
 constexpr std::uint32_t TCP_RTO_MAX = 120 * HZ;
 constexpr std::uint32_t TCP_RTO_MIN = HZ / 5;
 constexpr std::uint32_t TCP_TIMEOUT_MIN = 2;
+// tcp_transmit_skb's positive result: the packet was dropped locally (qdisc
+// or device full), not sent (include/linux/netdevice.h).
+constexpr int NET_XMIT_DROP = 1;
+constexpr std::uint32_t TCP_TIMEOUT_MIN_US = 2000;  // the TLP's allowance beyond 2*SRTT
 constexpr std::uint32_t TCP_TIMEOUT_INIT = 1 * HZ;  // RFC 6298 2.1
 constexpr std::uint32_t TCP_TIMEOUT_FALLBACK = 3 * HZ;
 constexpr std::uint32_t TCP_DELACK_MAX = HZ / 5;
@@ -340,6 +344,15 @@ inline std::uint64_t tcp_probe0_when(const Sock* sk, std::uint64_t max_when) {
   std::uint64_t w = tcp_probe0_base(sk) << inet_csk(sk)->icsk_backoff;
   return w < max_when ? w : max_when;
 }
+// How far in the future (us, may be <= 0) the RTO of the head of the
+// retransmit queue falls (tcp_rto_delta_us).
+inline std::int64_t tcp_rto_delta_us(const Sock* sk) {
+  const SkBuff* skb = tcp_rtx_queue_head(sk);
+  if (!skb) return static_cast<std::int64_t>(jiffies_to_usecs(inet_csk(sk)->icsk_rto));
+  const std::uint64_t rto_time_stamp_us =
+      tcp_skb_timestamp_us(skb) + jiffies_to_usecs(inet_csk(sk)->icsk_rto);
+  return static_cast<std::int64_t>(rto_time_stamp_us - tcp_sk(sk)->tcp_mstamp);
+}
 // Arm the zero-window probe timer when nothing is in flight and data waits.
 void tcp_check_probe_timer(Sock* sk);
 // tcp_reset_xmit_timer: like inet_csk_reset_xmit_timer plus pacing delay.
@@ -422,6 +435,13 @@ int tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs);
 int __tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs);
 void tcp_xmit_retransmit_queue(Sock* sk);
 void tcp_send_probe0(Sock* sk);
+// The probe timeout `when`, cut to what is left of TCP_USER_TIMEOUT since
+// probing started (tcp_clamp_probe0_to_user_timeout).
+std::uint64_t tcp_clamp_probe0_to_user_timeout(const Sock* sk, std::uint64_t when);
+// Tail loss probe (RFC 8985 7): arm ICSK_TIME_LOSS_PROBE in the retransmit
+// timer's slot (false when a probe is not allowed), and send the probe.
+bool tcp_schedule_loss_probe(Sock* sk, bool advancing_rto);
+void tcp_send_loss_probe(Sock* sk);
 int tcp_write_wakeup(Sock* sk, int mib);
 void tcp_send_window_probe(Sock* sk);
 int tcp_mtu_to_mss(Sock* sk, int pmtu);
@@ -477,6 +497,7 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb);  // owner: tcp-recv
 // Process the ACK fields of an inbound segment (skb->data at the TCP header).
 int tcp_ack(Sock* sk, const SkBuff* skb, int flag);  // owner: tcp-recv
 void tcp_rearm_rto(Sock* sk);                        // owner: tcp-recv
+void tcp_set_xmit_timer(Sock* sk);                   // owner: timers (TLP, else RTO)
 void tcp_init_buffer_space(Sock* sk);                // owner: tcp-recv
 void tcp_rcv_space_adjust(Sock* sk);                 // owner: tcp-recv (called by tcp_recvmsg)
 void tcp_update_pacing_rate(Sock* sk);               // owner: tcp-recv

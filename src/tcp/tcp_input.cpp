@@ -419,11 +419,26 @@ void tcp_synack_rtt_meas(Sock* sk, long rtt_us) {
 
 void tcp_rearm_rto(Sock* sk) {
   const TcpSock* tp = tcp_sk(sk);
+  const InetConnectionSock* icsk = inet_csk(sk);
   if (!tp->packets_out) {
     inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS);
   } else {
-    tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, inet_csk(sk)->icsk_rto, TCP_RTO_MAX);
+    std::uint64_t rto = icsk->icsk_rto;
+    // The loss probe or reordering timer held the slot: the RTO keeps its
+    // original schedule (from the head's transmit), not a fresh full RTO.
+    if (icsk->icsk_pending == ICSK_TIME_REO_TIMEOUT ||
+        icsk->icsk_pending == ICSK_TIME_LOSS_PROBE) {
+      const std::int64_t delta_us = tcp_rto_delta_us(sk);
+      rto = usecs_to_jiffies(static_cast<std::uint64_t>(std::max<std::int64_t>(delta_us, 1)));
+    }
+    tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, rto, TCP_RTO_MAX);
   }
+}
+
+// After an ACK that moved snd_una: a loss probe if one may be armed, else
+// the RTO (tcp_set_xmit_timer).
+void tcp_set_xmit_timer(Sock* sk) {
+  if (!tcp_schedule_loss_probe(sk, true)) tcp_rearm_rto(sk);
 }
 
 void tcp_update_pacing_rate(Sock* sk) {
@@ -765,7 +780,9 @@ void tcp_ack_probe(Sock* sk) {
     icsk->icsk_probes_tstamp = 0;
     inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
   } else {
-    tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_probe0_when(sk, TCP_RTO_MAX), TCP_RTO_MAX);
+    const std::uint64_t when =
+        tcp_clamp_probe0_to_user_timeout(sk, tcp_probe0_when(sk, TCP_RTO_MAX));
+    tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, when, TCP_RTO_MAX);
   }
 }
 
@@ -841,7 +858,7 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
                          !(th_flags(tcp_hdr(skb)) & (TCPHDR_SYN | TCPHDR_FIN)) && prior_packets;
   tcp_fastretrans_alert(sk, prior_snd_una, is_dupack, flag, acked);
 
-  if (flag & FLAG_SET_XMIT_TIMER) tcp_rearm_rto(sk);
+  if (flag & FLAG_SET_XMIT_TIMER) tcp_set_xmit_timer(sk);
   tcp_cong_control(sk, ack, acked, flag);
 
   // Retransmit what recovery marked lost, as the window allows.

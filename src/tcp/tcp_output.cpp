@@ -590,6 +590,11 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   p.ip_id = &inet->inet_id;
   int err = st.ip_queue_xmit(std::move(owned), p);
   if (err > 0) err = 0;
+  // The device (its qdisc) refused the packet, which ip_queue_xmit reports
+  // as -ENOBUFS: for TCP that is Linux's NET_XMIT_DROP, local congestion,
+  // returned as a positive value so that the retransmit and probe timers
+  // retry at TCP_RESOURCE_PROBE_INTERVAL without backing off.
+  if (err == -ENOBUFS) err = NET_XMIT_DROP;
   if (!err && oskb) tcp_update_skb_after_send(sk, oskb, prior_wstamp);
   return err;
 }
@@ -620,7 +625,11 @@ namespace {
 
 // Congestion window room, in segments, for one burst: at most half the
 // window at once so that a single TSO packet does not fill it.
-std::uint32_t tcp_cwnd_test(const TcpSock* tp) {
+std::uint32_t tcp_cwnd_test(const TcpSock* tp, const SkBuff* skb) {
+  // A lone FIN is not held back by a full window: it costs the network
+  // nothing, and the connection can end (or be probed by TLP) at once
+  // instead of waiting for an ACK to open cwnd.
+  if ((TCP_SKB_CB(skb)->tcp_flags & TCPHDR_FIN) && tcp_skb_pcount(skb) == 1) return 1;
   const std::uint32_t in_flight = tcp_packets_in_flight(tp);
   const std::uint32_t cwnd = tcp_snd_cwnd(tp);
   if (in_flight >= cwnd) return 0;
@@ -1018,7 +1027,9 @@ bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
   while (SkBuff* skb = tcp_send_head(sk)) {
     if (tcp_pacing_check(sk)) break;
 
-    std::uint32_t cwnd_quota = tcp_cwnd_test(tp);
+    // Segments first: the FIN exception of tcp_cwnd_test needs the count.
+    const int tso_segs = tcp_set_skb_tso_segs(skb, mss_now);
+    std::uint32_t cwnd_quota = tcp_cwnd_test(tp, skb);
     if (!cwnd_quota) {
       if (push_one == 2)
         cwnd_quota = 1;  // force out a loss probe
@@ -1026,8 +1037,6 @@ bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
         break;
     }
     cwnd_quota = std::min(cwnd_quota, max_segs);
-
-    const int tso_segs = tcp_set_skb_tso_segs(skb, mss_now);
 
     if (!tcp_snd_wnd_test(tp, skb, mss_now)) {
       is_rwnd_limited = true;
@@ -1068,6 +1077,9 @@ bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
   if (sent_pkts || is_cwnd_limited) tcp_cwnd_validate(sk, is_cwnd_limited);
   if (sent_pkts) {
     if (tcp_in_cwnd_reduction(sk)) tp->prr_out += sent_pkts;
+    // One loss probe per tail loss episode: the probe itself (push_one 2)
+    // does not schedule another.
+    if (push_one != 2) tcp_schedule_loss_probe(sk, false);
     return false;
   }
   return !tp->packets_out && !tcp_write_queue_empty(sk);
@@ -1475,7 +1487,108 @@ void tcp_send_probe0(Sock* sk) {
     // Local congestion (no memory, device busy): retry soon, no backoff.
     timeout = TCP_RESOURCE_PROBE_INTERVAL;
   }
+  timeout = tcp_clamp_probe0_to_user_timeout(sk, timeout);
   tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, timeout, TCP_RTO_MAX);
+}
+
+// With TCP_USER_TIMEOUT the probe timer must not sleep past the moment the
+// connection is given up (tcp_clamp_probe0_to_user_timeout).
+std::uint64_t tcp_clamp_probe0_to_user_timeout(const Sock* sk, std::uint64_t when) {
+  const InetConnectionSock* icsk = inet_csk(sk);
+  if (!icsk->icsk_user_timeout || !icsk->icsk_probes_tstamp) return when;
+  std::int32_t elapsed = static_cast<std::int32_t>(tcp_jiffies32(sk) - icsk->icsk_probes_tstamp);
+  if (elapsed < 0) elapsed = 0;
+  const std::int32_t remaining = std::max<std::int32_t>(
+      static_cast<std::int32_t>(msecs_to_jiffies(icsk->icsk_user_timeout)) - elapsed,
+      static_cast<std::int32_t>(TCP_TIMEOUT_MIN));
+  return std::min<std::uint64_t>(static_cast<std::uint64_t>(remaining), when);
+}
+
+// ==================================================================================
+// tail loss probe (RFC 8985 7, Linux's TLP)
+// ==================================================================================
+
+// Arm the loss probe instead of the RTO when the flight may end in a tail
+// loss that no ACK would reveal: PTO = 2 * SRTT, plus the delayed-ACK
+// allowance (rto_min) when a single segment is out (the peer may hold its
+// ACK), else plus TCP_TIMEOUT_MIN; never later than the RTO would fire.
+// Only SACK connections in Open or CWR probe: the probe's ACK must be able
+// to tell which segment it acknowledges.
+bool tcp_schedule_loss_probe(Sock* sk, bool advancing_rto) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  const int early_retrans = sk->stack->sysctl().tcp_early_retrans;
+  if ((early_retrans != 3 && early_retrans != 4) || !tp->packets_out || !tp->rx_opt.sack_ok ||
+      (icsk->icsk_ca_state != TCP_CA_Open && icsk->icsk_ca_state != TCP_CA_CWR))
+    return false;
+
+  std::uint64_t timeout;
+  if (tp->srtt_us) {
+    std::uint64_t timeout_us = tp->srtt_us >> 2;
+    if (tp->packets_out == 1)
+      timeout_us += static_cast<std::uint64_t>(tcp_rto_min(sk)) * 1000;
+    else
+      timeout_us += TCP_TIMEOUT_MIN_US;
+    timeout = usecs_to_jiffies(timeout_us);
+  } else {
+    timeout = TCP_TIMEOUT_INIT;
+  }
+  // If the RTO would come first, probe at the RTO's time instead.
+  const std::int64_t rto_delta_us = advancing_rto
+                                        ? static_cast<std::int64_t>(jiffies_to_usecs(icsk->icsk_rto))
+                                        : tcp_rto_delta_us(sk);
+  if (rto_delta_us > 0)
+    timeout = std::min<std::uint64_t>(timeout,
+                                      usecs_to_jiffies(static_cast<std::uint64_t>(rto_delta_us)));
+  tcp_reset_xmit_timer(sk, ICSK_TIME_LOSS_PROBE, timeout, TCP_RTO_MAX);
+  return true;
+}
+
+// The probe timer fired (tcp_send_loss_probe): send one segment that will
+// draw an ACK -- new data if the peer's window takes it, otherwise the last
+// segment sent, cut down to one MSS -- so a tail loss is repaired by fast
+// recovery instead of an RTO. tlp_high_seq remembers the probe until its
+// ACK tells whether anything was really lost (tcp_process_tlp_ack).
+void tcp_send_loss_probe(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  const unsigned mss = tcp_current_mss(sk);
+  bool sent = false;
+
+  // At most one probe outstanding.
+  if (!tp->tlp_high_seq) {
+    tp->tlp_retrans = false;
+    SkBuff* skb = tcp_send_head(sk);
+    if (skb && tcp_snd_wnd_test(tp, skb, mss)) {
+      const std::uint32_t pcount = tp->packets_out;
+      tcp_write_xmit(sk, mss, TCP_NAGLE_OFF, 2);
+      sent = tp->packets_out > pcount;
+    } else if ((skb = tcp_rtx_queue_tail(sk)) != nullptr) {
+      const int pcount = tcp_skb_pcount(skb);
+      // Probe with the last MSS only: split a multi-segment tail.
+      if (pcount > 1 && skb->len > static_cast<std::uint32_t>(pcount - 1) * mss) {
+        if (tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb, static_cast<std::uint32_t>(pcount - 1) * mss,
+                         mss) == 0)
+          skb = tp->tcp_rtx_queue.next(skb);
+        else
+          skb = nullptr;
+      }
+      if (skb && tcp_skb_pcount(skb) && __tcp_retransmit_skb(sk, skb, 1) == 0) {
+        tp->tlp_retrans = true;
+        sent = true;
+      }
+    } else {
+      // Nothing to probe with, so nothing can be in flight.
+      inet_csk(sk)->icsk_pending = 0;
+      return;
+    }
+  }
+  if (sent) {
+    tp->tlp_high_seq = tp->snd_nxt;
+    sk->stack->mib().inc(MibId::TcpExtTCPLossProbes);
+    // The RTO now runs from the probe, not from the original schedule.
+    inet_csk(sk)->icsk_pending = 0;
+  }
+  tcp_rearm_rto(sk);
 }
 
 }  // namespace sp

@@ -1,6 +1,7 @@
 // TCP timers (net/ipv4/tcp_timer.c): retransmission (RTO with exponential
-// backoff, RFC 6298 5), the zero-window probe (persist) timer, the delayed
-// ACK timer and keepalive. All run from the stack's timer queue; times are
+// backoff, RFC 6298 5) sharing its slot with the tail loss probe (RFC 8985
+// 7), the zero-window probe (persist) timer, the delayed ACK timer and
+// keepalive. TCP_USER_TIMEOUT (RFC 5482) bounds the first two. All run from the stack's timer queue; times are
 // jiffies (ms) of the stack clock.
 #include <algorithm>
 #include <bit>
@@ -42,26 +43,43 @@ bool retransmits_timed_out(Sock* sk, std::uint32_t boundary, std::uint32_t timeo
   return static_cast<std::int32_t>(tcp_time_stamp_ts(tp) - start_ts - timeout) >= 0;
 }
 
+// How many RTOs an orphan gets (tcp_orphan_retries): the sysctl, none when
+// an ICMP error already says the peer is unreachable and the RTO has grown
+// to its maximum, and 8 (> 100 s at the minimum RTO) when the sysctl is 0
+// and the connection still looks alive.
+int tcp_orphan_retries(const Sock* sk, bool alive) {
+  int retries = sk->stack->sysctl().tcp_orphan_retries;
+  if (sk->sk_err_soft && !alive) retries = 0;
+  if (retries == 0 && alive) retries = 8;
+  return retries;
+}
+
 // Give up? (tcp_write_timeout) SYNs are retried tcp_syn_retries times (plus
-// the linear ones), data for the time tcp_retries2 backoffs would take.
+// the linear ones); data for the time tcp_retries2 backoffs would take, an
+// orphan for tcp_orphan_retries, and never longer than TCP_USER_TIMEOUT.
 bool tcp_write_timeout(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   const Sysctl& sc = sk->stack->sysctl();
-  bool expired;
+  bool expired = false;
+  int retry_until;
   if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
-    int retry_until = icsk->icsk_syn_retries ? icsk->icsk_syn_retries : sc.tcp_syn_retries;
+    retry_until = icsk->icsk_syn_retries ? icsk->icsk_syn_retries : sc.tcp_syn_retries;
     int max_retransmits = retry_until;
     if (sk->sk_state == TCP_SYN_SENT) max_retransmits += sc.tcp_syn_linear_timeouts;
     expired = icsk->icsk_retransmits >= max_retransmits;
   } else {
-    int retry_until = sc.tcp_retries2;
+    // Past tcp_retries1 Linux asks the route for a new path and starts MTU
+    // black-hole probing (off by default): sendpath has one route per
+    // destination and tcp_mtu_probing = 0, so there is nothing to do.
+    retry_until = sc.tcp_retries2;
     if (sock_flag(sk, SOCK_DEAD)) {
-      // An orphan gives up sooner (tcp_orphan_retries: 8 when 0).
-      retry_until = sc.tcp_orphan_retries ? sc.tcp_orphan_retries : 8;
+      const bool alive = icsk->icsk_rto < TCP_RTO_MAX;
+      retry_until = tcp_orphan_retries(sk, alive);
     }
-    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until),
-                                    inet_csk(sk)->icsk_user_timeout);
   }
+  if (!expired)
+    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until),
+                                    icsk->icsk_user_timeout);
   if (expired) {
     tcp_write_err(sk);
     return true;
@@ -74,11 +92,44 @@ bool tcp_write_timeout(Sock* sk) {
 std::uint32_t tcp_clamp_rto_to_user_timeout(Sock* sk) {
   const InetConnectionSock* icsk = inet_csk(sk);
   const TcpSock* tp = tcp_sk(sk);
-  if (!icsk->icsk_user_timeout || !tp->retrans_stamp) return icsk->icsk_rto;
-  const std::int32_t elapsed = static_cast<std::int32_t>(tcp_time_stamp_ts(tp) - tp->retrans_stamp);
-  const std::int32_t remaining = static_cast<std::int32_t>(icsk->icsk_user_timeout) - elapsed;
-  if (remaining <= 0) return 1;  // TCP_TIMEOUT_MIN: fire now and give up
+  if (!icsk->icsk_user_timeout) return icsk->icsk_rto;
+  const std::uint32_t elapsed = tcp_time_stamp_ts(tp) - tp->retrans_stamp;
+  const std::int32_t remaining = static_cast<std::int32_t>(icsk->icsk_user_timeout - elapsed);
+  if (remaining <= 0) return 1;  // the user timeout has passed: fire at once
   return std::min<std::uint32_t>(icsk->icsk_rto, static_cast<std::uint32_t>(remaining));
+}
+
+// A zero-window peer that keeps ACKing is alive: retransmissions are then
+// window probes and do not time the connection out, unless the peer has
+// been silent for longer than 2 * TCP_RTO_MAX (or TCP_USER_TIMEOUT), or
+// retransmissions made no progress for longer than TCP_USER_TIMEOUT
+// (tcp_rtx_probe0_timed_out).
+bool tcp_rtx_probe0_timed_out(const Sock* sk, std::uint32_t rtx_delta) {
+  const InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  const std::uint32_t user_timeout = icsk->icsk_user_timeout;
+  std::uint32_t timeout = TCP_RTO_MAX * 2;
+  if (user_timeout) {
+    if (rtx_delta > user_timeout) return true;
+    timeout = std::min(timeout, user_timeout);
+  }
+  const std::int32_t rcv_delta =
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(icsk->icsk_timeout) - tp->rcv_tstamp);
+  if (rcv_delta <= static_cast<std::int32_t>(timeout)) return false;
+  return rtx_delta > timeout;
+}
+
+// An RTO fired: count it, and stamp the start of the episode
+// (tcp_update_rto_stats).
+void tcp_update_rto_stats(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  TcpSock* tp = tcp_sk(sk);
+  if (!icsk->icsk_retransmits) {
+    tp->total_rto_recoveries++;
+    tp->rto_stamp = tcp_time_stamp_ms(sk);
+  }
+  icsk->icsk_retransmits++;
+  tp->total_rto++;
 }
 
 }  // namespace
@@ -96,45 +147,45 @@ void tcp_retransmit_timer(Sock* sk) {
 
   if (!tp->snd_wnd && !sock_flag(sk, SOCK_DEAD) &&
       !((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
-    // The peer closed its window with our data outstanding. As long as it
-    // keeps ACKing (it is alive) we keep retransmitting without giving up;
-    // silence for longer than RTO_MAX ends the connection.
-    if (static_cast<std::int32_t>(tcp_jiffies32(sk) - tp->rcv_tstamp) >
-        static_cast<std::int32_t>(TCP_RTO_MAX)) {
+    // The peer shrank its window to zero under our data: the
+    // retransmissions become window probes (see tcp_rtx_probe0_timed_out).
+    const std::uint32_t start =
+        tp->retrans_stamp ? tp->retrans_stamp
+                          : static_cast<std::uint32_t>(skb->tstamp / kNsPerMs) + tp->tsoffset;
+    const std::uint32_t rtx_delta = tcp_time_stamp_ts(tp) - start;
+    if (tcp_rtx_probe0_timed_out(sk, rtx_delta)) {
       tcp_write_err(sk);
       return;
     }
     tcp_enter_loss(sk);
     tcp_retransmit_skb(sk, skb, 1);
-    icsk->icsk_backoff++;
-    icsk->icsk_rto = std::min<std::uint32_t>(icsk->icsk_rto << 1, TCP_RTO_MAX);
-    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, icsk->icsk_rto, TCP_RTO_MAX);
-    return;
-  }
+  } else {
+    mib.inc(MibId::TcpExtTCPTimeouts);
+    if (tcp_write_timeout(sk)) return;
 
-  mib.inc(MibId::TcpExtTCPTimeouts);
-  if (tcp_write_timeout(sk)) return;
-
-  if (icsk->icsk_retransmits == 0) {
-    if (icsk->icsk_ca_state == TCP_CA_Recovery)
-      mib.inc(MibId::TcpExtTCPRenoFailures);
-    else if (icsk->icsk_ca_state == TCP_CA_Loss)
-      mib.inc(MibId::TcpExtTCPLossFailures);
-  }
-  tcp_enter_loss(sk);
-  icsk->icsk_retransmits++;
-  tp->total_rto++;
-
-  if (tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0) {
-    // Local congestion (the device queue is busy): retry soon, no backoff.
-    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS,
-                              std::min<std::uint32_t>(icsk->icsk_rto, TCP_RESOURCE_PROBE_INTERVAL),
-                              TCP_RTO_MAX);
-    return;
+    if (icsk->icsk_retransmits == 0) {
+      const bool sack = tp->rx_opt.sack_ok;
+      if (icsk->icsk_ca_state == TCP_CA_Recovery)
+        mib.inc(sack ? MibId::TcpExtTCPSackRecoveryFail : MibId::TcpExtTCPRenoRecoveryFail);
+      else if (icsk->icsk_ca_state == TCP_CA_Loss)
+        mib.inc(MibId::TcpExtTCPLossFailures);
+      else if (icsk->icsk_ca_state == TCP_CA_Disorder || tp->sacked_out)
+        mib.inc(sack ? MibId::TcpExtTCPSackFailures : MibId::TcpExtTCPRenoFailures);
+    }
+    tcp_enter_loss(sk);
+    tcp_update_rto_stats(sk);
+    if (tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0) {
+      // Local congestion (the device queue refused it): retry soon,
+      // without backing off.
+      inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, TCP_RESOURCE_PROBE_INTERVAL, TCP_RTO_MAX);
+      return;
+    }
   }
 
   // RFC 6298 5.5: back off the timer. A SYN keeps its initial RTO for the
   // first tcp_syn_linear_timeouts attempts (newer Linux), then doubles too.
+  // Thin streams with tcp_thin_linear_timeouts keep the RTO for the first
+  // TCP_THIN_LINEAR_RETRIES (not modelled: the sysctl defaults to 0).
   if (sk->sk_state != TCP_SYN_SENT ||
       tp->total_rto > static_cast<std::uint16_t>(sk->stack->sysctl().tcp_syn_linear_timeouts)) {
     icsk->icsk_backoff++;
@@ -166,8 +217,7 @@ void tcp_probe_timer(Sock* sk) {
   int max_probes = sk->stack->sysctl().tcp_retries2;
   if (sock_flag(sk, SOCK_DEAD)) {
     const bool alive = inet_csk_rto_backoff(icsk, TCP_RTO_MAX) < TCP_RTO_MAX;
-    max_probes =
-        sk->stack->sysctl().tcp_orphan_retries ? sk->stack->sysctl().tcp_orphan_retries : 8;
+    max_probes = tcp_orphan_retries(sk, alive);
     if (!alive && icsk->icsk_backoff >= max_probes) {
       tcp_write_err(sk);
       return;
@@ -193,8 +243,10 @@ void tcp_write_timer_handler(Sock* sk) {
   tcp_mstamp_refresh(tcp_sk(sk));
   const std::uint8_t event = icsk->icsk_pending;
   switch (event) {
-    case ICSK_TIME_REO_TIMEOUT:
     case ICSK_TIME_LOSS_PROBE:
+      tcp_send_loss_probe(sk);
+      break;
+    case ICSK_TIME_REO_TIMEOUT:
     case ICSK_TIME_RETRANS:
       icsk->icsk_pending = 0;
       tcp_retransmit_timer(sk);
