@@ -30,6 +30,12 @@ class FakeDevice final : public NetDevice {
     features = NETIF_F_SG | NETIF_F_HW_CSUM;
   }
   NetdevTx xmit(SkbPtr skb) override {
+    if (refuse) {
+      // A full qdisc ("pfifo limit 0"): the frame never leaves.
+      refused++;
+      kfree_skb(std::move(skb));
+      return NETDEV_TX_BUSY;
+    }
     std::vector<std::uint8_t> bytes = skb_bytes(skb.get());
     if (auto seg = parse_ip_tcp(bytes)) {
       seg->data.clear();  // keep only the length
@@ -42,6 +48,8 @@ class FakeDevice final : public NetDevice {
   int poll(int) override { return 0; }
 
   Clock* clock = nullptr;
+  bool refuse = false;  // refuse every frame (local congestion)
+  int refused = 0;
   std::deque<ParsedSeg> sent;
   std::deque<Nanos> sent_at;
 };

@@ -1,0 +1,232 @@
+// Timer-driven recovery on virtual time, as a user of the connection sees it
+// on the wire: the tail loss probe (RFC 8985 7), RTO backoff with
+// tcpi_backoff, TCP_USER_TIMEOUT (RFC 5482) on retransmissions and on
+// window probes under local congestion, and the lone-FIN cwnd exception.
+#include <linux/tcp.h>  // struct tcp_info
+
+#include <cerrno>
+
+#include "unit/tcp_recv/tcp_recv_fixture.hpp"
+
+namespace sp::test {
+namespace {
+
+class TcpTimersTest : public TcpRecvTest {
+ protected:
+  // Active open whose SYN-ACK arrives `rtt_ms` after the SYN left, MSS 1000,
+  // SACK negotiated unless `sack` is false (TLP needs SACK).
+  TcpSock* open_with_rtt(std::uint32_t rtt_ms, bool sack = true) {
+    TcpSock* sk = new_sock();
+    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
+    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(kPeerPort);
+    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    ParsedSeg syn = pop_sent();
+    our_isn_ = syn.seq;
+    peer_nxt_ = 5001;
+    advance_ms(rtt_ms);
+    TcpOpts opts = TcpOpts().with_mss(1000);
+    if (sack) opts.with_sack_perm();
+    inject("S.", 5000, our_isn_ + 1, 65535, opts);
+    EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+    clear_sent();
+    return sk;
+  }
+  std::uint32_t data_seq(std::uint32_t offset) const { return our_isn_ + 1 + offset; }
+  void ack(std::uint32_t offset, std::uint16_t win = 65535) {
+    inject(".", peer_nxt_, data_seq(offset), win);
+  }
+  ::tcp_info info(TcpSock* sk) {
+    ::tcp_info ti{};
+    tcp_get_info(sk, &ti);
+    return ti;
+  }
+  Nanos now() const { return clock_.now_ns(); }
+};
+
+TEST_F(TcpTimersTest, tlp_retransmits_the_last_mss_two_srtt_after_the_flight) {
+  TcpSock* sk = open_with_rtt(100);
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 3000), 3000);
+  ASSERT_EQ(sent_count(), 3u);
+  // PTO = 2 * SRTT + TCP_TIMEOUT_MIN (several segments out) = 202 ms, before
+  // the RTO (300 ms).
+  advance_ms(201);
+  EXPECT_EQ(sent_count(), 3u);
+  advance_ms(1);
+  ASSERT_EQ(sent_count(), 4u);
+  EXPECT_EQ(dev_->sent_at[3] - t0, 202 * kNsPerMs);
+  const ParsedSeg probe = last_sent();
+  EXPECT_EQ(probe.seq, data_seq(2000)) << "the probe is the last segment sent";
+  EXPECT_EQ(probe.payload_len, 1000u) << "split to one MSS";
+  EXPECT_EQ(mib(MibId::TcpExtTCPLossProbes), 1u);
+  EXPECT_EQ(sk->tlp_high_seq, sk->snd_nxt);
+  EXPECT_TRUE(sk->tlp_retrans);
+  EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Open) << "a probe is not a loss event";
+  EXPECT_EQ(sk->snd_cwnd, 10u);
+  // The RTO then runs a full RTO from the probe and resends the head.
+  EXPECT_EQ(inet_csk(sk)->icsk_pending, ICSK_TIME_RETRANS);
+  advance_ms(299);
+  EXPECT_EQ(sent_count(), 4u);
+  advance_ms(1);
+  ASSERT_EQ(sent_count(), 5u);
+  EXPECT_EQ(last_sent().seq, data_seq(0));
+  EXPECT_EQ(mib(MibId::TcpExtTCPLossProbes), 1u) << "one probe per tail loss episode";
+  EXPECT_EQ(mib(MibId::TcpExtTCPTimeouts), 1u);
+  EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Loss);
+}
+
+TEST_F(TcpTimersTest, tlp_for_a_single_segment_is_clamped_to_the_rto) {
+  TcpSock* sk = open_with_rtt(100);
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  // One segment out: PTO = 2 * SRTT + rto_min (the peer may delay its ACK)
+  // = 400 ms, later than the RTO, so the probe goes at the RTO's time.
+  advance_ms(300);
+  ASSERT_EQ(sent_count(), 2u);
+  EXPECT_EQ(dev_->sent_at[1] - t0, 300 * kNsPerMs);
+  EXPECT_EQ(last_sent().seq, data_seq(0));
+  EXPECT_EQ(mib(MibId::TcpExtTCPLossProbes), 1u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPTimeouts), 0u);
+  EXPECT_EQ(inet_csk(sk)->icsk_backoff, 0u) << "a probe does not back off";
+  advance_ms(300);
+  ASSERT_EQ(sent_count(), 3u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPTimeouts), 1u);
+}
+
+TEST_F(TcpTimersTest, tlp_sends_new_data_when_the_peer_window_has_room) {
+  TcpSock* sk = open_with_rtt(100);
+  ASSERT_EQ(send_bytes(sk, 15000), 15000);
+  ASSERT_EQ(sent_count(), 10u) << "the initial window";
+  advance_ms(202);
+  ASSERT_EQ(sent_count(), 11u);
+  EXPECT_EQ(last_sent().seq, data_seq(10000)) << "new data, past the cwnd";
+  EXPECT_EQ(last_sent().payload_len, 1000u);
+  EXPECT_FALSE(sk->tlp_retrans);
+  EXPECT_EQ(sk->tlp_high_seq, data_seq(11000));
+}
+
+TEST_F(TcpTimersTest, without_sack_there_is_no_probe_only_the_rto) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  ASSERT_EQ(send_bytes(sk, 3000), 3000);
+  advance_ms(299);
+  EXPECT_EQ(sent_count(), 3u);
+  advance_ms(1);
+  ASSERT_EQ(sent_count(), 4u);
+  EXPECT_EQ(last_sent().seq, data_seq(0));
+  EXPECT_EQ(mib(MibId::TcpExtTCPLossProbes), 0u);
+  EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Loss);
+}
+
+TEST_F(TcpTimersTest, each_rto_doubles_the_timeout_and_shows_in_tcpi_backoff) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  const std::uint32_t expect_rto[] = {600, 1200, 2400};
+  std::uint32_t wait = 300;
+  for (std::uint8_t i = 1; i <= 3; i++) {
+    advance_ms(wait);
+    ASSERT_EQ(sent_count(), 1u + i);
+    const ::tcp_info ti = info(sk);
+    EXPECT_EQ(ti.tcpi_backoff, i);
+    EXPECT_EQ(ti.tcpi_retransmits, i);
+    EXPECT_EQ(ti.tcpi_ca_state, TCP_CA_Loss);
+    EXPECT_EQ(inet_csk(sk)->icsk_rto, expect_rto[i - 1]);
+    wait = expect_rto[i - 1];
+  }
+  EXPECT_EQ(sk->total_rto, 3u);
+  EXPECT_EQ(sk->total_rto_recoveries, 1u) << "one episode";
+  // The ACK ends the episode's retransmission count (Karn: no RTT sample,
+  // so the backed-off RTO stays until a clean measurement).
+  ack(100);
+  EXPECT_EQ(info(sk).tcpi_retransmits, 0u);
+}
+
+TEST_F(TcpTimersTest, user_timeout_ends_the_connection_at_the_clamped_rto) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  sock_hold(sk);
+  sk->icsk_user_timeout = 1000;
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  // RTOs at +300 (the first retransmission starts the clock) and +900; the
+  // next would be at +2100, but is clamped to 1000 ms after +300.
+  advance_ms(1299);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  EXPECT_EQ(sent_count(), 3u);
+  advance_ms(1);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  EXPECT_EQ(now() - t0, 1300 * kNsPerMs);
+  EXPECT_EQ(sent_count(), 3u) << "no retransmission once the user timeout passed";
+  EXPECT_EQ(mib(MibId::TcpExtTCPAbortOnTimeout), 1u);
+  EXPECT_EQ(send_bytes(sk, 10), -ETIMEDOUT);
+  sock_put(sk);
+}
+
+TEST_F(TcpTimersTest, refused_window_probes_retry_every_500ms_until_the_user_timeout) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  sock_hold(sk);
+  sk->icsk_user_timeout = 3000;
+  ASSERT_EQ(send_bytes(sk, 24), 24);
+  advance_ms(100);
+  ack(24);
+  ASSERT_EQ(sk->packets_out, 0u);
+  // From now on the device refuses every frame (a full qdisc).
+  dev_->refuse = true;
+  ASSERT_EQ(send_bytes(sk, 24), 24);
+  EXPECT_EQ(dev_->refused, 1);
+  EXPECT_EQ(inet_csk(sk)->icsk_pending, ICSK_TIME_PROBE0);
+  // The first probe comes after the probe timer's base (the RTO); from
+  // then on local congestion retries every TCP_RESOURCE_PROBE_INTERVAL
+  // without backing off.
+  advance_ms(tcp_probe0_base(sk));
+  EXPECT_EQ(dev_->refused, 2);
+  const Nanos first_probe = now();
+  for (int k = 1; k <= 5; k++) {
+    advance_ms(500);
+    EXPECT_EQ(dev_->refused, 2 + k);
+    EXPECT_EQ(info(sk).tcpi_backoff, 0u);
+  }
+  EXPECT_EQ(info(sk).tcpi_probes, 6u);
+  // TCP_USER_TIMEOUT counts from the first probe.
+  advance_ms(499);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  advance_ms(1);
+  EXPECT_EQ(now() - first_probe, 3000 * kNsPerMs);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  EXPECT_EQ(info(sk).tcpi_probes, 6u);
+  EXPECT_EQ(info(sk).tcpi_backoff, 0u);
+  EXPECT_EQ(send_bytes(sk, 24), -ETIMEDOUT);
+  sock_put(sk);
+}
+
+TEST_F(TcpTimersTest, a_lone_fin_goes_out_with_the_congestion_window_full) {
+  TcpSock* sk = open_with_rtt(100);
+  ASSERT_EQ(send_bytes(sk, 10000), 10000);
+  ASSERT_EQ(sent_count(), 10u);
+  ASSERT_EQ(tcp_packets_in_flight(sk), sk->snd_cwnd);
+  tcp_shutdown(sk, SEND_SHUTDOWN);
+  ASSERT_EQ(sent_count(), 11u);
+  const ParsedSeg fin = last_sent();
+  EXPECT_TRUE(fin.has(kTcpFin | kTcpAck));
+  EXPECT_EQ(fin.seq, data_seq(10000));
+  EXPECT_EQ(fin.payload_len, 0u);
+  EXPECT_EQ(sk->sk_state, TCP_FIN_WAIT1);
+}
+
+TEST_F(TcpTimersTest, a_fin_riding_on_several_segments_waits_for_the_window) {
+  TcpSock* sk = open_with_rtt(100);
+  ASSERT_EQ(send_bytes(sk, 12000), 12000);
+  ASSERT_EQ(sent_count(), 10u);
+  tcp_shutdown(sk, SEND_SHUTDOWN);
+  EXPECT_EQ(sent_count(), 10u) << "2000 bytes + FIN are two segments: cwnd applies";
+  ack(2000);
+  ASSERT_GE(sent_count(), 12u);
+  EXPECT_TRUE(last_sent().has(kTcpFin));
+}
+
+}  // namespace
+}  // namespace sp::test
