@@ -974,7 +974,14 @@ class Runner {
     for (std::size_t l : iov_lengths(e, **iov)) len += l;
     int flags = static_cast<int>(eval_int(e, arg(e, 2)));
     const ExprPtr* ctl = field(m, "msg_control");
-    RecvResult rr = target_->recvmsg(live_fd(e, 0), len, flags, ctl != nullptr);
+    // packetdrill's cmsg_new: the live call gets a control buffer exactly as
+    // large as the expected messages, so one more (or a longer one) comes
+    // back truncated (MSG_CTRUNC).
+    std::size_t controllen = 0;
+    if (ctl && (*ctl)->kind == Expr::Kind::kList) {
+      for (const ExprPtr& w : (*ctl)->items) controllen += CMSG_SPACE(cmsg_data_len(e, *w));
+    }
+    RecvResult rr = target_->recvmsg(live_fd(e, 0), len, flags, controllen);
     check_result(e, rr.ret);
     if (rr.ret < 0) return rr.ret;
     if (const ExprPtr* mf = field(m, "msg_flags")) {
@@ -986,6 +993,22 @@ class Runner {
     }
     if (ctl) check_cmsgs(e, **ctl, rr.control);
     return rr.ret;
+  }
+
+  // The cmsg_len - CMSG_LEN(0) packetdrill expects for one scripted cmsg:
+  // an int, a struct scm_timestamping, or a sock_extended_err followed by
+  // the offender's address (ip_recv_error's layout).
+  std::size_t cmsg_data_len(const Event& e, const Expr& w) {
+    const ExprPtr* lv = field(w, "cmsg_level");
+    const ExprPtr* da = field(w, "cmsg_data");
+    if (!lv || !da) sys_unsupported(e, "cmsg " + w.to_string());
+    const Expr& d = **da;
+    if (d.kind == Expr::Kind::kStruct && field(d, "ee_errno")) {
+      return sizeof(sock_extended_err) +
+             (eval_int(e, *lv) == SOL_IP ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    }
+    if (d.kind == Expr::Kind::kStruct && field(d, "scm_sec")) return sizeof(scm_timestamping);
+    return sizeof(int);
   }
 
   void check_cmsgs(const Event& e, const Expr& want, const std::vector<Cmsg>& got) {
@@ -1006,6 +1029,11 @@ class Runner {
         sys_fail(e, "Expected cmsg level/type " + std::to_string(level) + "/" +
                         std::to_string(type) + " but got " + std::to_string(g.level) + "/" +
                         std::to_string(g.type));
+      }
+      if (g.data.size() != cmsg_data_len(e, w)) {
+        sys_fail(e, "Bad len in cmsg " + std::to_string(i) + ": expected=" +
+                        std::to_string(CMSG_LEN(cmsg_data_len(e, w))) +
+                        " actual=" + std::to_string(CMSG_LEN(g.data.size())));
       }
       const Expr& d = **da;
       if (d.kind == Expr::Kind::kStruct && field(d, "ee_errno")) {

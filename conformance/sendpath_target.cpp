@@ -2,6 +2,7 @@
 // (include/sendpath/api.hpp) on the runner's Stack.
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <set>
 
 #include "runner.hpp"
@@ -55,6 +56,14 @@ class SendpathTarget final : public Target {
     std::vector<iovec> iov;
     std::size_t off = 0;
     for (std::size_t l : iov_lens) {
+      if (flags & MSG_ZEROCOPY) {
+        // The stack may keep pointing at these bytes until the completion,
+        // so each iovec gets its own buffer (packetdrill callocs one per
+        // iovec too) that lives as long as the target.
+        pinned_.emplace_back(l, 0);
+        iov.push_back({pinned_.back().data(), l});
+        continue;
+      }
       iov.push_back({zeros_.data() + off, l});
       off += l;
     }
@@ -63,21 +72,21 @@ class SendpathTarget final : public Target {
     m.msg_iovlen = iov.size();
     return ret(sp::sendmsg(fd, &m, flags));
   }
-  RecvResult recvmsg(int fd, std::size_t len, int flags, bool want_control) override {
+  RecvResult recvmsg(int fd, std::size_t len, int flags, std::size_t controllen) override {
     RecvResult r;
     if (buf_.size() < len) buf_.resize(len);
     iovec iov{buf_.data(), len};
-    alignas(cmsghdr) unsigned char ctl[1024];
+    std::vector<cmsghdr> ctl((controllen + sizeof(cmsghdr) - 1) / sizeof(cmsghdr));
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (want_control) {
-      m.msg_control = ctl;
-      m.msg_controllen = sizeof ctl;
+    if (controllen) {
+      m.msg_control = ctl.data();
+      m.msg_controllen = controllen;
     }
     r.ret = ret(sp::recvmsg(fd, &m, flags));
     r.msg_flags = m.msg_flags;
-    if (r.ret >= 0 && want_control) {
+    if (r.ret >= 0 && controllen) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
         Cmsg out;
         out.level = c->cmsg_level;
@@ -134,6 +143,7 @@ class SendpathTarget final : public Target {
   Stack& st_;
   std::set<int> open_;
   std::vector<char> zeros_;
+  std::deque<std::vector<char>> pinned_;  // MSG_ZEROCOPY send buffers
   std::vector<char> buf_;
 };
 

@@ -17,7 +17,7 @@ namespace sp::drill {
 struct Cmsg {
   int level = 0;
   int type = 0;
-  std::vector<std::uint8_t> data;
+  std::vector<std::uint8_t> data;  // cmsg_len - CMSG_LEN(0) bytes
 };
 
 struct RecvResult {
@@ -38,8 +38,9 @@ class Target {
   virtual int connect(int fd, std::uint32_t addr, std::uint16_t port) = 0;
   // Sends zero-filled buffers of the given lengths (one iovec each).
   virtual long sendmsg(int fd, const std::vector<std::size_t>& iov, int flags) = 0;
-  // Receives up to `len` bytes; control messages are collected when asked.
-  virtual RecvResult recvmsg(int fd, std::size_t len, int flags, bool want_control) = 0;
+  // Receives up to `len` bytes with a control buffer of `controllen` bytes
+  // (none when 0), as packetdrill sizes it from the script's msg_control.
+  virtual RecvResult recvmsg(int fd, std::size_t len, int flags, std::size_t controllen) = 0;
   virtual int setsockopt(int fd, int level, int name, const void* val, unsigned len) = 0;
   virtual int getsockopt(int fd, int level, int name, void* val, unsigned* len) = 0;
   virtual int close(int fd) = 0;

@@ -218,7 +218,15 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
     if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
   if (sock->file_flags & O_NONBLOCK) flags |= MSG_DONTWAIT;
   msg->msg_flags = 0;
-  return ret<ssize_t>(sock_recvmsg(sock, msg, flags));
+  // put_cmsg advances msg_control as it fills it; the caller gets the
+  // buffer back with msg_controllen saying how much was used (____sys_recvmsg).
+  void* const control = msg->msg_control;
+  const std::size_t controllen = msg->msg_controllen;
+  const int r = sock_recvmsg(sock, msg, flags);
+  const std::size_t left = msg->msg_controllen;
+  msg->msg_control = control;
+  msg->msg_controllen = r >= 0 ? controllen - left : controllen;
+  return ret<ssize_t>(r);
 }
 
 ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* src, socklen_t* addrlen) {

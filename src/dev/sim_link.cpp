@@ -107,6 +107,9 @@ std::uint64_t SimLink::wire_bytes(const SkBuff* skb) const {
 }
 
 NetdevTx SimLink::xmit(int side, SkbPtr skb) {
+  // The frame goes to another stack, which gets its own copy of the bytes:
+  // a zerocopy send through here is reported as copied (as over veth).
+  skb_orphan_frags_rx(skb.get());
   Dir& d = dirs_[side];
   SimLinkEnd* from = ends_[side];
   if (skb_shinfo(skb.get())->gso_size && !cfg_.tso_passthrough) {

@@ -185,6 +185,7 @@ std::vector<SkbPtr> skb_gso_segment(SkBuff* skb, std::uint64_t features) {
     seg->mark = skb->mark;
     seg->tstamp = skb->tstamp;
     seg->ifindex = skb->ifindex;
+    if (skb_is_nonlinear(seg.get())) skb_zerocopy_clone(seg.get(), skb);
 
     std::uint8_t* iph = seg->data + nh;
     store_be16(iph + kIpv4TotLenOffset, static_cast<std::uint16_t>(hdr_len - nh + seglen));

@@ -9,6 +9,7 @@
 #include "ip/gso.hpp"
 #include "ip/ip.hpp"
 #include "ip/neighbour.hpp"
+#include "sock/sock_errqueue.hpp"
 #include "wire/ipv4.hpp"
 
 namespace sp {
@@ -52,6 +53,13 @@ int dev_hard_header(SkBuff* skb, const NetDevice& dev, std::uint16_t ethertype,
 }
 
 int dev_queue_xmit(NetDevice& dev, SkbPtr skb) {
+  // SO_TIMESTAMPING: entering the device queue, then (sendpath's devices
+  // take the frame synchronously) the driver's software stamp, both on the
+  // whole skb before any software segmentation.
+  if (skb_shinfo(skb.get())->tx_flags & SKBTX_ANY_TSTAMP) {
+    skb_tstamp_sched(skb.get());
+    skb_tx_timestamp(skb.get());
+  }
   // validate_xmit_skb: what the device cannot do is done here, in software.
   if (skb_needs_gso(skb.get(), dev.features)) {
     std::vector<SkbPtr> segs = skb_gso_segment(skb.get(), dev.features);

@@ -285,6 +285,12 @@ void put_page(Page* pg) {
     std::abort();
   }
   if (--pg->refcount != 0) return;
+  if (UbufInfo* uarg = pg->user_ubuf) {
+    // A user page: the memory is the caller's; unpin it.
+    delete pg;
+    net_zcopy_put(uarg);
+    return;
+  }
   Pools* p = pools();
   if (!p) {
     release_page_memory(pg);

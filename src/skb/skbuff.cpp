@@ -46,6 +46,10 @@ void init_shinfo(SkBuff* skb) {
   sh->gso_segs = 0;
   sh->gso_type = SKB_GSO_NONE;
   sh->dataref = 1;
+  sh->flags = 0;
+  sh->tx_flags = 0;
+  sh->tskey = 0;
+  sh->destructor_arg = nullptr;
 }
 
 // The part of a shared info that is in use: the fixed fields and nr_frags frags.
@@ -102,6 +106,7 @@ void skb_release_data(SkBuff* skb) {
     sh->dataref -= bias;
     if (sh->dataref != 0) return;
   }
+  if (skb_zcopy(skb)) skb_zcopy_clear(skb, true);
   for (int i = 0; i < sh->nr_frags; ++i) put_page(sh->frags[i].page);
   const std::uint32_t cap = skb_end_offset(skb);
   skb_pool::free_head(skb->head, cap);
@@ -403,6 +408,7 @@ int pskb_expand_head(SkBuff* skb, std::uint32_t nhead, std::uint32_t ntail) {
     // The old buffer stays with the other clones: we need our own page refs
     // before giving up our share of it.
     for (int i = 0; i < nsh->nr_frags; ++i) get_page(nsh->frags[i].page);
+    if (skb_zcopy(skb)) net_zcopy_get(nsh->destructor_arg);
     skb_release_data(skb);
   } else {
     // Sole owner: the frag references move to the new shared info as they are.
@@ -442,6 +448,7 @@ SkbPtr pskb_copy(SkBuff* skb) {
     get_page(ns->frags[i].page);
   }
   ns->nr_frags = os->nr_frags;
+  skb_zerocopy_clone(n.get(), skb);
   n->data_len = skb->data_len;
   n->len = skb->len;
   n->truesize += skb->data_len;
@@ -561,6 +568,7 @@ void skb_split(SkBuff* skb, SkBuff* skb1, std::uint32_t len) {
   }
   SkbSharedInfo* sh = skb_shinfo(skb);
   SkbSharedInfo* sh1 = skb_shinfo(skb1);
+  skb_zerocopy_clone(skb1, skb);
   std::uint32_t pos = skb_headlen(skb);
   if (len < pos) {
     // The cut is in the linear part: its tail is copied, all frags move.
@@ -632,6 +640,48 @@ bool skb_can_coalesce(const SkBuff* skb, int i, const Page* page, std::uint32_t 
   if (i <= 0) return false;
   const SkbFrag& f = skb_shinfo(skb)->frags[i - 1];
   return page == f.page && off == f.offset + f.size;
+}
+
+// --- zerocopy ------------------------------------------------------------------
+
+void skb_zcopy_set(SkBuff* skb, UbufInfo* uarg) {
+  if (!skb || !uarg || skb_zcopy(skb)) return;
+  net_zcopy_get(uarg);
+  skb_shinfo(skb)->destructor_arg = uarg;
+  skb_shinfo(skb)->flags |= uarg->flags;
+}
+
+void skb_zcopy_clear(SkBuff* skb, bool zerocopy_success) {
+  UbufInfo* uarg = skb_zcopy(skb);
+  if (!uarg) return;
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  sh->destructor_arg = nullptr;
+  sh->flags &= static_cast<std::uint8_t>(~SKBFL_ALL_ZEROCOPY);
+  uarg->ops->complete(skb, uarg, zerocopy_success);
+}
+
+void skb_zerocopy_clone(SkBuff* nskb, const SkBuff* orig) {
+  if (UbufInfo* uarg = skb_zcopy(orig)) skb_zcopy_set(nskb, uarg);
+}
+
+void skb_orphan_frags_rx(SkBuff* skb) {
+  if (UbufInfo* uarg = skb_zcopy(skb)) {
+    // complete(false) with a reference of our own: the send is marked
+    // copied, and the skb keeps its uarg for the write queue's bookkeeping.
+    net_zcopy_get(uarg);
+    uarg->ops->complete(skb, uarg, false);
+  }
+}
+
+Page* user_page_get(std::uint8_t* addr, std::uint32_t size, UbufInfo* uarg) {
+  auto* pg = new (std::nothrow) Page;
+  if (!pg) return nullptr;
+  pg->addr = addr;
+  pg->size = size;
+  pg->refcount = 1;
+  pg->user_ubuf = uarg;
+  net_zcopy_get(uarg);
+  return pg;
 }
 
 PageFrag::~PageFrag() {

@@ -21,12 +21,20 @@ constexpr std::uint32_t PAGE_SIZE = 4096;
 constexpr std::uint32_t SKB_FRAG_PAGE_ORDER = 3;  // 32 KiB pages for sk_page_frag
 constexpr std::uint32_t GSO_MAX_SIZE = 65536;
 
-// A refcounted page (struct page): 4 KiB << order bytes from the page pool.
+struct UbufInfo;
+
+// A refcounted page (struct page): 4 KiB << order bytes from the page pool,
+// or, for MSG_ZEROCOPY, one page of the caller's memory (a pinned user page).
 struct Page {
   std::uint8_t* addr = nullptr;  // page_address()
   std::uint32_t size = 0;        // bytes: PAGE_SIZE << order
   std::uint32_t refcount = 0;    // page_ref_count(); freed to the pool at 0
   std::uint32_t order = 0;
+  // Set on a user page: the zerocopy send that pinned it. The page holds a
+  // reference on it, so the send cannot complete (and the caller reuse the
+  // memory) while any frag still points here. At refcount 0 a user page only
+  // drops that reference: the memory is the caller's.
+  UbufInfo* user_ubuf = nullptr;
 };
 
 Page* alloc_pages(std::uint32_t order);  // nullptr when the pool is exhausted
@@ -42,6 +50,32 @@ struct SkbFrag {
 
 enum GsoType : std::uint32_t { SKB_GSO_NONE = 0, SKB_GSO_TCPV4 = 1u << 0 };
 
+// skb_shinfo(skb)->tx_flags (include/linux/skbuff.h).
+constexpr std::uint8_t SKBTX_SW_TSTAMP = 1u << 1;     // software timestamp when the driver sends
+constexpr std::uint8_t SKBTX_SCHED_TSTAMP = 1u << 6;  // timestamp when entering the device queue
+constexpr std::uint8_t SKBTX_ANY_TSTAMP = SKBTX_SW_TSTAMP | SKBTX_SCHED_TSTAMP;
+// skb_shinfo(skb)->flags.
+constexpr std::uint8_t SKBFL_ZEROCOPY_ENABLE = 1u << 0;  // destructor_arg is a UbufInfo
+constexpr std::uint8_t SKBFL_DONT_ORPHAN = 1u << 3;
+constexpr std::uint8_t SKBFL_ZEROCOPY_FRAG = SKBFL_ZEROCOPY_ENABLE;
+// sendpath has no global memory pressure, so user frags are charged to the
+// socket like any other and Linux's SKBFL_PURE_ZEROCOPY is not needed.
+constexpr std::uint8_t SKBFL_ALL_ZEROCOPY = SKBFL_ZEROCOPY_FRAG | SKBFL_DONT_ORPHAN;
+
+struct SkBuff;
+// struct ubuf_info: the completion state of a zerocopy send, shared by every
+// skb whose frags point at its user pages. refcnt counts those skbs' shared
+// infos, the user pages and the sender while it appends; complete() runs on
+// each release and, on the last, reports the send done.
+struct UbufOps {
+  void (*complete)(SkBuff* skb, UbufInfo* uarg, bool zerocopy_success);
+};
+struct UbufInfo {
+  const UbufOps* ops = nullptr;
+  std::uint32_t refcnt = 0;
+  std::uint8_t flags = 0;  // SKBFL_* the skbs that carry it get
+};
+
 // Lives at skb->end, shared by all clones of one buffer.
 struct SkbSharedInfo {
   std::uint8_t nr_frags = 0;
@@ -52,6 +86,12 @@ struct SkbSharedInfo {
   // all references, the high 16 those that promised not to touch the header
   // area (__skb_header_release). skb_header_cloned() subtracts the latter.
   std::uint32_t dataref = 1;
+  std::uint8_t flags = 0;     // SKBFL_*
+  std::uint8_t tx_flags = 0;  // SKBTX_*: transmit timestamps asked for
+  std::uint32_t tskey = 0;    // sequence number of the byte a timestamp reports
+  // The zerocopy send whose pages the frags point at (skb_zcopy); holds one
+  // reference on it, dropped when the last clone lets go of the buffer.
+  UbufInfo* destructor_arg = nullptr;
   SkbFrag frags[MAX_SKB_FRAGS];
 };
 
@@ -63,7 +103,6 @@ enum class IpSummed : std::uint8_t {
   CHECKSUM_PARTIAL,      // tx: device fills the checksum at csum_start+csum_offset
 };
 
-struct SkBuff;
 using SkbDestructor = void (*)(SkBuff*);
 
 struct SkBuff {
@@ -301,6 +340,36 @@ inline void skb_frag_unref(SkBuff* skb, int i) {
 inline std::uint8_t* skb_frag_address(const SkbFrag* f) {
   return f->page->addr + f->offset;
 }
+
+// --- zerocopy (include/linux/skbuff.h skb_zcopy_*) ------------------------------
+inline UbufInfo* skb_zcopy(const SkBuff* skb) {
+  return skb && (skb_shinfo(skb)->flags & SKBFL_ZEROCOPY_ENABLE) ? skb_shinfo(skb)->destructor_arg
+                                                                 : nullptr;
+}
+inline void net_zcopy_get(UbufInfo* uarg) {
+  ++uarg->refcnt;
+}
+// net_zcopy_put: drop one reference (a successful completion as far as the
+// releaser knows).
+inline void net_zcopy_put(UbufInfo* uarg) {
+  if (uarg) uarg->ops->complete(nullptr, uarg, true);
+}
+// skb_zcopy_set: attach uarg to skb (taking a reference) unless it already
+// carries one.
+void skb_zcopy_set(SkBuff* skb, UbufInfo* uarg);
+// skb_zcopy_clear: detach the skb's uarg, reporting whether the device
+// managed without copying the user pages.
+void skb_zcopy_clear(SkBuff* skb, bool zerocopy_success);
+// skb_zerocopy_clone: nskb shares orig's frags, so it shares its uarg too.
+void skb_zerocopy_clone(SkBuff* nskb, const SkBuff* orig);
+// skb_orphan_frags_rx: a device that hands the bytes on to a receiver (a
+// local stack, a tun reader) copies them; the send is then reported as
+// SO_EE_CODE_ZEROCOPY_COPIED. The frags keep pointing at user memory, which
+// stays pinned by the write queue's skb until it is acknowledged.
+void skb_orphan_frags_rx(SkBuff* skb);
+// A user page wrapping [addr, addr + size) of the caller's memory, pinned for
+// uarg (which it references): nullptr when out of memory.
+Page* user_page_get(std::uint8_t* addr, std::uint32_t size, UbufInfo* uarg);
 
 // struct page_frag + skb_page_frag_refill: a per-owner (per-socket) cursor
 // into a 32 KiB page, so consecutive small appends land contiguously.

@@ -12,6 +12,7 @@
 
 #include "core/stack.hpp"
 #include "sock/sock.hpp"
+#include "sock/sock_errqueue.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
@@ -260,6 +261,20 @@ int sock_setsockopt(Socket* sock, int optname, const void* optval, socklen_t opt
       sk->sk_pacing_rate = std::min(sk->sk_pacing_rate, rate);
       return 0;
     }
+    case SO_ZEROCOPY:
+      if (val < 0 || val > 1) return -EINVAL;
+      sock_valbool_flag(sk, SOCK_ZEROCOPY, val != 0);
+      return 0;
+    case SO_TIMESTAMPING_OLD:
+    case SO_TIMESTAMPING_NEW: {
+      // An int, or a struct so_timestamping whose bind_phc sendpath ignores.
+      so_timestamping ts{};
+      if (optlen == static_cast<socklen_t>(sizeof ts))
+        std::memcpy(&ts, optval, sizeof ts);
+      else
+        ts.flags = val;
+      return sock_set_timestamping(sk, static_cast<std::uint32_t>(ts.flags));
+    }
     case SO_ERROR:
     case SO_TYPE:
     case SO_ACCEPTCONN:
@@ -305,6 +320,17 @@ int sock_getsockopt(Socket* sock, int optname, void* optval, socklen_t* optlen) 
       return put_int(optval, optlen, static_cast<int>(sk->sk_priority));
     case SO_MARK:
       return put_int(optval, optlen, static_cast<int>(sk->sk_mark));
+    case SO_ZEROCOPY:
+      return put_int(optval, optlen, sock_flag(sk, SOCK_ZEROCOPY) ? 1 : 0);
+    case SO_TIMESTAMPING_OLD:
+    case SO_TIMESTAMPING_NEW: {
+      so_timestamping ts{};
+      ts.flags = static_cast<int>(sk->sk_tsflags);
+      const socklen_t len = std::min<socklen_t>(*optlen, sizeof ts);
+      std::memcpy(optval, &ts, static_cast<std::size_t>(len));
+      *optlen = len;
+      return 0;
+    }
     case SO_ERROR: {
       // Reading SO_ERROR clears it (sock_error), or the soft error.
       int err = -sock_error(sk);

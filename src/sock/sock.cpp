@@ -24,6 +24,9 @@ Sock::Sock(Stack& st, Proto* prot)
 }
 
 Sock::~Sock() {
+  // Reports still queued give their memory back to this sock: free them
+  // while it is whole.
+  sk_error_queue.purge();
   // A descriptor that still names this sock (its stack is being torn down)
   // sees a socket with no sock rather than a dangling one.
   if (sk_socket) sk_socket->sk = nullptr;

@@ -83,6 +83,7 @@ enum SockFlag : int {
   SOCK_NOSPACE,
   SOCK_RCVTSTAMP,
   SOCK_ZAPPED,
+  SOCK_ZEROCOPY,  // SO_ZEROCOPY: MSG_ZEROCOPY sends pin user pages
   SOCK_FLAG_COUNT
 };
 
@@ -160,6 +161,13 @@ struct Sock {
   int sk_rmem_alloc = 0;  // truesize of skbs on the receive + ofo queues
   int sk_rcvlowat = 1;
   SkbQueue sk_receive_queue;
+
+  // --- error queue (MSG_ERRQUEUE: zerocopy completions, tx timestamps) -----
+  SkbQueue sk_error_queue;
+  int sk_omem_alloc = 0;       // option memory: zerocopy notifications (optmem_max)
+  std::uint32_t sk_zckey = 0;  // id of the next MSG_ZEROCOPY send
+  std::uint32_t sk_tsflags = 0;  // SOF_TIMESTAMPING_* (SO_TIMESTAMPING)
+  std::uint32_t sk_tskey = 0;    // OPT_ID: sequence number that reports as key 0
 
   // --- timeouts (jiffies; MAX_SCHEDULE_TIMEOUT = forever) -------------------
   static constexpr std::int64_t MAX_SCHEDULE_TIMEOUT = INT64_MAX;

@@ -16,6 +16,7 @@
 
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
+#include "sock/sock_errqueue.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
 namespace sp {
@@ -379,7 +380,92 @@ struct IovIter {
       left -= chunk;
     }
   }
+  // The unread bytes of the current (non-empty) iovec, without advancing.
+  std::uint8_t* segment(std::size_t* avail) {
+    while (idx < nr && off >= iov[idx].iov_len) {
+      ++idx;
+      off = 0;
+    }
+    *avail = iov[idx].iov_len - off;
+    return static_cast<std::uint8_t*>(iov[idx].iov_base) + off;
+  }
+  void advance(std::size_t n) {
+    off += n;
+    left -= n;
+  }
 };
+
+constexpr std::uint32_t page_align(std::uint32_t n) {
+  return (n + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+// __zerocopy_sg_from_iter: up to length bytes of the caller's memory become
+// frags of skb, one per user page touched (iov_iter_get_pages2), bytes that
+// continue the last frag's page growing it. Each frag charges its whole page
+// to truesize, as pinned pages do. -EMSGSIZE when the frags run out first.
+int zerocopy_sg_from_iter(Sock* sk, SkBuff* skb, IovIter& it, std::size_t length,
+                          UbufInfo* uarg) {
+  int frag = skb_shinfo(skb)->nr_frags;
+  while (length && it.left) {
+    if (frag == MAX_SKB_FRAGS) return -EMSGSIZE;
+    std::size_t avail = 0;
+    std::uint8_t* base = it.segment(&avail);
+    auto start = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(base) & (PAGE_SIZE - 1));
+    const std::size_t max_bytes = std::size_t{PAGE_SIZE} * static_cast<std::size_t>(MAX_SKB_FRAGS - frag) - start;
+    auto copied = static_cast<std::uint32_t>(std::min({length, avail, max_bytes}));
+    length -= copied;
+    it.advance(copied);
+    skb->data_len += copied;
+    skb->len += copied;
+    const std::uint32_t charged = page_align(copied + start);
+    skb->truesize += charged;
+    sk->sk_wmem_queued += static_cast<int>(charged);
+    sk_mem_charge(sk, static_cast<int>(charged));
+    std::uint8_t* page_base = base - start;
+    while (copied) {
+      const std::uint32_t size = std::min(copied, PAGE_SIZE - start);
+      SkbFrag* last = frag ? &skb_shinfo(skb)->frags[frag - 1] : nullptr;
+      if (last && last->page->user_ubuf && last->page->addr == page_base &&
+          start == last->offset + last->size) {
+        last->size += size;
+      } else {
+        Page* pg = user_page_get(page_base, PAGE_SIZE, uarg);
+        if (!pg) return -ENOMEM;
+        skb_fill_page_desc(skb, frag++, pg, start, size);
+      }
+      copied -= size;
+      page_base += PAGE_SIZE;
+      start = 0;
+    }
+  }
+  return 0;
+}
+
+// skb_zerocopy_iter_stream: append up to len bytes by reference. An skb
+// carries one uarg only: a tail skb of another send's range gives -EEXIST
+// (a new skb is needed). Returns the bytes appended.
+int skb_zerocopy_iter_stream(Sock* sk, SkBuff* skb, IovIter& it, std::size_t len,
+                             UbufInfo* uarg) {
+  const std::uint32_t orig_len = skb->len;
+  UbufInfo* orig_uarg = skb_zcopy(skb);
+  if (orig_uarg && orig_uarg != uarg) return -EEXIST;
+  const int err = zerocopy_sg_from_iter(sk, skb, it, len, uarg);
+  if (err < 0 && skb->len == orig_len) return err;
+  skb_zcopy_set(skb, uarg);
+  return static_cast<int>(skb->len - orig_len);
+}
+
+// tcp_tx_timestamp: the last byte of this write is the one SO_TIMESTAMPING
+// reports on (SCHED and SND when its skb leaves, ACK when it is acked).
+void tcp_tx_timestamp(Sock* sk, std::uint32_t tsflags) {
+  SkBuff* skb = tcp_write_queue_tail(sk);
+  if (!skb) skb = tcp_rtx_queue_tail(sk);
+  if (!tsflags || !skb) return;
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  sh->tx_flags |= sock_tx_timestamp_flags(tsflags);
+  if (tsflags & SOF_TIMESTAMPING_TX_ACK) TCP_SKB_CB(skb)->txstamp_ack = 1;
+  if (tsflags & SOF_TIMESTAMPING_TX_RECORD_MASK) sh->tskey = TCP_SKB_CB(skb)->seq + skb->len - 1;
+}
 
 }  // namespace
 
@@ -436,6 +522,20 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
   int size_goal = 0;
   unsigned mss_now = 0;
   IovIter it(msg, size);
+  UbufInfo* uarg = nullptr;
+  bool zc = false;
+
+  // MSG_ZEROCOPY without SO_ZEROCOPY is an ordinary copying send, as in
+  // Linux. Without scatter-gather the bytes are copied after all, and the
+  // completion says so.
+  if ((flags & MSG_ZEROCOPY) && size && sock_flag(sk, SOCK_ZEROCOPY)) {
+    uarg = msg_zerocopy_realloc(sk, size, skb_zcopy(tcp_write_queue_tail(sk)));
+    if (!uarg) return sk_stream_error(sk, flags, -ENOBUFS);
+    if (tcp_route_can_sg(sk))
+      zc = true;
+    else
+      uarg_to_msgzc(uarg)->zerocopy = 0;
+  }
 
   std::int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
 
@@ -478,6 +578,18 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
       if (!sk_wmem_schedule(sk, static_cast<int>(copy))) goto wait_for_space;
       // The linear room was charged with the skb (truesize) already.
       it.copy_to(skb_put(skb, static_cast<std::uint32_t>(copy)), static_cast<std::size_t>(copy));
+    } else if (zc) {
+      if (!sk_wmem_schedule(sk, static_cast<int>(copy))) goto wait_for_space;
+      const int n = skb_zerocopy_iter_stream(sk, skb, it, static_cast<std::size_t>(copy), uarg);
+      if (n == -EMSGSIZE || n == -EEXIST) {
+        tcp_mark_push(tp, skb);
+        goto new_segment;
+      }
+      if (n < 0) {
+        err = n;
+        goto do_error;
+      }
+      copy = n;
     } else {
       // Paged: append to the socket's page frag, growing the last frag
       // when the bytes land right after it.
@@ -541,12 +653,17 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
   }
 
 out:
-  if (copied) tcp_push(sk, flags, static_cast<int>(mss_now), tp->nonagle, size_goal);
+  if (copied) {
+    tcp_tx_timestamp(sk, sk->sk_tsflags);
+    tcp_push(sk, flags, static_cast<int>(mss_now), tp->nonagle, size_goal);
+  }
+  net_zcopy_put(uarg);
   return copied;
 
 do_error:
   tcp_remove_empty_skb(sk);
   if (copied) goto out;
+  if (uarg) msg_zerocopy_put_abort(uarg, true);
   err = sk_stream_error(sk, flags, err);
   if (sk->sk_write_queue.empty() && err == -EAGAIN) {
     sk->sk_write_space(sk);
@@ -593,7 +710,28 @@ void tcp_cleanup_rbuf(Sock* sk, int copied) {
   if (time_to_ack) tcp_send_ack(sk);
 }
 
+namespace {
+// tcp_inq_hint: bytes left to read; after a FIN, 1 so that the reader comes
+// back for the end of file.
+int tcp_inq_hint(const Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  int inq = static_cast<int>(tp->rcv_nxt - tp->copied_seq);
+  if (inq == 0 && sock_flag(sk, SOCK_DONE)) inq = 1;
+  return inq;
+}
+}  // namespace
+
 int tcp_recvmsg(Sock* sk, msghdr* msg, std::size_t len, int flags, int* addr_len) {
+  if (flags & MSG_ERRQUEUE) return ip_recv_error(sk, msg, len);
+  const int ret = tcp_recvmsg_locked(sk, msg, len, flags, addr_len);
+  if (ret >= 0 && tcp_sk(sk)->recvmsg_inq) {
+    const int inq = tcp_inq_hint(sk);
+    put_cmsg(msg, IPPROTO_TCP, TCP_CM_INQ, sizeof inq, &inq);
+  }
+  return ret;
+}
+
+int tcp_recvmsg_locked(Sock* sk, msghdr* msg, std::size_t len, int flags, int* addr_len) {
   (void)addr_len;
   TcpSock* tp = tcp_sk(sk);
   if (sk->sk_state == TCP_LISTEN) return -ENOTCONN;
@@ -1083,6 +1221,10 @@ int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen
       else
         tp->linger2 = val * static_cast<int>(HZ);
       return 0;
+    case TCP_INQ:
+      if (val < 0 || val > 1) return -EINVAL;
+      tp->recvmsg_inq = val != 0;
+      return 0;
     case TCP_WINDOW_CLAMP:
       if (!val) {
         if (sk->sk_state != TCP_CLOSE) return -EINVAL;
@@ -1234,6 +1376,8 @@ int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* op
     }
     case TCP_WINDOW_CLAMP:
       return put_int_opt(optval, optlen, static_cast<int>(tp->window_clamp));
+    case TCP_INQ:
+      return put_int_opt(optval, optlen, tp->recvmsg_inq ? 1 : 0);
     case TCP_CONGESTION: {
       const char* name = icsk->icsk_ca_ops ? icsk->icsk_ca_ops->name : "";
       socklen_t len = std::min<socklen_t>(*optlen, static_cast<socklen_t>(TCP_CA_NAME_MAX));
@@ -1284,6 +1428,30 @@ int tcp_ioctl(Sock* sk, int cmd, int* karg) {
   }
 }
 
+// ==================================================================================
+// transmit timestamps
+// ==================================================================================
+
+void tcp_fragment_tstamp(SkBuff* skb, SkBuff* skb2) {
+  SkbSharedInfo* sh = skb_shinfo(skb);
+  const bool has_tstamp = TCP_SKB_CB(skb)->txstamp_ack || (sh->tx_flags & SKBTX_ANY_TSTAMP);
+  if (!has_tstamp || before(sh->tskey, TCP_SKB_CB(skb2)->seq)) return;
+  SkbSharedInfo* sh2 = skb_shinfo(skb2);
+  const std::uint8_t tsflags = sh->tx_flags & SKBTX_ANY_TSTAMP;
+  sh->tx_flags &= static_cast<std::uint8_t>(~tsflags);
+  sh2->tx_flags |= tsflags;
+  std::swap(sh->tskey, sh2->tskey);
+  TCP_SKB_CB(skb2)->txstamp_ack = TCP_SKB_CB(skb)->txstamp_ack;
+  TCP_SKB_CB(skb)->txstamp_ack = 0;
+}
+
+void tcp_ack_tstamp(Sock* sk, SkBuff* skb, std::uint32_t prior_snd_una) {
+  if (!TCP_SKB_CB(skb)->txstamp_ack) return;
+  const std::uint32_t tskey = skb_shinfo(skb)->tskey;
+  if (!before(tskey, prior_snd_una) && before(tskey, tcp_sk(sk)->snd_una))
+    __skb_tstamp_tx(skb, sk, SCM_TSTAMP_ACK);
+}
+
 unsigned tcp_poll(Socket* sock) {
   Sock* sk = sock->sk;
   const TcpSock* tp = tcp_sk(sk);
@@ -1311,7 +1479,7 @@ unsigned tcp_poll(Socket* sock) {
       mask |= POLLOUT | POLLWRNORM;
     }
   }
-  if (sk->sk_err) mask |= POLLERR;
+  if (sk->sk_err || !sk->sk_error_queue.empty()) mask |= POLLERR;
   return mask;
 }
 

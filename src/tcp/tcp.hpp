@@ -371,6 +371,8 @@ void tcp_done(Sock* sk);
 int tcp_sendmsg(Sock* sk, const msghdr* msg, std::size_t size);
 int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size);
 int tcp_recvmsg(Sock* sk, msghdr* msg, std::size_t len, int flags, int* addr_len);
+// The data half of tcp_recvmsg (no error queue, no TCP_CM_INQ).
+int tcp_recvmsg_locked(Sock* sk, msghdr* msg, std::size_t len, int flags, int* addr_len);
 unsigned tcp_send_mss(Sock* sk, int* size_goal, int flags);
 unsigned tcp_xmit_size_goal(Sock* sk, std::uint32_t mss_now, int large_allowed);
 void tcp_push(Sock* sk, int flags, int mss_now, int nonagle, int size_goal);
@@ -455,6 +457,12 @@ enum TcpQueue { TCP_FRAG_IN_WRITE_QUEUE, TCP_FRAG_IN_RTX_QUEUE };
 int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsigned mss_now);
 // Remove len bytes from the head of a partly ACKed skb (tcp_clean_rtx_queue).
 int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len);
+// Transmit timestamps (SO_TIMESTAMPING) that follow the stamped byte:
+// tcp_fragment_tstamp moves them to skb2 when the split puts the byte
+// there; tcp_ack_tstamp reports SCM_TSTAMP_ACK once the byte is acked
+// (tcp_clean_rtx_queue, for each skb it looks at).
+void tcp_fragment_tstamp(SkBuff* skb, SkBuff* skb2);
+void tcp_ack_tstamp(Sock* sk, SkBuff* skb, std::uint32_t prior_snd_una);
 void tcp_wfree(SkBuff* skb);  // skb destructor: TSQ accounting
 // Send what TSQ or pacing held back (tcp_tsq_handler / tcp_pace_kick).
 void tcp_tsq_handler(Sock* sk);

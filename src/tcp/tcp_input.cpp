@@ -700,6 +700,7 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_snd_una, std::uint32_t* pk
     std::uint32_t acked_pcount;
     bool fully_acked = true;
 
+    tcp_ack_tstamp(sk, skb, prior_snd_una);
     if (after(scb->end_seq, tp->snd_una)) {
       // Partly acknowledged: only a multi-segment skb can be trimmed.
       if (tcp_skb_pcount(skb) == 1 || !after(tp->snd_una, scb->seq)) break;

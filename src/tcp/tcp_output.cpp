@@ -982,6 +982,7 @@ int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsig
   scb->eor = 0;
   skb_split(skb, buff.get(), len);
   buff->tstamp = skb->tstamp;
+  tcp_fragment_tstamp(skb, buff.get());
 
   const int old_factor = tcp_skb_pcount(skb);
   tcp_set_skb_tso_segs(skb, mss_now);

@@ -212,6 +212,7 @@ struct TcpSock : InetConnectionSock {
   std::uint32_t notsent_lowat = 0;  // TCP_NOTSENT_LOWAT; 0 = sysctl
   std::uint8_t nonagle = 0;         // TCP_NAGLE_* bits
   bool thin_lto = false;
+  bool recvmsg_inq = false;  // TCP_INQ: recvmsg reports the bytes left (TCP_CM_INQ)
   bool repair = false;
   bool is_cwnd_limited = false;
   bool rate_app_limited = false;

@@ -5,6 +5,7 @@
 #include "runner.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -61,8 +62,19 @@ class FakeTcp : public Target {
     }
     return static_cast<long>(len);
   }
-  RecvResult recvmsg(int, std::size_t len, int, bool) override {
+  RecvResult recvmsg(int, std::size_t len, int flags, std::size_t controllen) override {
     RecvResult r;
+    if (controllen_out) *controllen_out = controllen;
+    if (flags & MSG_ERRQUEUE) {
+      // One zerocopy completion, its data err_cmsg_len bytes long.
+      Cmsg c{SOL_IP, IP_RECVERR, std::vector<std::uint8_t>(err_cmsg_len)};
+      sock_extended_err ee{};
+      ee.ee_origin = SO_EE_ORIGIN_ZEROCOPY;
+      std::memcpy(c.data.data(), &ee, std::min(sizeof ee, c.data.size()));
+      r.control.push_back(std::move(c));
+      r.msg_flags = MSG_ERRQUEUE;
+      return r;
+    }
     if (!st_.wait_until([&] { return rcv_queue_ > 0; }, Stack::kNoTimer)) {
       r.ret = -EAGAIN;
       return r;
@@ -88,6 +100,9 @@ class FakeTcp : public Target {
   int epoll_create(int) override { return -EOPNOTSUPP; }
   int epoll_ctl(int, int, int, struct epoll_event*) override { return -EOPNOTSUPP; }
   int epoll_wait(int, struct epoll_event*, int, int) override { return -EOPNOTSUPP; }
+  std::size_t* controllen_out = nullptr;  // where recvmsg records its control buffer size
+  std::size_t err_cmsg_len = sizeof(sock_extended_err) + sizeof(sockaddr_in);
+
   int tcp_info(int, struct tcp_info* ti) override {
     std::memset(ti, 0, sizeof *ti);
     ti->tcpi_snd_cwnd = 10;
@@ -395,6 +410,45 @@ TEST(DrillRunner, IsolatedRunReportsACrashAtTheEventThatCrashed) {
   EXPECT_NE(rec.result.reason.find("crashed with signal 6"), std::string::npos)
       << rec.result.reason;
   std::remove(path.c_str());
+}
+
+// packetdrill's cmsg_new gives the live recvmsg a control buffer exactly as
+// large as the scripted messages, and cmsg_expect_eq compares cmsg_len.
+const char* kErrqueueRecv =
+    "+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=MSG_ERRQUEUE,\n"
+    "    msg_control=[{cmsg_level=CMSG_LEVEL_IP, cmsg_type=CMSG_TYPE_RECVERR,\n"
+    "                  cmsg_data={ee_errno=0, ee_origin=SO_EE_ORIGIN_ZEROCOPY, ee_type=0,\n"
+    "                             ee_code=0, ee_info=0, ee_data=0}}]}, MSG_ERRQUEUE) = 0\n";
+
+ScriptResult run_errqueue(std::size_t err_cmsg_len, std::size_t* controllen) {
+  auto parsed = parse_script(std::string(kHandshake) + kErrqueueRecv, "test.pkt");
+  if (auto* e = std::get_if<ParseError>(&parsed)) {
+    ADD_FAILURE() << e->to_string("test.pkt");
+    return {};
+  }
+  RunnerConfig cfg;
+  cfg.make_target = [controllen, err_cmsg_len](Stack& st) {
+    auto t = std::make_unique<FakeTcp>(st);
+    t->err_cmsg_len = err_cmsg_len;
+    t->controllen_out = controllen;
+    return t;
+  };
+  return run_script(std::get<Script>(parsed), cfg);
+}
+
+TEST(DrillRunner, RecvmsgControlBufferIsAsLargeAsTheScriptedCmsgs) {
+  std::size_t controllen = 0;
+  ScriptResult r = run_errqueue(sizeof(sock_extended_err) + sizeof(sockaddr_in), &controllen);
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kPass) << r.line << ": " << r.reason;
+  EXPECT_EQ(controllen, CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in)));
+}
+
+TEST(DrillRunner, CmsgOfTheWrongLengthFails) {
+  std::size_t controllen = 0;
+  ScriptResult r = run_errqueue(sizeof(sock_extended_err), &controllen);
+  EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(r.line, 8);
+  EXPECT_NE(r.reason.find("Bad len in cmsg 0"), std::string::npos) << r.reason;
 }
 
 }  // namespace
