@@ -1031,8 +1031,8 @@ class Runner {
                         std::to_string(g.type));
       }
       if (g.data.size() != cmsg_data_len(e, w)) {
-        sys_fail(e, "Bad len in cmsg " + std::to_string(i) + ": expected=" +
-                        std::to_string(CMSG_LEN(cmsg_data_len(e, w))) +
+        sys_fail(e, "Bad len in cmsg " + std::to_string(i) +
+                        ": expected=" + std::to_string(CMSG_LEN(cmsg_data_len(e, w))) +
                         " actual=" + std::to_string(CMSG_LEN(g.data.size())));
       }
       const Expr& d = **da;

@@ -164,8 +164,8 @@ struct Sock {
 
   // --- error queue (MSG_ERRQUEUE: zerocopy completions, tx timestamps) -----
   SkbQueue sk_error_queue;
-  int sk_omem_alloc = 0;       // option memory: zerocopy notifications (optmem_max)
-  std::uint32_t sk_zckey = 0;  // id of the next MSG_ZEROCOPY send
+  int sk_omem_alloc = 0;         // option memory: zerocopy notifications (optmem_max)
+  std::uint32_t sk_zckey = 0;    // id of the next MSG_ZEROCOPY send
   std::uint32_t sk_tsflags = 0;  // SOF_TIMESTAMPING_* (SO_TIMESTAMPING)
   std::uint32_t sk_tskey = 0;    // OPT_ID: sequence number that reports as key 0
 

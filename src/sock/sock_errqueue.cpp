@@ -266,7 +266,8 @@ void sock_recv_timestamp(msghdr* msg, const Sock* sk, const SkBuff* skb) {
 void copy_to_iov(const SkBuff* skb, msghdr* msg, std::uint32_t len) {
   std::uint32_t off = 0;
   for (std::size_t i = 0; i < msg->msg_iovlen && off < len; ++i) {
-    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(msg->msg_iov[i].iov_len, len - off));
+    const auto n =
+        static_cast<std::uint32_t>(std::min<std::size_t>(msg->msg_iov[i].iov_len, len - off));
     skb_copy_bits(skb, off, msg->msg_iov[i].iov_base, n);
     off += n;
   }

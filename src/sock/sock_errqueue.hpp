@@ -23,7 +23,7 @@ namespace sp {
 struct Sock;
 
 // Linux 6.12's SO_TIMESTAMPING flags beyond what the system headers know.
-constexpr std::uint32_t kSofTimestampingOptIdTcp = 1u << 16;   // SOF_TIMESTAMPING_OPT_ID_TCP
+constexpr std::uint32_t kSofTimestampingOptIdTcp = 1u << 16;     // SOF_TIMESTAMPING_OPT_ID_TCP
 constexpr std::uint32_t kSofTimestampingOptRxFilter = 1u << 17;  // SOF_TIMESTAMPING_OPT_RX_FILTER
 constexpr std::uint32_t kSofTimestampingMask = (kSofTimestampingOptRxFilter << 1) - 1;
 

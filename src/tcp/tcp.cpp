@@ -403,15 +403,16 @@ constexpr std::uint32_t page_align(std::uint32_t n) {
 // frags of skb, one per user page touched (iov_iter_get_pages2), bytes that
 // continue the last frag's page growing it. Each frag charges its whole page
 // to truesize, as pinned pages do. -EMSGSIZE when the frags run out first.
-int zerocopy_sg_from_iter(Sock* sk, SkBuff* skb, IovIter& it, std::size_t length,
-                          UbufInfo* uarg) {
+int zerocopy_sg_from_iter(Sock* sk, SkBuff* skb, IovIter& it, std::size_t length, UbufInfo* uarg) {
   int frag = skb_shinfo(skb)->nr_frags;
   while (length && it.left) {
     if (frag == MAX_SKB_FRAGS) return -EMSGSIZE;
     std::size_t avail = 0;
     std::uint8_t* base = it.segment(&avail);
-    auto start = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(base) & (PAGE_SIZE - 1));
-    const std::size_t max_bytes = std::size_t{PAGE_SIZE} * static_cast<std::size_t>(MAX_SKB_FRAGS - frag) - start;
+    auto start =
+        static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(base) & (PAGE_SIZE - 1));
+    const std::size_t max_bytes =
+        std::size_t{PAGE_SIZE} * static_cast<std::size_t>(MAX_SKB_FRAGS - frag) - start;
     auto copied = static_cast<std::uint32_t>(std::min({length, avail, max_bytes}));
     length -= copied;
     it.advance(copied);
@@ -444,8 +445,7 @@ int zerocopy_sg_from_iter(Sock* sk, SkBuff* skb, IovIter& it, std::size_t length
 // skb_zerocopy_iter_stream: append up to len bytes by reference. An skb
 // carries one uarg only: a tail skb of another send's range gives -EEXIST
 // (a new skb is needed). Returns the bytes appended.
-int skb_zerocopy_iter_stream(Sock* sk, SkBuff* skb, IovIter& it, std::size_t len,
-                             UbufInfo* uarg) {
+int skb_zerocopy_iter_stream(Sock* sk, SkBuff* skb, IovIter& it, std::size_t len, UbufInfo* uarg) {
   const std::uint32_t orig_len = skb->len;
   UbufInfo* orig_uarg = skb_zcopy(skb);
   if (orig_uarg && orig_uarg != uarg) return -EEXIST;
