@@ -206,6 +206,8 @@ void __skb_tstamp_tx(SkBuff* orig_skb, Sock* sk, int tstype) {
   } else {
     skb->sk = nullptr;
     skb->destructor = nullptr;
+    // The report hands the payload to the user, who reads a copy of it.
+    skb_orphan_frags_rx(skb.get());
   }
   skb->tstamp = sk->stack->now();  // __net_timestamp, on the stack's clock
   SockExterrSkb* serr = SKB_EXT_ERR(skb.get());
