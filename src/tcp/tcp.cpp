@@ -900,7 +900,9 @@ void inet_csk_listen_stop(Sock* sk) {
 
 void tcp_shutdown(Sock* sk, int how) {
   if (!(how & SEND_SHUTDOWN)) return;
-  if ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE_WAIT)) {
+  // Not in SYN_RECV (Linux 6.12): the FIN must not overtake the handshake;
+  // reaching ESTABLISHED runs this again for a socket already shut down.
+  if ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_CLOSE_WAIT)) {
     if (tcp_close_state(sk)) tcp_send_fin(sk);
   }
 }

@@ -228,5 +228,31 @@ TEST_F(TcpTimersTest, a_fin_riding_on_several_segments_waits_for_the_window) {
   EXPECT_TRUE(last_sent().has(kTcpFin));
 }
 
+TEST_F(TcpTimersTest, shutdown_in_syn_recv_holds_the_fin_until_established) {
+  // Simultaneous open: our SYN crosses the peer's, we answer SYN-ACK.
+  TcpSock* sk = new_sock();
+  sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
+  ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(kPeerPort);
+  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  our_isn_ = pop_sent().seq;
+  inject("S", 5000, 0, 65535, TcpOpts().with_mss(1000));
+  ASSERT_EQ(sk->sk_state, TCP_SYN_RECV);
+  clear_sent();
+  // shutdown(SHUT_WR) as inet_shutdown does it: the flag, then the protocol.
+  sk->sk_shutdown |= SEND_SHUTDOWN;
+  tcp_shutdown(sk, SEND_SHUTDOWN);
+  EXPECT_EQ(sent_count(), 0u) << "no FIN before the handshake completes";
+  EXPECT_EQ(sk->sk_state, TCP_SYN_RECV);
+  inject(".", 5001, our_isn_ + 1, 65535);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_TRUE(last_sent().has(kTcpFin | kTcpAck));
+  EXPECT_EQ(last_sent().seq, our_isn_ + 1);
+  EXPECT_EQ(sk->sk_state, TCP_FIN_WAIT1);
+}
+
 }  // namespace
 }  // namespace sp::test
