@@ -254,5 +254,32 @@ TEST_F(TcpTimersTest, shutdown_in_syn_recv_holds_the_fin_until_established) {
   EXPECT_EQ(sk->sk_state, TCP_FIN_WAIT1);
 }
 
+TEST_F(TcpTimersTest, syn_retries_give_up_after_the_modelled_time_not_the_count) {
+  // tcp_syn_retries = 1: the give-up time is what one backoff from the
+  // initial RTO would take (1 s + 2 s = 3 s), while the SYNs themselves
+  // keep linear 1 s timeouts (tcp_syn_linear_timeouts).
+  st_.sysctl().tcp_syn_retries = 1;
+  TcpSock* sk = new_sock();
+  sock_hold(sk);
+  sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
+  ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(kPeerPort);
+  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  const Nanos t0 = now();
+  advance_ms(2999);
+  ASSERT_EQ(sent_count(), 3u);
+  EXPECT_EQ(dev_->sent_at[1] - t0, 1000 * kNsPerMs);
+  EXPECT_EQ(dev_->sent_at[2] - t0, 2000 * kNsPerMs);
+  EXPECT_EQ(sk->sk_state, TCP_SYN_SENT);
+  advance_ms(1);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  EXPECT_EQ(sent_count(), 3u);
+  sock_put(sk);
+}
+
 }  // namespace
 }  // namespace sp::test
