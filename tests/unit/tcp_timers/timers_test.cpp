@@ -2,50 +2,12 @@
 // on the wire: the tail loss probe (RFC 8985 7), RTO backoff with
 // tcpi_backoff, TCP_USER_TIMEOUT (RFC 5482) on retransmissions and on
 // window probes under local congestion, and the lone-FIN cwnd exception.
-#include <linux/tcp.h>  // struct tcp_info
-
 #include <cerrno>
 
-#include "unit/tcp_recv/tcp_recv_fixture.hpp"
+#include "tcp_timers_fixture.hpp"
 
 namespace sp::test {
 namespace {
-
-class TcpTimersTest : public TcpRecvTest {
- protected:
-  // Active open whose SYN-ACK arrives `rtt_ms` after the SYN left, MSS 1000,
-  // SACK negotiated unless `sack` is false (TLP needs SACK).
-  TcpSock* open_with_rtt(std::uint32_t rtt_ms, bool sack = true) {
-    TcpSock* sk = new_sock();
-    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(kPeerPort);
-    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-    ParsedSeg syn = pop_sent();
-    our_isn_ = syn.seq;
-    peer_nxt_ = 5001;
-    advance_ms(rtt_ms);
-    TcpOpts opts = TcpOpts().with_mss(1000);
-    if (sack) opts.with_sack_perm();
-    inject("S.", 5000, our_isn_ + 1, 65535, opts);
-    EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
-    clear_sent();
-    return sk;
-  }
-  std::uint32_t data_seq(std::uint32_t offset) const { return our_isn_ + 1 + offset; }
-  void ack(std::uint32_t offset, std::uint16_t win = 65535) {
-    inject(".", peer_nxt_, data_seq(offset), win);
-  }
-  ::tcp_info info(TcpSock* sk) {
-    ::tcp_info ti{};
-    tcp_get_info(sk, &ti);
-    return ti;
-  }
-  Nanos now() const { return clock_.now_ns(); }
-};
 
 TEST_F(TcpTimersTest, tlp_retransmits_the_last_mss_two_srtt_after_the_flight) {
   TcpSock* sk = open_with_rtt(100);
