@@ -122,10 +122,17 @@ class SendpathTarget final : public Target {
   int poll(struct pollfd* fds, unsigned nfds, int timeout_ms) override {
     return static_cast<int>(ret(sp::poll(fds, nfds, timeout_ms)));
   }
-  // The socket API has no epoll yet.
-  int epoll_create(int) override { return -ENOSYS; }
-  int epoll_ctl(int, int, int, struct epoll_event*) override { return -ENOSYS; }
-  int epoll_wait(int, struct epoll_event*, int, int) override { return -ENOSYS; }
+  int epoll_create(int size) override {
+    int fd = static_cast<int>(ret(sp::epoll_create(size)));
+    if (fd >= 0) open_.insert(fd);
+    return fd;
+  }
+  int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) override {
+    return static_cast<int>(ret(sp::epoll_ctl(epfd, op, fd, ev)));
+  }
+  int epoll_wait(int epfd, struct epoll_event* evs, int max, int timeout_ms) override {
+    return static_cast<int>(ret(sp::epoll_wait(epfd, evs, max, timeout_ms)));
+  }
   int tcp_info(int fd, struct tcp_info* info) override {
     socklen_t len = sizeof *info;
     return static_cast<int>(ret(sp::getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len)));

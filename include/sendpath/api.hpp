@@ -14,6 +14,7 @@
 #include <linux/tcp.h>  // TCP_* option names and struct tcp_info, as Linux defines them
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>  // TIOCOUTQ/FIONREAD, which SIOCOUTQ/SIOCINQ expand to
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -72,5 +73,19 @@ int ioctl(int fd, unsigned long request, int* arg);
 // POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP; timeout in ms of stack
 // time (-1 forever, 0 no wait).
 int poll(pollfd* fds, nfds_t nfds, int timeout_ms);
+
+// epoll, as Linux's fs/eventpoll.c behaves for TCP sockets. An epoll
+// instance is a descriptor in the same table; close() ends it, and closing
+// a watched socket removes it from every instance. EPOLLET items are
+// reported once per wake-up of the socket (data arrival, send room freed
+// past a third of the buffer and below TCP_NOTSENT_LOWAT, state change,
+// error), level-triggered ones while the socket stays ready, EPOLLONESHOT
+// ones once until EPOLL_CTL_MOD re-arms them. epoll_wait's timeout is in ms
+// of the watched sockets' stack time (-1 forever, 0 no wait); with no
+// socket to wait on it returns at once.
+int epoll_create(int size);
+int epoll_create1(int flags);  // EPOLL_CLOEXEC
+int epoll_ctl(int epfd, int op, int fd, epoll_event* event);
+int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms);
 
 }  // namespace sp

@@ -11,6 +11,7 @@
 
 #include "api/fd_table.hpp"
 #include "core/stack.hpp"
+#include "fs/eventpoll.hpp"
 #include "sock/sock.hpp"
 #include "tcp/tcp.hpp"
 
@@ -21,21 +22,9 @@ namespace {
 constexpr int kFirstFd = 3;
 
 // One descriptor table per thread (a stack is one thread).
-std::vector<std::unique_ptr<Socket>>& fd_table() {
-  thread_local std::vector<std::unique_ptr<Socket>> table;
+std::vector<std::unique_ptr<File>>& fd_table() {
+  thread_local std::vector<std::unique_ptr<File>> table;
   return table;
-}
-
-int fd_install(std::unique_ptr<Socket> sock) {
-  auto& t = fd_table();
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    if (!t[i]) {
-      t[i] = std::move(sock);
-      return static_cast<int>(i) + kFirstFd;
-    }
-  }
-  t.push_back(std::move(sock));
-  return static_cast<int>(t.size() - 1) + kFirstFd;
 }
 
 // Turn a kernel-style result (negative errno) into the C convention.
@@ -52,7 +41,8 @@ T ret(T v) {
 Socket* lookup_live(int fd) {
   Socket* sock = sockfd_lookup(fd);
   if (!sock) {
-    errno = EBADF;
+    // A descriptor that is open but not a socket (an epoll instance).
+    errno = fget(fd) ? ENOTSOCK : EBADF;
     return nullptr;
   }
   if (!sock->sk) {
@@ -76,10 +66,27 @@ std::unique_ptr<Socket> sock_alloc(Stack& st) {
 
 }  // namespace
 
-Socket* sockfd_lookup(int fd) {
+File* fget(int fd) {
   auto& t = fd_table();
   if (fd < kFirstFd || static_cast<std::size_t>(fd - kFirstFd) >= t.size()) return nullptr;
   return t[static_cast<std::size_t>(fd - kFirstFd)].get();
+}
+
+Socket* sockfd_lookup(int fd) {
+  File* f = fget(fd);
+  return f && f->f_kind == File::Kind::kSocket ? static_cast<Socket*>(f) : nullptr;
+}
+
+int fd_install(std::unique_ptr<File> file) {
+  auto& t = fd_table();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!t[i]) {
+      t[i] = std::move(file);
+      return static_cast<int>(i) + kFirstFd;
+    }
+  }
+  t.push_back(std::move(file));
+  return static_cast<int>(t.size() - 1) + kFirstFd;
 }
 
 int socket(Stack& st, int domain, int type, int protocol) {
@@ -272,14 +279,18 @@ int shutdown(int fd, int how) {
 }
 
 int close(int fd) {
-  Socket* sock = sockfd_lookup(fd);
-  if (!sock) {
+  if (!fget(fd)) {
     errno = EBADF;
     return -1;
   }
   auto& t = fd_table();
-  std::unique_ptr<Socket> owned = std::move(t[static_cast<std::size_t>(fd - kFirstFd)]);
-  if (owned->sk) owned->ops->release(owned.get());
+  std::unique_ptr<File> owned = std::move(t[static_cast<std::size_t>(fd - kFirstFd)]);
+  // __fput: epoll instances stop watching the file before it is released.
+  eventpoll_release(owned.get());
+  if (owned->f_kind == File::Kind::kSocket) {
+    auto* sock = static_cast<Socket*>(owned.get());
+    if (sock->sk) sock->ops->release(sock);
+  }
   return 0;
 }
 
@@ -298,16 +309,18 @@ int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) 
 }
 
 int fcntl(int fd, int cmd, int arg) {
-  Socket* sock = sockfd_lookup(fd);
-  if (!sock) {
+  File* file = fget(fd);
+  if (!file) {
     errno = EBADF;
     return -1;
   }
+  // An epoll instance keeps no file flags: epoll_wait's timeout decides.
+  Socket* sock = sockfd_lookup(fd);
   switch (cmd) {
     case F_GETFL:
-      return O_RDWR | sock->file_flags;
+      return O_RDWR | (sock ? sock->file_flags : 0);
     case F_SETFL:
-      sock->file_flags = (sock->file_flags & ~O_NONBLOCK) | (arg & O_NONBLOCK);
+      if (sock) sock->file_flags = (sock->file_flags & ~O_NONBLOCK) | (arg & O_NONBLOCK);
       return 0;
     default:
       errno = EINVAL;
@@ -331,19 +344,15 @@ int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     for (nfds_t i = 0; i < nfds; ++i) {
       fds[i].revents = 0;
       if (fds[i].fd < 0) continue;
-      Socket* sock = sockfd_lookup(fds[i].fd);
-      if (!sock) {
+      File* file = fget(fds[i].fd);
+      if (!file) {
         fds[i].revents = POLLNVAL;
         ++ready;
         continue;
       }
-      if (!sock->sk) {
-        fds[i].revents = POLLHUP;
-        ++ready;
-        continue;
-      }
-      if (!st) st = sock->sk->stack;
-      const unsigned mask = sock->ops->poll(sock);
+      Socket* sock = sockfd_lookup(fds[i].fd);
+      if (sock && sock->sk && !st) st = sock->sk->stack;
+      const unsigned mask = vfs_poll(file);
       // POLLERR and POLLHUP are reported whether asked for or not.
       fds[i].revents =
           static_cast<short>(mask & (static_cast<unsigned>(fds[i].events) | POLLERR | POLLHUP));

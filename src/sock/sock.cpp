@@ -2,6 +2,8 @@
 // (net/core/sock.c, net/core/stream.c).
 #include "sock/sock.hpp"
 
+#include <sys/epoll.h>
+
 #include <cerrno>
 #include <climits>
 
@@ -70,14 +72,21 @@ int sock_error(Sock* sk) {
   return -err;
 }
 
+// The wake-ups reach the user's socket (socket->wq) with the poll bits that
+// may have changed, which is what an edge-triggered epoll item reports on;
+// an orphaned sock has no socket left to wake.
 void sock_def_wakeup(Sock* sk) {
   ++sk->sk_wq.wakeups;
+  if (sk->sk_socket) wake_up_interruptible_all(&sk->sk_socket->wq);
 }
 void sock_def_readable(Sock* sk) {
   ++sk->sk_wq.wakeups;
+  if (sk->sk_socket)
+    wake_up_interruptible_poll(&sk->sk_socket->wq, EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND);
 }
 void sock_def_error_report(Sock* sk) {
   ++sk->sk_wq.wakeups;
+  if (sk->sk_socket) wake_up_interruptible_poll(&sk->sk_socket->wq, EPOLLERR);
 }
 
 // Wake a writer only when a third of the buffer is free again
@@ -90,6 +99,7 @@ void sk_stream_write_space(Sock* sk) {
     sock_reset_flag(sk, SOCK_NOSPACE);
     ++sk->sk_wq.wakeups;
     ++sk->sk_wq.write_wakeups;
+    wake_up_interruptible_poll(&sk->sk_socket->wq, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "core/clock.hpp"
 #include "core/stack.hpp"
+#include "fs/file.hpp"
 #include "skb/skb_queue.hpp"
 #include "skb/skbuff.hpp"
 
@@ -337,8 +338,10 @@ struct ProtoOps {
   int (*recvmsg)(Socket* sock, msghdr* m, std::size_t total_len, int flags);
 };
 
-// struct socket: what an fd refers to.
-struct Socket {
+// struct socket: what an fd refers to. Its File::wq is socket->wq.wait,
+// which the sock's wake-ups (sock_def_readable ...) wake.
+struct Socket final : File {
+  Socket() : File(Kind::kSocket) {}
   SocketState state = SS_UNCONNECTED;
   short type = SOCK_STREAM;
   int file_flags = 0;  // O_NONBLOCK (file->f_flags)

@@ -451,5 +451,67 @@ TEST(DrillRunner, CmsgOfTheWrongLengthFails) {
   EXPECT_NE(r.reason.find("Bad len in cmsg 0"), std::string::npos) << r.reason;
 }
 
+// A system under test whose epoll_wait reports a fixed event (or none).
+class EpollTarget final : public FakeTcp {
+ public:
+  EpollTarget(Stack& st, int count, std::uint32_t events) : FakeTcp(st), count_(count) {
+    ev_.events = events;
+    ev_.data.u64 = 4;
+  }
+  int epoll_create(int) override { return 5; }
+  int epoll_ctl(int, int, int, struct epoll_event*) override { return 0; }
+  int epoll_wait(int, struct epoll_event* evs, int, int) override {
+    if (count_ > 0) evs[0] = ev_;
+    return count_;
+  }
+
+ private:
+  int count_;
+  epoll_event ev_{};
+};
+
+ScriptResult run_epoll(const std::string& text, int count, std::uint32_t events) {
+  auto parsed = parse_script(text, "test.pkt");
+  if (auto* e = std::get_if<ParseError>(&parsed)) {
+    ADD_FAILURE() << e->to_string("test.pkt");
+    return {};
+  }
+  RunnerConfig cfg;
+  cfg.make_target = [count, events](Stack& st) {
+    return std::make_unique<EpollTarget>(st, count, events);
+  };
+  return run_script(std::get<Script>(parsed), cfg);
+}
+
+const char* kEpollSetup =
+    "+0 epoll_create(1) = 5\n"                                                     // 8
+    "+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, fd=4}) = 0\n";  // 9
+
+TEST(DrillRunner, EpollWaitEventIsCompared) {
+  const std::string script = std::string(kHandshake) + kEpollSetup +
+                             "+0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1\n";  // 10
+  ScriptResult ok = run_epoll(script, 1, EPOLLIN);
+  EXPECT_EQ(ok.kind, ScriptResult::Kind::kPass) << ok.line << ": " << ok.reason;
+  ScriptResult bad = run_epoll(script, 1, EPOLLIN | EPOLLOUT);
+  EXPECT_EQ(bad.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(bad.line, 10);
+  EXPECT_EQ(bad.reason, "runtime error in epoll_wait call: Expected events 1 but got 5");
+}
+
+// packetdrill compares the first event even when none was returned, so a
+// script expecting an event with a count of 0 is wrong, not ignored.
+TEST(DrillRunner, EpollWaitEventIsComparedWhenNoneReturned) {
+  ScriptResult quiet = run_epoll(std::string(kHandshake) + kEpollSetup +
+                                     "+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n",
+                                 0, 0);
+  EXPECT_EQ(quiet.kind, ScriptResult::Kind::kPass) << quiet.line << ": " << quiet.reason;
+  ScriptResult bad = run_epoll(std::string(kHandshake) + kEpollSetup +
+                                   "+0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 0\n",
+                               0, 0);
+  EXPECT_EQ(bad.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(bad.line, 10);
+  EXPECT_EQ(bad.reason, "runtime error in epoll_wait call: Expected events 1 but got 0");
+}
+
 }  // namespace
 }  // namespace sp::drill
