@@ -19,7 +19,7 @@ namespace sp {
   X(TcpCurrEstab) X(TcpInSegs) X(TcpOutSegs) X(TcpRetransSegs) X(TcpInErrs)             \
   X(TcpOutRsts) X(TcpInCsumErrors)                                                      \
   X(TcpExtSyncookiesSent) X(TcpExtSyncookiesRecv) X(TcpExtSyncookiesFailed)             \
-  X(TcpExtEmbryonicRsts) X(TcpExtPruneCalled) X(TcpExtOfoPruned)                        \
+  X(TcpExtEmbryonicRsts) X(TcpExtPruneCalled) X(TcpExtRcvPruned) X(TcpExtOfoPruned)    \
   X(TcpExtTW) X(TcpExtTWRecycled) X(TcpExtTWKilled) X(TcpExtPAWSActive)                 \
   X(TcpExtPAWSEstab) X(TcpExtDelayedACKs) X(TcpExtDelayedACKLocked)                     \
   X(TcpExtDelayedACKLost) X(TcpExtListenOverflows) X(TcpExtListenDrops)                 \

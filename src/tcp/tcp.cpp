@@ -26,7 +26,6 @@ static_assert(offsetof(tcp_info_612, tcpi_rcv_wnd) == sizeof(::tcp_info),
               "the 6.x tcp_info fields follow the system struct");
 
 namespace {
-constexpr int TCP_RMEM_TO_WIN_SCALE = 8;
 constexpr std::uint8_t TCP_DEFAULT_SCALING_RATIO = 1 << (TCP_RMEM_TO_WIN_SCALE - 1);
 
 Sock* tcp_alloc(Stack& st) {

@@ -318,6 +318,8 @@ inline int tcp_fin_time(const Sock* sk) {
   if (fin_timeout < (rto << 2) - (rto >> 1)) fin_timeout = (rto << 2) - (rto >> 1);
   return fin_timeout;
 }
+// scaling_ratio is the window a byte of receive buffer buys, in 1/2^8.
+constexpr int TCP_RMEM_TO_WIN_SCALE = 8;
 // Receive space from a buffer size (tcp_win_from_space with scaling_ratio).
 int tcp_win_from_space(const Sock* sk, int space);
 inline int tcp_space(const Sock* sk) {

@@ -923,20 +923,62 @@ void tcp_init_buffer_space(Sock* sk) {
 
 namespace {
 
+// How much the window may grow for an skb that costs more than twice its
+// payload in memory (__tcp_grow_window): some, while the window is still
+// small enough that a full buffer of such skbs stays under tcp_rmem[2];
+// none past that, so a wasteful device cannot talk us into a window our
+// memory cannot hold.
+int __tcp_grow_window(const Sock* sk, const SkBuff* skb, std::uint32_t skb_truesize) {
+  const TcpSock* tp = tcp_sk(sk);
+  int truesize = tcp_win_from_space(sk, static_cast<int>(skb_truesize)) >> 1;
+  int window = tcp_win_from_space(sk, sk->stack->sysctl().tcp_rmem[2]) >> 1;
+  while (static_cast<std::int64_t>(tp->rcv_ssthresh) <= window) {
+    if (truesize <= static_cast<int>(skb->len)) return 2 * inet_csk(sk)->icsk_ack.rcv_mss;
+    truesize >>= 1;
+    window >>= 1;
+  }
+  return 0;
+}
+
 // Slow start of the advertised window (tcp_grow_window): grow rcv_ssthresh
-// by two segments per full-sized segment received whose memory cost fits
-// the window it takes, up to the clamp.
+// by two segments per full-sized segment received, up to what the buffer
+// (at the measured payload/truesize ratio) and the clamp allow.
 void tcp_grow_window(Sock* sk, const SkBuff* skb) {
   TcpSock* tp = tcp_sk(sk);
   int room = static_cast<int>(std::min<std::uint32_t>(
                  tp->window_clamp, static_cast<std::uint32_t>(std::max(tcp_space(sk), 0)))) -
              static_cast<int>(tp->rcv_ssthresh);
   if (room <= 0) return;
-  if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) <= static_cast<int>(skb->len)) {
-    int incr = std::max(2 * static_cast<int>(tp->advmss), 2 * static_cast<int>(skb->len));
+  int incr = 0;
+  if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) <= static_cast<int>(skb->len))
+    incr = 2 * static_cast<int>(tp->advmss);
+  else
+    incr = __tcp_grow_window(sk, skb, skb->truesize);
+  if (incr) {
+    incr = std::max(incr, 2 * static_cast<int>(skb->len));
     tp->rcv_ssthresh += static_cast<std::uint32_t>(std::min(room, incr));
     inet_csk(sk)->icsk_ack.quick |= 1;
   }
+}
+
+// Learn what a byte of payload costs in receive memory from a full-sized
+// segment (Linux 6.6+, in tcp_measure_rcv_mss): scaling_ratio becomes
+// len/truesize, so the window offered from sk_rcvbuf is what the buffer can
+// really hold. With the default guess (1/2) and a device whose frames cost
+// three times their payload (a tap reading each 1.5 KB frame into a 4 KiB
+// buffer), the window promised half again as much as memory took, and a
+// burst of out-of-order data filled the buffer and was dropped in window.
+void tcp_update_scaling_ratio(Sock* sk, const SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  if (!skb->truesize) return;
+  const std::uint64_t val = (static_cast<std::uint64_t>(skb->len) << TCP_RMEM_TO_WIN_SCALE) /
+                            skb->truesize;
+  const std::uint8_t old_ratio = tp->scaling_ratio;
+  tp->scaling_ratio = static_cast<std::uint8_t>(std::clamp<std::uint64_t>(val, 1, 255));
+  if (tp->scaling_ratio == old_ratio) return;
+  tp->window_clamp = static_cast<std::uint32_t>(tcp_win_from_space(sk, sk->sk_rcvbuf));
+  if (static_cast<int>(tp->window_clamp) < tp->rcvq_space.space)
+    tp->rcvq_space.space = static_cast<int>(tp->window_clamp);
 }
 
 // Estimate the peer's MSS from what arrives (tcp_measure_rcv_mss), for the
@@ -949,6 +991,7 @@ void tcp_measure_rcv_mss(Sock* sk, const SkBuff* skb) {
   // A GRO super-packet tells its segments' size in gso_size.
   std::uint32_t len = skb_shinfo(skb)->gso_size ? skb_shinfo(skb)->gso_size : skb->len;
   if (len >= icsk->icsk_ack.rcv_mss) {
+    if (len != icsk->icsk_ack.rcv_mss) tcp_update_scaling_ratio(sk, skb);
     icsk->icsk_ack.rcv_mss =
         static_cast<std::uint16_t>(std::min<std::uint32_t>(len, tp->advmss ? tp->advmss : len));
     icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_PUSHED);
@@ -1121,8 +1164,86 @@ void tcp_sack_remove(TcpSock* tp) {
 
 // --- queues --------------------------------------------------------------------------------
 
-bool tcp_rmem_full(const Sock* sk, const SkBuff* skb) {
-  return sk->sk_rmem_alloc + static_cast<int>(skb->truesize) > sk->sk_rcvbuf;
+void tcp_data_ready(Sock* sk) {
+  sk->sk_data_ready(sk);
+}
+
+// The buffer overflowed although we offered no more window than it should
+// hold: the segments cost more memory than the window accounted for
+// (tcp_clamp_window). Unless the user fixed SO_RCVBUF, let the buffer grow
+// to what is queued (up to tcp_rmem[2]) rather than drop data we invited;
+// if it still overflows, stop opening the window.
+void tcp_clamp_window(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  inet_csk(sk)->icsk_ack.quick = 0;
+  const int rmem2 = sk->stack->sysctl().tcp_rmem[2];
+  if (sk->sk_rcvbuf < rmem2 && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK))
+    sk->sk_rcvbuf = std::min(sk->sk_rmem_alloc, rmem2);
+  if (sk->sk_rmem_alloc > sk->sk_rcvbuf)
+    tp->rcv_ssthresh = std::min<std::uint32_t>(tp->window_clamp, 2u * tp->advmss);
+}
+
+// Forget SACK state after reneging on it (tcp_sack_reset).
+void tcp_sack_reset(TcpOptionsReceived* rx_opt) {
+  rx_opt->dsack = false;
+  rx_opt->num_sacks = 0;
+}
+
+// Free memory for in_skb by dropping out-of-order data from the highest
+// sequence down (tcp_prune_ofo_queue): what is furthest from rcv_nxt is
+// least useful to the reader. Never drops what would sit below in_skb.
+// This reneges on SACKed data (RFC 2018 8 allows it), so the SACK blocks
+// go too.
+bool tcp_prune_ofo_queue(Sock* sk, const SkBuff* in_skb) {
+  TcpSock* tp = tcp_sk(sk);
+  if (tp->out_of_order_queue.empty()) return false;
+  int goal = sk->sk_rcvbuf >> 3;
+  bool pruned = false;
+  SkBuff* skb = tp->out_of_order_queue.last();
+  while (skb) {
+    // If in_skb would land last in the queue, stop.
+    if (after(TCP_SKB_CB(in_skb)->seq, TCP_SKB_CB(skb)->seq)) break;
+    pruned = true;
+    SkBuff* prev = tp->out_of_order_queue.prev(skb);
+    SkbPtr victim = tp->out_of_order_queue.erase(skb);
+    goal -= static_cast<int>(victim->truesize);
+    tcp_drop(sk, std::move(victim), SkbDropReason::SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE);
+    tp->ooo_last_skb = prev;
+    if (!prev || goal <= 0) {
+      if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) break;
+      goal = sk->sk_rcvbuf >> 3;
+    }
+    skb = prev;
+  }
+  if (pruned) {
+    mib_of(sk).inc(MibId::TcpExtOfoPruned);
+    if (tp->rx_opt.sack_ok) tcp_sack_reset(&tp->rx_opt);
+  }
+  return pruned;
+}
+
+// The receive buffer is over its limit (tcp_prune_queue): first try to grow
+// it, then sacrifice out-of-order data. Returns -1 when in_skb still does not
+// fit and must be dropped. (Linux would also collapse the queues into
+// compact skbs before pruning; sendpath does not, so it prunes sooner.)
+int tcp_prune_queue(Sock* sk, const SkBuff* in_skb) {
+  TcpSock* tp = tcp_sk(sk);
+  mib_of(sk).inc(MibId::TcpExtPruneCalled);
+  if (sk->sk_rmem_alloc >= sk->sk_rcvbuf) tcp_clamp_window(sk);
+  if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
+  tcp_prune_ofo_queue(sk, in_skb);
+  if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
+  mib_of(sk).inc(MibId::TcpExtRcvPruned);
+  tp->pred_flags = 0;
+  return -1;
+}
+
+// May skb be charged to the receive buffer (tcp_try_rmem_schedule)? As
+// Linux, the check is on what is already queued, so one skb may overshoot.
+// There is no global TCP memory limit here, so only sk_rcvbuf can refuse.
+bool tcp_try_rmem_schedule(Sock* sk, const SkBuff* skb) {
+  if (sk->sk_rmem_alloc > sk->sk_rcvbuf) return tcp_prune_queue(sk, skb) == 0;
+  return true;
 }
 
 void tcp_rcv_nxt_update(TcpSock* tp, std::uint32_t seq) {
@@ -1177,9 +1298,10 @@ void tcp_ofo_queue(Sock* sk) {
 // report the range with a SACK block.
 void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
   TcpSock* tp = tcp_sk(sk);
-  if (tcp_rmem_full(sk, skb.get()) && !tp->out_of_order_queue.empty()) {
+  if (!tcp_try_rmem_schedule(sk, skb.get())) {
     mib_of(sk).inc(MibId::TcpExtTCPOFODrop);
-    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_OFO_DROP);
+    if (!sock_flag(sk, SOCK_DEAD)) tcp_data_ready(sk);
+    tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
     return;
   }
   // Out-of-order data means a hole: ACK at once so the sender learns of it.
@@ -1223,14 +1345,13 @@ void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
     tcp_drop(sk, std::move(old), SkbDropReason::SKB_DROP_REASON_TCP_OFOMERGE);
     s = next;
   }
+  // Without SACK the window stays put, so the duplicate ACKs that trigger
+  // fast retransmit are not window updates.
+  if (tp->rx_opt.sack_ok) tcp_grow_window(sk, skb.get());
   skb_set_owner_r(skb.get(), sk);
   tp->out_of_order_queue.insert(std::move(skb));
   tp->ooo_last_skb = tp->out_of_order_queue.last();
   if (tp->rx_opt.sack_ok) tcp_sack_new_ofo_skb(sk, seq, end_seq);
-}
-
-void tcp_data_ready(Sock* sk) {
-  sk->sk_data_ready(sk);
 }
 
 // Queue the data of an accepted segment (tcp_data_queue). skb->data is at
@@ -1257,13 +1378,19 @@ void tcp_data_queue(Sock* sk, SkbPtr skb) {
       }
     }
   queue_and_out:
-    if (tcp_rmem_full(sk, skb.get()) && !sk->sk_receive_queue.empty() && skb->len) {
-      // The reader is behind: drop, and say so with an immediate ACK.
-      inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
+    if (!tcp_try_rmem_schedule(sk, skb.get())) {
+      // No memory even after pruning: the next ACK advertises a zero window
+      // (ICSK_ACK_NOMEM, tcp_select_window) and goes at once. The data is
+      // dropped only if the reader has something to free; an empty queue
+      // takes it regardless, or the connection could never move again.
+      inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOMEM | ICSK_ACK_NOW;
       inet_csk_schedule_ack(sk);
-      mib_of(sk).inc(MibId::TcpExtTCPRcvQDrop);
-      tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
-      return;
+      if (!sock_flag(sk, SOCK_DEAD)) tcp_data_ready(sk);
+      if (!sk->sk_receive_queue.empty() && skb->len) {
+        mib_of(sk).inc(MibId::TcpExtTCPRcvQDrop);
+        tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
+        return;
+      }
     }
     const bool has_data = skb->len != 0;
     const bool fin = cb->tcp_flags & TCPHDR_FIN;

@@ -425,6 +425,15 @@ std::uint16_t tcp_select_window(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   Stack& st = *sk->stack;
   const std::uint32_t old_win = tp->rcv_wnd;
+  // We just dropped data for want of memory (tcp_data_queue): offer a zero
+  // window now, even if that shrinks it (Linux 6.x), so the sender waits
+  // for the reader instead of sending into a full buffer.
+  if (inet_csk(sk)->icsk_ack.pending & ICSK_ACK_NOMEM) {
+    tp->pred_flags = 0;
+    tp->rcv_wnd = 0;
+    tp->rcv_wup = tp->rcv_nxt;
+    return 0;
+  }
   const std::uint32_t cur_win = tcp_receive_window(tp);
   std::uint32_t new_win = __tcp_select_window(sk);
   const int wscale = tp->rx_opt.rcv_wscale;

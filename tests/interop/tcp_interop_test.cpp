@@ -17,6 +17,8 @@
 #include "interop_lab.hpp"
 #include "linux_peer.hpp"
 #include "sendpath/api.hpp"
+#include "tcp/drop_reason.hpp"
+#include "tcp/tcp_stack_state.hpp"
 
 namespace sp::interop {
 namespace {
@@ -350,14 +352,28 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
     const Mib& mib = lab.stack().mib();
     std::printf(
         "[%s] sendpath mib: RetransSegs=%llu Timeouts=%llu FastRetrans=%llu "
-        "LossProbes=%llu SackRecovery=%llu RenoRecovery=%llu OFOQueue=%llu\n",
+        "LossProbes=%llu SackRecovery=%llu RenoRecovery=%llu OFOQueue=%llu OFODrop=%llu "
+        "RcvQDrop=%llu OfoPruned=%llu\n",
         var.name, static_cast<unsigned long long>(mib.get(MibId::TcpRetransSegs)),
         static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPTimeouts)),
         static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPFastRetrans)),
         static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPLossProbes)),
         static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPSackRecovery)),
         static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPRenoRecovery)),
-        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPOFOQueue)));
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPOFOQueue)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPOFODrop)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtTCPRcvQDrop)),
+        static_cast<unsigned long long>(mib.get(MibId::TcpExtOfoPruned)));
+    // The stack's drop counters, nonzero ones only: why segments went nowhere.
+    std::string drops;
+    const DropCounters& dc = lab.stack().tcp().drops;
+    for (std::size_t i = 0; i < kSkbDropReasonCount; ++i) {
+      const auto reason = static_cast<SkbDropReason>(i);
+      if (dc.get(reason) == 0) continue;
+      drops +=
+          " " + std::string(skb_drop_reason_name(reason)) + "=" + std::to_string(dc.get(reason));
+    }
+    std::printf("[%s] sendpath drops:%s\n", var.name, drops.empty() ? " none" : drops.c_str());
     // Let the last ACKs and FINs cross before the tap goes away.
     lab.loop().run_until([] { return false; }, lab.stack().now() + 100 * kNsPerMs);
     linux_side = parse_results(drain(pipefd[0]));
