@@ -173,6 +173,9 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   if (!sock) return -1;
   if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
   if (msg->msg_iovlen > IOV_MAX) return ret<ssize_t>(-EMSGSIZE);
+  // ____sys_sendmsg copies the control messages in first.
+  if (msg->msg_controllen > INT_MAX) return ret<ssize_t>(-ENOBUFS);
+  if (msg->msg_controllen && !msg->msg_control) return ret<ssize_t>(-EFAULT);
   for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
     if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
   msghdr m = *msg;

@@ -232,6 +232,53 @@ void skb_tx_timestamp(SkBuff* skb) {
     __skb_tstamp_tx(skb, static_cast<Sock*>(skb->sk), SCM_TSTAMP_SND);
 }
 
+// --- sendmsg control messages -------------------------------------------------------
+
+SockcmCookie sockcm_init(const Sock* sk) {
+  return SockcmCookie{.tsflags = sk->sk_tsflags, .mark = sk->sk_mark};
+}
+
+namespace {
+int __sock_cmsg_send(const cmsghdr* cmsg, SockcmCookie* sockc) {
+  std::uint32_t v = 0;
+  switch (cmsg->cmsg_type) {
+    case SO_MARK:  // sendpath runs with CAP_NET_ADMIN's rights
+      if (cmsg->cmsg_len != CMSG_LEN(sizeof v)) return -EINVAL;
+      std::memcpy(&v, CMSG_DATA(cmsg), sizeof v);
+      sockc->mark = v;
+      return 0;
+    case SO_TIMESTAMPING_OLD:
+    case SO_TIMESTAMPING_NEW:
+      if (cmsg->cmsg_len != CMSG_LEN(sizeof v)) return -EINVAL;
+      std::memcpy(&v, CMSG_DATA(cmsg), sizeof v);
+      // Only which stamps to take may change per call, not how to report.
+      if (v & ~static_cast<std::uint32_t>(SOF_TIMESTAMPING_TX_RECORD_MASK)) return -EINVAL;
+      sockc->tsflags &= ~static_cast<std::uint32_t>(SOF_TIMESTAMPING_TX_RECORD_MASK);
+      sockc->tsflags |= v;
+      return 0;
+    case SCM_RIGHTS:  // semantically SOL_UNIX: ignored
+    case SCM_CREDENTIALS:
+      return 0;
+    default:  // SCM_TXTIME too: SO_TXTIME is not supported
+      return -EINVAL;
+  }
+}
+}  // namespace
+
+int sock_cmsg_send(Sock* sk, const msghdr* msg, SockcmCookie* sockc) {
+  (void)sk;
+  auto* m = const_cast<msghdr*>(msg);  // the CMSG_* walkers take a mutable msghdr
+  for (cmsghdr* c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    // CMSG_OK: the header is whole and its length stays inside the buffer.
+    const std::size_t at = static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(c) -
+                                                    static_cast<std::uint8_t*>(m->msg_control));
+    if (c->cmsg_len < sizeof(cmsghdr) || c->cmsg_len > m->msg_controllen - at) return -EINVAL;
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (const int err = __sock_cmsg_send(c, sockc)) return err;
+  }
+  return 0;
+}
+
 // --- recvmsg(MSG_ERRQUEUE) ---------------------------------------------------------
 
 void put_cmsg(msghdr* msg, int level, int type, std::size_t len, const void* data) {

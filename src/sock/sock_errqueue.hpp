@@ -84,6 +84,18 @@ std::uint8_t sock_tx_timestamp_flags(std::uint32_t tsflags);
 // SO_TIMESTAMPING (sock_set_timestamping): 0 or -EINVAL.
 int sock_set_timestamping(Sock* sk, std::uint32_t val);
 
+// struct sockcm_cookie: per-call socket options a sendmsg may carry as
+// SOL_SOCKET control messages (sockcm_init fills in the socket's own).
+struct SockcmCookie {
+  std::uint32_t tsflags = 0;
+  std::uint32_t mark = 0;
+};
+SockcmCookie sockcm_init(const Sock* sk);
+// sock_cmsg_send: apply msg's SOL_SOCKET control messages (SO_MARK,
+// SO_TIMESTAMPING with TX_* record flags only); -EINVAL for a malformed or
+// unknown one.
+int sock_cmsg_send(Sock* sk, const msghdr* msg, SockcmCookie* sockc);
+
 // put_cmsg: append a control message to msg (advancing msg_control and
 // shrinking msg_controllen, which the syscall layer turns back into the
 // length used); MSG_CTRUNC when it does not fit.

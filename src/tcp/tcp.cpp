@@ -523,6 +523,7 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
   IovIter it(msg, size);
   UbufInfo* uarg = nullptr;
   bool zc = false;
+  SockcmCookie sockc = sockcm_init(sk);
 
   // MSG_ZEROCOPY without SO_ZEROCOPY is an ordinary copying send, as in
   // Linux. Without scatter-gather the bytes are copied after all, and the
@@ -542,6 +543,11 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
   if ((1u << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {
     err = sk_stream_wait_connect(sk, &timeo);
     if (err != 0) goto do_error;
+  }
+
+  if (msg->msg_controllen && sock_cmsg_send(sk, msg, &sockc)) {
+    err = -EINVAL;
+    goto do_error;
   }
 
   mss_now = tcp_send_mss(sk, &size_goal, flags);
@@ -653,7 +659,7 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
 
 out:
   if (copied) {
-    tcp_tx_timestamp(sk, sk->sk_tsflags);
+    tcp_tx_timestamp(sk, sockc.tsflags);
     tcp_push(sk, flags, static_cast<int>(mss_now), tp->nonagle, size_goal);
   }
   net_zcopy_put(uarg);

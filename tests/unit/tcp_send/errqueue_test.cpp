@@ -326,6 +326,55 @@ TEST_F(ErrqueueTest, so_timestamping_opt_id_needs_a_connection_and_stats_need_ts
   EXPECT_EQ(got.flags, flags);
 }
 
+ssize_t send_with_cmsg(int fd, std::size_t n, int level, int type, std::uint32_t value) {
+  std::vector<std::uint8_t> buf(n, 'c');
+  iovec iov{buf.data(), n};
+  alignas(cmsghdr) std::uint8_t ctl[CMSG_SPACE(sizeof(std::uint32_t))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof ctl;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof value);
+  std::memcpy(CMSG_DATA(c), &value, sizeof value);
+  return sp::sendmsg(fd, &m, 0);
+}
+
+TEST_F(ErrqueueTest, so_timestamping_cmsg_asks_a_stamp_for_one_write) {
+  int fd = connected_socket();
+  const int flags = static_cast<int>(SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID);
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags), 0);
+  ASSERT_EQ(write_n(fd, 100), 100);
+  ack(tp_of(fd)->snd_nxt);
+  ASSERT_EQ(send_with_cmsg(fd, 40, SOL_SOCKET, SO_TIMESTAMPING, SOF_TIMESTAMPING_TX_ACK), 40);
+  ack(tp_of(fd)->snd_nxt);
+  ASSERT_EQ(write_n(fd, 10), 10);
+  ack(tp_of(fd)->snd_nxt);
+  ErrReport r = read_err(fd);
+  ASSERT_EQ(r.ret, 0);
+  EXPECT_EQ(r.ee.ee_info, static_cast<std::uint32_t>(SCM_TSTAMP_ACK));
+  EXPECT_EQ(r.ee.ee_data, 139u) << "only the write that asked";
+  EXPECT_EQ(read_err(fd).err, EAGAIN);
+}
+
+TEST_F(ErrqueueTest, bad_sendmsg_cmsgs_fail_with_einval) {
+  int fd = connected_socket();
+  // Reporting options cannot change per call.
+  EXPECT_EQ(send_with_cmsg(fd, 10, SOL_SOCKET, SO_TIMESTAMPING, SOF_TIMESTAMPING_OPT_ID), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(send_with_cmsg(fd, 10, SOL_SOCKET, SO_PRIORITY, 1), -1);
+  EXPECT_EQ(errno, EINVAL);
+  // Other levels are not the socket layer's business.
+  EXPECT_EQ(send_with_cmsg(fd, 10, IPPROTO_IP, IP_TOS, 1), 10);
+  msghdr m{};
+  m.msg_controllen = 16;
+  EXPECT_EQ(sp::sendmsg(fd, &m, 0), -1);
+  EXPECT_EQ(errno, EFAULT);
+}
+
 // --- TCP_INQ --------------------------------------------------------------------------
 
 TEST_F(ErrqueueTest, tcp_inq_reports_the_bytes_left_after_each_read) {
