@@ -3,6 +3,12 @@
 
 #include <openssl/evp.h>
 
+#include <ctime>  // struct timespec, before linux/errqueue.h uses it
+// clang-format off
+#include <linux/errqueue.h>
+// clang-format on
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -21,6 +27,9 @@ namespace {
 
 constexpr std::uint16_t kPort = 5001;
 constexpr std::size_t kBlock = 64 * 1024;  // payload generation granule
+// Blocks a zerocopy sender rotates through: more than a send buffer and a
+// window's worth, so that completions rarely hold the sender up.
+constexpr std::size_t kZcRing = 256;
 
 std::uint64_t splitmix(std::uint64_t& x) {
   std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
@@ -65,6 +74,12 @@ struct Flow {
   Sha256 tx_hash, rx_hash;
   std::vector<std::uint8_t> block;  // the current payload block
   std::uint64_t block_index = ~std::uint64_t{0};
+  // Zerocopy: the payload blocks in flight, the sends still reading each
+  // one, and the block each send id pointed into.
+  std::vector<std::vector<std::uint8_t>> ring;
+  std::vector<int> ring_busy;
+  std::vector<std::uint16_t> send_slot;
+  std::uint64_t zc_completed = 0, zc_copied = 0;
 };
 
 // Both ends of one connection.
@@ -137,6 +152,7 @@ class Runner {
     const Nanos start = world_.now();
     loop();
     res_.virtual_ns = world_.now() - start;
+    if (opt_.zerocopy) drain_completions();
     collect();
     cleanup();
     return res_;
@@ -176,6 +192,7 @@ class Runner {
       c->cfd = sp::socket(*client_, AF_INET, SOCK_STREAM, 0);
       if (c->cfd < 0) return api_error("socket");
       if (sp::fcntl(c->cfd, F_SETFL, O_NONBLOCK) != 0) return api_error("fcntl");
+      if (opt_.zerocopy && !set_zerocopy(c->cfd)) return false;
       if (sp::connect(c->cfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 &&
           errno != EINPROGRESS)
         return api_error("connect");
@@ -193,11 +210,41 @@ class Runner {
     return true;
   }
 
+  bool set_zerocopy(int fd) {
+    const int one = 1;
+    if (sp::setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) != 0)
+      return api_error("setsockopt(SO_ZEROCOPY)");
+    return true;
+  }
+
+  // After the last byte: the completions of the last sends follow their
+  // ACKs; run the world until all are in (or the stall timeout passes).
+  void drain_completions() {
+    const Nanos deadline = world_.now() + opt_.stall_timeout;
+    for (int i = 0; i < (1 << 24); ++i) {
+      bool pending = false;
+      for (auto& c : conns_) {
+        reap_completions(c->cfd, *c->up);
+        pending |= c->up->zc_completed < c->up->send_slot.size();
+        if (c->down && c->sfd >= 0) {
+          reap_completions(c->sfd, *c->down);
+          pending |= c->down->zc_completed < c->down->send_slot.size();
+        }
+      }
+      if (!pending || world_.now() > deadline || !world_.step(deadline)) return;
+    }
+  }
+
   std::unique_ptr<Flow> make_flow(std::uint64_t stream) {
     auto f = std::make_unique<Flow>();
     f->stream = stream;
     f->total = opt_.size;
-    f->block.resize(kBlock);
+    if (opt_.zerocopy) {
+      f->ring.assign(kZcRing, std::vector<std::uint8_t>(kBlock));
+      f->ring_busy.assign(kZcRing, 0);
+    } else {
+      f->block.resize(kBlock);
+    }
     return f;
   }
 
@@ -221,27 +268,76 @@ class Runner {
       }
       it->second->sfd = fd;
       by_fd_[fd] = it->second;
+      if (opt_.zerocopy && it->second->down) set_zerocopy(fd);
+    }
+  }
+
+  // The buffer holding block blk, filled; nullptr when a zerocopy sender must
+  // wait for completions before it may rewrite the ring slot.
+  std::uint8_t* block_for(Flow& f, std::uint64_t blk) {
+    if (!opt_.zerocopy) {
+      if (blk != f.block_index) {
+        payload_fill(opt_.seed, f.stream, blk * kBlock, f.block.data(), kBlock);
+        f.block_index = blk;
+      }
+      return f.block.data();
+    }
+    std::vector<std::uint8_t>& buf = f.ring[blk % kZcRing];
+    if (blk != f.block_index) {
+      if (f.ring_busy[blk % kZcRing]) return nullptr;
+      payload_fill(opt_.seed, f.stream, blk * kBlock, buf.data(), kBlock);
+      f.block_index = blk;
+    }
+    return buf.data();
+  }
+
+  // Zerocopy completions: each id range frees its sends' ring slots.
+  void reap_completions(int fd, Flow& f) {
+    for (int guard = 0; guard < 1 << 20; ++guard) {
+      alignas(cmsghdr)
+          std::uint8_t ctl[CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in))];
+      msghdr m{};
+      m.msg_control = ctl;
+      m.msg_controllen = sizeof ctl;
+      if (sp::recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
+        sock_extended_err ee{};
+        std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY) continue;
+        for (std::uint64_t id = ee.ee_info; id <= ee.ee_data && id < f.send_slot.size(); ++id) {
+          f.ring_busy[f.send_slot[id]]--;
+          f.zc_completed++;
+          if (ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) f.zc_copied++;
+        }
+      }
     }
   }
 
   // Send what the socket takes; SHUT_WR after the last byte.
   bool pump_send(int fd, Flow& f) {
     bool moved = false;
+    if (opt_.zerocopy) reap_completions(fd, f);
     while (f.sent < f.total) {
       const std::uint64_t blk = f.sent / kBlock;
-      if (blk != f.block_index) {
-        payload_fill(opt_.seed, f.stream, blk * kBlock, f.block.data(), kBlock);
-        f.block_index = blk;
-      }
+      std::uint8_t* block = block_for(f, blk);
+      if (!block) return moved;
       const std::size_t off = f.sent % kBlock;
       const std::size_t want = static_cast<std::size_t>(
           std::min<std::uint64_t>({opt_.write_size, kBlock - off, f.total - f.sent}));
-      const ssize_t n = sp::send(fd, f.block.data() + off, want, MSG_NOSIGNAL);
+      const int flags = MSG_NOSIGNAL | (opt_.zerocopy ? MSG_ZEROCOPY : 0);
+      const ssize_t n = sp::send(fd, block + off, want, flags);
       if (n < 0) {
         if (!would_block(errno) && errno != ENOTCONN && errno != EINPROGRESS) api_error("send");
         return moved;
       }
-      f.tx_hash.update(f.block.data() + off, static_cast<std::size_t>(n));
+      if (opt_.zerocopy) {
+        // Every send that moved bytes took the next completion id.
+        const auto slot = static_cast<std::uint16_t>(blk % kZcRing);
+        f.send_slot.push_back(slot);
+        f.ring_busy[slot]++;
+      }
+      f.tx_hash.update(block + off, static_cast<std::size_t>(n));
       f.sent += static_cast<std::uint64_t>(n);
       moved = true;
     }
@@ -362,6 +458,9 @@ class Runner {
       complete &= f.eof;
       res_.bytes_sent += f.sent;
       res_.bytes_received += f.received;
+      res_.zerocopy_sends += f.send_slot.size();
+      res_.zerocopy_completed += f.zc_completed;
+      res_.zerocopy_copied += f.zc_copied;
       res_.flows.push_back(std::move(r));
     };
     for (auto& c : conns_) add(*c->up);

@@ -28,6 +28,10 @@ struct TransferOptions {
   std::function<void(std::uint64_t delivered, std::uint64_t total, Nanos now)> progress;
   Nanos progress_every = 100 * kNsPerMs;
   std::string pcap_path;  // capture the client's device here (PcapTap)
+  // Send with MSG_ZEROCOPY (SO_ZEROCOPY on): the stack reads the sender's
+  // buffers until each send completes on the error queue, so the sender
+  // refills a buffer only after the completions for it came back.
+  bool zerocopy = false;
 };
 
 struct FlowResult {
@@ -53,6 +57,11 @@ struct TransferResult {
   std::uint32_t last_cwnd = 0;        // TCP_INFO of the first client connection at the end
   std::uint32_t last_srtt_us = 0;
   std::vector<FlowResult> flows;  // client->server flows, then server->client
+  // With TransferOptions::zerocopy: sends made, completions reported, and
+  // how many of those said SO_EE_CODE_ZEROCOPY_COPIED.
+  std::uint64_t zerocopy_sends = 0;
+  std::uint64_t zerocopy_completed = 0;
+  std::uint64_t zerocopy_copied = 0;
 };
 
 TransferResult run_transfer(const TransferOptions& opt);
