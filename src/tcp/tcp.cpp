@@ -248,11 +248,13 @@ TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req) {
   sk->sk_mark = listener->sk_mark;
   sk->sk_priority = listener->sk_priority;
   sk->sk_max_pacing_rate = listener->sk_max_pacing_rate;
+  sk->sk_tsflags = listener->sk_tsflags;  // sk_zckey starts again at 0
   child->tos = lp->tos;
   child->uc_ttl = lp->uc_ttl;
   child->pmtudisc = lp->pmtudisc;
   child->nonagle = lp->nonagle;
   child->notsent_lowat = lp->notsent_lowat;
+  child->recvmsg_inq = lp->recvmsg_inq;
   child->rx_opt.user_mss = lp->rx_opt.user_mss;
   child->keepalive_time = lp->keepalive_time;
   child->keepalive_intvl = lp->keepalive_intvl;

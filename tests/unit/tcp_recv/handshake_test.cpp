@@ -1,5 +1,7 @@
 // Connection establishment, both ways: option negotiation, ISNs, SYN
 // retries, the SYN and accept queues.
+#include <linux/net_tstamp.h>
+
 #include <cerrno>
 
 #include "tcp_recv_fixture.hpp"
@@ -169,6 +171,28 @@ TEST_F(HandshakeTest, simultaneous_open_goes_through_syn_recv_to_established) {
   // Their SYN-ACK (the answer to our SYN) completes it.
   inject("S.", 9000, syn.seq + 1, 65535, TcpOpts().with_mss(1460));
   EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+}
+
+// SO_ZEROCOPY, SO_TIMESTAMPING and TCP_INQ set on the listener carry over to
+// the child, while its zerocopy ids start again at 0 (sk_clone_lock).
+TEST_F(HandshakeTest, child_inherits_zerocopy_timestamping_and_inq) {
+  listener_ = listen_sock();
+  sock_set_flag(listener_, SOCK_ZEROCOPY);
+  listener_->sk_tsflags = SOF_TIMESTAMPING_TX_ACK | SOF_TIMESTAMPING_SOFTWARE;
+  listener_->sk_zckey = 5;
+  listener_->recvmsg_inq = true;
+  inject("S", 1000, 0, 65535);
+  ASSERT_EQ(sent_count(), 1u);
+  const ParsedSeg synack = pop_sent();
+  inject(".", 1001, synack.seq + 1, 65535);
+  int err = 0;
+  Sock* sk = inet_csk_accept(listener_, O_NONBLOCK, &err);
+  ASSERT_NE(sk, nullptr);
+  TcpSock* child = tcp_sk(sk);
+  EXPECT_TRUE(sock_flag(child, SOCK_ZEROCOPY));
+  EXPECT_EQ(child->sk_tsflags, SOF_TIMESTAMPING_TX_ACK | SOF_TIMESTAMPING_SOFTWARE);
+  EXPECT_EQ(child->sk_zckey, 0u);
+  EXPECT_TRUE(child->recvmsg_inq);
 }
 
 }  // namespace
