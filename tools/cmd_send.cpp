@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cli_parse.hpp"
 #include "command.hpp"
 #include "realnet.hpp"
 #include "sendpath/api.hpp"
@@ -42,7 +43,9 @@ int send_main(const SendOptions& o) {
       std::perror(("send: " + o.file).c_str());
       return 2;
     }
-  } else if (!parse_size(o.size, &total)) {
+  } else if (auto size = parse_size(o.size)) {
+    total = *size;
+  } else {
     std::fprintf(stderr, "send: bad --size %s\n", o.size.c_str());
     return 2;
   }

@@ -7,94 +7,20 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
 
+#include "cli_parse.hpp"
 #include "command.hpp"
 #include "dev/sim_transfer.hpp"
 
 namespace {
 
 using namespace sp;
-
-// "256M", "1G", "64k", "1000": bytes with binary K/M/G suffixes.
-std::optional<std::uint64_t> parse_size(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    return std::nullopt;
-  }
-  std::string suf = s.substr(pos);
-  double mul = 1;
-  if (suf == "k" || suf == "K" || suf == "KiB")
-    mul = 1024.0;
-  else if (suf == "m" || suf == "M" || suf == "MiB")
-    mul = 1024.0 * 1024;
-  else if (suf == "g" || suf == "G" || suf == "GiB")
-    mul = 1024.0 * 1024 * 1024;
-  else if (!suf.empty() && suf != "B")
-    return std::nullopt;
-  if (v < 0) return std::nullopt;
-  return static_cast<std::uint64_t>(v * mul);
-}
-
-// "1g", "100m", "10k", "5000000": bits per second, decimal suffixes as
-// link rates are quoted.
-std::optional<std::uint64_t> parse_rate(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    return std::nullopt;
-  }
-  std::string suf = s.substr(pos);
-  if (suf.size() > 3 && suf.substr(suf.size() - 3) == "bps") suf.resize(suf.size() - 3);
-  if (!suf.empty() && suf.back() == 'b') suf.pop_back();
-  double mul = 1;
-  if (suf == "k" || suf == "K")
-    mul = 1e3;
-  else if (suf == "m" || suf == "M")
-    mul = 1e6;
-  else if (suf == "g" || suf == "G")
-    mul = 1e9;
-  else if (!suf.empty())
-    return std::nullopt;
-  if (v < 0) return std::nullopt;
-  return static_cast<std::uint64_t>(v * mul);
-}
-
-// "20ms", "1.5s", "300us", "100ns"; a bare number is milliseconds.
-std::optional<Nanos> parse_duration(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    return std::nullopt;
-  }
-  const std::string suf = s.substr(pos);
-  double mul = 1e6;
-  if (suf == "s")
-    mul = 1e9;
-  else if (suf == "ms" || suf.empty())
-    mul = 1e6;
-  else if (suf == "us")
-    mul = 1e3;
-  else if (suf == "ns")
-    mul = 1;
-  else
-    return std::nullopt;
-  if (v < 0) return std::nullopt;
-  return static_cast<Nanos>(std::llround(v * mul));
-}
+using sp::tools::parse_duration;
+using sp::tools::parse_rate;
+using sp::tools::parse_size;
 
 struct Options {
   std::string size = "256M";

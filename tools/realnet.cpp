@@ -30,39 +30,6 @@ void add_realnet_options(CLI::App& app, RealNetOptions& o) {
   app.add_option("--sysctl", o.sysctls, "stack sysctl name=value (repeatable)");
 }
 
-bool parse_size(const std::string& s, std::uint64_t* out) {
-  if (s.empty()) return false;
-  std::size_t pos = 0;
-  unsigned long long v = 0;
-  try {
-    v = std::stoull(s, &pos);
-  } catch (...) {
-    return false;
-  }
-  std::uint64_t mult = 1;
-  if (pos < s.size()) {
-    switch (s[pos]) {
-      case 'k':
-      case 'K':
-        mult = 1ull << 10;
-        break;
-      case 'm':
-      case 'M':
-        mult = 1ull << 20;
-        break;
-      case 'g':
-      case 'G':
-        mult = 1ull << 30;
-        break;
-      default:
-        return false;
-    }
-    if (pos + 1 != s.size()) return false;
-  }
-  *out = v * mult;
-  return true;
-}
-
 bool parse_prefix(const std::string& s, be32* addr, int* prefix) {
   const auto slash = s.find('/');
   const std::string a = s.substr(0, slash);

@@ -54,8 +54,6 @@ class RealNet {
   std::string error_;
 };
 
-// "64M" -> 67108864 (K, M, G: powers of 1024). false if malformed.
-bool parse_size(const std::string& s, std::uint64_t* out);
 // "10.77.0.2/24" -> address (network order) and prefix.
 bool parse_prefix(const std::string& s, be32* addr, int* prefix);
 // "10.77.0.1:5001" -> address (network order) and port (host order).
