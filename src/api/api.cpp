@@ -209,15 +209,21 @@ ssize_t write(int fd, const void* buf, std::size_t len) {
   return sp::send(fd, buf, len, 0);
 }
 
-ssize_t writev(int fd, const iovec* iov, int iovcnt) {
-  if (iovcnt < 0 || iovcnt > IOV_MAX) {
-    errno = EINVAL;
-    return -1;
-  }
+namespace {
+// readv/writev as recvmsg/sendmsg of a bare msghdr; a negative count or more
+// than IOV_MAX vectors is EINVAL (import_iovec).
+template <typename Call>
+ssize_t vector_io(const iovec* iov, int iovcnt, Call&& call) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) return ret<ssize_t>(-EINVAL);
   msghdr m{};
   m.msg_iov = const_cast<iovec*>(iov);
   m.msg_iovlen = static_cast<std::size_t>(iovcnt);
-  return sp::sendmsg(fd, &m, 0);
+  return call(&m);
+}
+}  // namespace
+
+ssize_t writev(int fd, const iovec* iov, int iovcnt) {
+  return vector_io(iov, iovcnt, [fd](msghdr* m) { return sp::sendmsg(fd, m, 0); });
 }
 
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
@@ -265,14 +271,7 @@ ssize_t read(int fd, void* buf, std::size_t len) {
 }
 
 ssize_t readv(int fd, const iovec* iov, int iovcnt) {
-  if (iovcnt < 0 || iovcnt > IOV_MAX) {
-    errno = EINVAL;
-    return -1;
-  }
-  msghdr m{};
-  m.msg_iov = const_cast<iovec*>(iov);
-  m.msg_iovlen = static_cast<std::size_t>(iovcnt);
-  return sp::recvmsg(fd, &m, 0);
+  return vector_io(iov, iovcnt, [fd](msghdr* m) { return sp::recvmsg(fd, m, 0); });
 }
 
 int shutdown(int fd, int how) {

@@ -10,15 +10,20 @@
 
 namespace sp {
 
-Wsum skb_checksum(const SkBuff* skb, std::uint32_t offset, std::uint32_t len, Wsum sum) {
-  // `pos` is the offset of the next byte within the summed range: a block
-  // starting at an odd position is rotated back onto the word grid.
-  std::uint32_t pos = 0;
+namespace {
+
+// Walk the bytes [offset, offset + len) of skb (offset from skb->data) piece
+// by contiguous piece, the linear part first and then the frags in order:
+// visit(data, n, frag, frag_off) gets each piece, frag == nullptr for the
+// linear part, and stops the walk by returning false. Returns the bytes the
+// walk did not reach (the skb is shorter, or visit stopped it).
+template <typename Visit>
+std::uint32_t skb_walk_range(const SkBuff* skb, std::uint32_t offset, std::uint32_t len,
+                             Visit&& visit) {
   const std::uint32_t headlen = skb_headlen(skb);
   if (offset < headlen) {
     const std::uint32_t n = std::min(len, headlen - offset);
-    sum = csum_partial(skb->data + offset, n, sum);
-    pos += n;
+    if (!visit(skb->data + offset, n, nullptr, 0u)) return len;
     len -= n;
     offset = 0;
   } else {
@@ -32,11 +37,26 @@ Wsum skb_checksum(const SkBuff* skb, std::uint32_t offset, std::uint32_t len, Ws
       continue;
     }
     const std::uint32_t n = std::min(len, f.size - offset);
-    sum = csum_block_add(sum, csum_partial(skb_frag_address(&f) + offset, n, 0), pos);
-    pos += n;
+    if (!visit(skb_frag_address(&f) + offset, n, &f, offset)) return len;
     len -= n;
     offset = 0;
   }
+  return len;
+}
+
+}  // namespace
+
+Wsum skb_checksum(const SkBuff* skb, std::uint32_t offset, std::uint32_t len, Wsum sum) {
+  // `pos` is the offset of the next byte within the summed range: a block
+  // starting at an odd position is rotated back onto the word grid.
+  std::uint32_t pos = 0;
+  skb_walk_range(skb, offset, len,
+                 [&](const std::uint8_t* p, std::uint32_t n, const SkbFrag* frag, std::uint32_t) {
+                   sum = frag ? csum_block_add(sum, csum_partial(p, n, 0), pos)
+                              : csum_partial(p, n, sum);
+                   pos += n;
+                   return true;
+                 });
   return sum;
 }
 
@@ -82,38 +102,23 @@ namespace {
 // free), copies otherwise. false when dst runs out of room.
 bool append_payload(SkBuff* dst, const SkBuff* src, std::uint32_t offset, std::uint32_t len,
                     bool share) {
-  const std::uint32_t headlen = skb_headlen(src);
-  if (offset < headlen) {
-    const std::uint32_t n = std::min(len, headlen - offset);
-    if (skb_is_nonlinear(dst) || skb_tailroom(dst) < n) return false;
-    std::memcpy(skb_put(dst, n), src->data + offset, n);
-    offset = 0;
-    len -= n;
-  } else {
-    offset -= headlen;
-  }
-  const SkbSharedInfo* sh = skb_shinfo(src);
-  for (int i = 0; i < sh->nr_frags && len; ++i) {
-    const SkbFrag& f = sh->frags[i];
-    if (offset >= f.size) {
-      offset -= f.size;
-      continue;
-    }
-    const std::uint32_t n = std::min(len, f.size - offset);
-    SkbSharedInfo* dsh = skb_shinfo(dst);
-    if (share && dsh->nr_frags < MAX_SKB_FRAGS) {
-      get_page(f.page);
-      skb_fill_page_desc(dst, dsh->nr_frags, f.page, f.offset + offset, n);
-      dst->len += n;
-      dst->data_len += n;
-    } else {
-      if (skb_is_nonlinear(dst) || skb_tailroom(dst) < n) return false;
-      std::memcpy(skb_put(dst, n), skb_frag_address(&f) + offset, n);
-    }
-    offset = 0;
-    len -= n;
-  }
-  return len == 0;
+  bool ok = true;
+  const std::uint32_t left = skb_walk_range(
+      src, offset, len,
+      [&](const std::uint8_t* p, std::uint32_t n, const SkbFrag* frag, std::uint32_t frag_off) {
+        SkbSharedInfo* dsh = skb_shinfo(dst);
+        if (frag && share && dsh->nr_frags < MAX_SKB_FRAGS) {
+          get_page(frag->page);
+          skb_fill_page_desc(dst, dsh->nr_frags, frag->page, frag->offset + frag_off, n);
+          dst->len += n;
+          dst->data_len += n;
+          return true;
+        }
+        if (skb_is_nonlinear(dst) || skb_tailroom(dst) < n) return ok = false;
+        std::memcpy(skb_put(dst, n), p, n);
+        return true;
+      });
+  return ok && left == 0;
 }
 
 }  // namespace
