@@ -482,6 +482,29 @@ TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb,
 
 // --- the entry point -----------------------------------------------------------------------------
 
+namespace {
+
+// pskb_may_pull for a TCP header that reaches into the frags: replace the
+// skb by a linear copy, the IP header kept in front and data at the TCP
+// header. false when the copy fails (the skb is dropped, NOMEM).
+bool tcp_v4_linearize(Stack& st, SkbPtr& skb) {
+  const auto nh_len = static_cast<std::uint32_t>(skb->data - skb_network_header(skb.get()));
+  skb_push(skb.get(), nh_len);
+  SkbPtr lin = skb_copy(skb.get());
+  if (!lin) {
+    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
+    return false;
+  }
+  lin->ifindex = skb->ifindex;
+  skb = std::move(lin);
+  skb_reset_network_header(skb.get());
+  skb_pull(skb.get(), nh_len);
+  skb_reset_transport_header(skb.get());
+  return true;
+}
+
+}  // namespace
+
 void tcp_v4_rcv(Stack& st, SkbPtr skb) {
   TcpStackState& tcp = st.tcp();
   st.mib().inc(MibId::TcpInSegs);
@@ -492,21 +515,7 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_PKT_TOO_SMALL);
     return;
   }
-  if (skb_headlen(skb.get()) < kTcpMinHeaderLen) {
-    std::uint16_t nh_off = skb->network_header;
-    std::uint32_t nh_len = static_cast<std::uint32_t>(skb->data - (skb->head + nh_off));
-    skb_push(skb.get(), nh_len);
-    SkbPtr lin = skb_copy(skb.get());
-    if (!lin) {
-      tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
-      return;
-    }
-    lin->ifindex = skb->ifindex;
-    skb = std::move(lin);
-    skb_reset_network_header(skb.get());
-    skb_pull(skb.get(), nh_len);
-    skb_reset_transport_header(skb.get());
-  }
+  if (skb_headlen(skb.get()) < kTcpMinHeaderLen && !tcp_v4_linearize(st, skb)) return;
   std::uint8_t* th = skb->data;
   const std::uint32_t doff = (th[12] >> 4) * 4u;
   if (doff < kTcpMinHeaderLen || doff > skb->len) {
@@ -515,18 +524,7 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
     return;
   }
   if (skb_headlen(skb.get()) < doff) {
-    std::uint32_t nh_len = static_cast<std::uint32_t>(skb->data - skb_network_header(skb.get()));
-    skb_push(skb.get(), nh_len);
-    SkbPtr lin = skb_copy(skb.get());
-    if (!lin) {
-      tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
-      return;
-    }
-    lin->ifindex = skb->ifindex;
-    skb = std::move(lin);
-    skb_reset_network_header(skb.get());
-    skb_pull(skb.get(), nh_len);
-    skb_reset_transport_header(skb.get());
+    if (!tcp_v4_linearize(st, skb)) return;
     th = skb->data;
   }
   skb_reset_transport_header(skb.get());
