@@ -37,6 +37,7 @@ struct Options {
   std::uint64_t seed = 1;
   int connections = 1;
   bool bidirectional = false;
+  bool zerocopy = false;
   std::string pcap;
   bool json = false;
   bool quiet = false;
@@ -100,6 +101,7 @@ int run(const Options& o) {
   t.size = *size;
   t.connections = o.connections;
   t.bidirectional = o.bidirectional;
+  t.zerocopy = o.zerocopy;
   t.cc = o.cc;
   t.seed = o.seed;
   t.pcap_path = o.pcap;
@@ -187,6 +189,12 @@ int run(const Options& o) {
                 static_cast<unsigned long long>(r.to_server.queue_drops + r.to_client.queue_drops),
                 static_cast<unsigned long long>(r.to_server.loss_drops + r.to_client.loss_drops));
     std::printf("  host      %.2f s wall, %.2f s CPU\n", wall, cpu);
+    if (o.zerocopy) {
+      std::printf("  zerocopy  %llu sends, %llu completed (%llu reported copied)\n",
+                  static_cast<unsigned long long>(r.zerocopy_sends),
+                  static_cast<unsigned long long>(r.zerocopy_completed),
+                  static_cast<unsigned long long>(r.zerocopy_copied));
+    }
     if (r.stalled) std::printf("  STALLED: no progress on the connection\n");
     if (!r.error.empty()) std::printf("  error: %s\n", r.error.c_str());
   }
@@ -225,6 +233,8 @@ sp::tools::Command cmd(
           ->capture_default_str();
       sub.add_option("--conns", o->connections, "parallel connections")->capture_default_str();
       sub.add_flag("--bidir", o->bidirectional, "send in both directions at once");
+      sub.add_flag("--zerocopy", o->zerocopy,
+                   "send with MSG_ZEROCOPY, reusing a buffer once its completions are back");
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
       sub.add_flag("--json", o->json, "one JSON object on stdout");
       sub.add_flag("--quiet", o->quiet, "no progress bar");
