@@ -198,7 +198,10 @@ void __skb_tstamp_tx(SkBuff* orig_skb, Sock* sk, int tstype) {
   if (!sk) return;
   const std::uint32_t tsflags = sk->sk_tsflags;
   const bool tsonly = tsflags & SOF_TIMESTAMPING_OPT_TSONLY;
-  SkbPtr skb = tsonly ? alloc_skb(0) : skb_clone(orig_skb);
+  const bool opt_stats = tsonly && (tsflags & SOF_TIMESTAMPING_OPT_STATS);
+  SkbPtr skb = opt_stats ? tcp_get_timestamping_opt_stats(sk, orig_skb)
+               : tsonly  ? alloc_skb(0)
+                         : skb_clone(orig_skb);
   if (!skb) return;
   if (tsonly) {
     skb_shinfo(skb.get())->tx_flags |= skb_shinfo(orig_skb)->tx_flags & SKBTX_ANY_TSTAMP;
@@ -215,6 +218,7 @@ void __skb_tstamp_tx(SkBuff* orig_skb, Sock* sk, int tstype) {
   serr->ee.ee_errno = ENOMSG;
   serr->ee.ee_origin = SO_EE_ORIGIN_TIMESTAMPING;
   serr->ee.ee_info = static_cast<std::uint32_t>(tstype);
+  serr->opt_stats = opt_stats ? 1 : 0;
   if (tsflags & SOF_TIMESTAMPING_OPT_ID) {
     // TCP keys are byte offsets from the sequence number OPT_ID recorded.
     serr->ee.ee_data = skb_shinfo(skb.get())->tskey - sk->sk_tskey;
@@ -309,6 +313,9 @@ void sock_recv_timestamp(msghdr* msg, const Sock* sk, const SkBuff* skb) {
   tss.ts[0].tv_sec = static_cast<time_t>(skb->tstamp / kNsPerSec);
   tss.ts[0].tv_nsec = static_cast<long>(skb->tstamp % kNsPerSec);
   put_cmsg(msg, SOL_SOCKET, SCM_TIMESTAMPING, sizeof tss, &tss);
+  // With OPT_STATS the report's bytes are the TCP_NLA_* attributes.
+  if (skb->len && SKB_EXT_ERR(const_cast<SkBuff*>(skb))->opt_stats)
+    put_cmsg(msg, SOL_SOCKET, SCM_TIMESTAMPING_OPT_STATS, skb->len, skb->data);
 }
 
 // skb_copy_datagram_msg: the report's bytes into the iovec.

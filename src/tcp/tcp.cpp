@@ -1454,6 +1454,67 @@ void tcp_fragment_tstamp(SkBuff* skb, SkBuff* skb2) {
   TCP_SKB_CB(skb)->txstamp_ack = 0;
 }
 
+namespace {
+// TCP_NLA_REHASH (Linux 6.2), past what the system's linux/tcp.h knows.
+constexpr int kTcpNlaRehash = TCP_NLA_TTL + 1;
+
+// nla_put: one netlink attribute (struct nlattr, then the value, padded to
+// NLA_ALIGNTO) at the end of skb.
+template <typename T>
+void nla_put(SkBuff* skb, int type, T value) {
+  constexpr std::uint16_t len = 4 + sizeof(T);  // NLA_HDRLEN + payload
+  const std::uint16_t t = static_cast<std::uint16_t>(type);
+  std::uint8_t* p = skb_put_zero(skb, (len + 3u) & ~3u);
+  std::memcpy(p, &len, 2);
+  std::memcpy(p + 2, &t, 2);
+  std::memcpy(p + 4, &value, sizeof(T));
+}
+}  // namespace
+
+SkbPtr tcp_get_timestamping_opt_stats(Sock* sk, const SkBuff* orig_skb) {
+  const TcpSock* tp = tcp_sk(sk);
+  const InetConnectionSock* icsk = inet_csk(sk);
+  // 26 attributes of at most 12 bytes each (x86-64 needs no 64-bit padding).
+  SkbPtr stats = alloc_skb(26 * 12);
+  if (!stats) return nullptr;
+  tcp_info_612 info;
+  tcp_get_info_612(sk, &info);
+  SkBuff* s = stats.get();
+  nla_put<std::uint64_t>(s, TCP_NLA_BUSY, info.v.tcpi_busy_time);
+  nla_put<std::uint64_t>(s, TCP_NLA_RWND_LIMITED, info.v.tcpi_rwnd_limited);
+  nla_put<std::uint64_t>(s, TCP_NLA_SNDBUF_LIMITED, info.v.tcpi_sndbuf_limited);
+  nla_put<std::uint64_t>(s, TCP_NLA_DATA_SEGS_OUT, tp->data_segs_out);
+  nla_put<std::uint64_t>(s, TCP_NLA_TOTAL_RETRANS, tp->total_retrans);
+  nla_put<std::uint64_t>(s, TCP_NLA_PACING_RATE, sk->sk_pacing_rate);
+  nla_put<std::uint64_t>(s, TCP_NLA_DELIVERY_RATE, info.v.tcpi_delivery_rate);
+  nla_put<std::uint32_t>(s, TCP_NLA_SND_CWND, tcp_snd_cwnd(tp));
+  nla_put<std::uint32_t>(s, TCP_NLA_REORDERING, tp->reordering);
+  nla_put<std::uint32_t>(s, TCP_NLA_MIN_RTT, tp->rtt_min.v);
+  nla_put<std::uint8_t>(s, TCP_NLA_RECUR_RETRANS, icsk->icsk_retransmits);
+  nla_put<std::uint8_t>(s, TCP_NLA_DELIVERY_RATE_APP_LMT, tp->rate_app_limited ? 1 : 0);
+  nla_put<std::uint32_t>(s, TCP_NLA_SND_SSTHRESH, tp->snd_ssthresh);
+  nla_put<std::uint32_t>(s, TCP_NLA_DELIVERED, tp->delivered);
+  nla_put<std::uint32_t>(s, TCP_NLA_DELIVERED_CE, tp->delivered_ce);
+  nla_put<std::uint32_t>(
+      s, TCP_NLA_SNDQ_SIZE,
+      static_cast<std::uint32_t>(std::max(0, static_cast<int>(tp->write_seq - tp->snd_una))));
+  nla_put<std::uint8_t>(s, TCP_NLA_CA_STATE, icsk->icsk_ca_state);
+  nla_put<std::uint64_t>(s, TCP_NLA_BYTES_SENT, tp->bytes_sent);
+  nla_put<std::uint64_t>(s, TCP_NLA_BYTES_RETRANS, tp->bytes_retrans);
+  nla_put<std::uint32_t>(s, TCP_NLA_DSACK_DUPS, tp->dsack_dups);
+  nla_put<std::uint32_t>(s, TCP_NLA_REORD_SEEN, tp->reord_seen);
+  nla_put<std::uint32_t>(s, TCP_NLA_SRTT, tp->srtt_us >> 3);
+  nla_put<std::uint16_t>(s, TCP_NLA_TIMEOUT_REHASH, 0);  // sendpath never rehashes
+  nla_put<std::uint32_t>(
+      s, TCP_NLA_BYTES_NOTSENT,
+      static_cast<std::uint32_t>(std::max(0, static_cast<int>(tp->write_seq - tp->snd_nxt))));
+  nla_put<std::uint64_t>(s, TCP_NLA_EDT, orig_skb->tstamp);
+  // TCP_NLA_TTL (the ACK's TTL) is left out: tcp_clean_rtx_queue does not
+  // pass the ACK down to tcp_ack_tstamp.
+  nla_put<std::uint32_t>(s, kTcpNlaRehash, 0);
+  return stats;
+}
+
 void tcp_ack_tstamp(Sock* sk, SkBuff* skb, std::uint32_t prior_snd_una) {
   if (!TCP_SKB_CB(skb)->txstamp_ack) return;
   const std::uint32_t tskey = skb_shinfo(skb)->tskey;

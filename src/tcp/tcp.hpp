@@ -465,6 +465,10 @@ int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len);
 // (tcp_clean_rtx_queue, for each skb it looks at).
 void tcp_fragment_tstamp(SkBuff* skb, SkBuff* skb2);
 void tcp_ack_tstamp(Sock* sk, SkBuff* skb, std::uint32_t prior_snd_una);
+// SOF_TIMESTAMPING_OPT_STATS: the connection's state when orig_skb is
+// stamped, as the netlink attributes (TCP_NLA_*) that recvmsg returns in an
+// SCM_TIMESTAMPING_OPT_STATS control message.
+SkbPtr tcp_get_timestamping_opt_stats(Sock* sk, const SkBuff* orig_skb);
 void tcp_wfree(SkBuff* skb);  // skb destructor: TSQ accounting
 // Send what TSQ or pacing held back (tcp_tsq_handler / tcp_pace_kick).
 void tcp_tsq_handler(Sock* sk);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 
 #include "sock/sock_errqueue.hpp"
 #include "tcp_send_fixture.hpp"
@@ -331,6 +332,49 @@ TEST_F(ErrqueueTest, opt_tsonly_reports_carry_no_data) {
   EXPECT_EQ(r.ee.ee_data, 99u);
   r = read_err(fd);
   EXPECT_EQ(r.ee.ee_data, 149u) << "one report per write";
+}
+
+TEST_F(ErrqueueTest, opt_stats_reports_carry_the_connection_state_as_netlink_attributes) {
+  int fd = connected_socket();
+  const int flags = static_cast<int>(SOF_TIMESTAMPING_TX_ACK | SOF_TIMESTAMPING_SOFTWARE |
+                                     SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY |
+                                     SOF_TIMESTAMPING_OPT_STATS);
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags), 0);
+  ASSERT_EQ(write_n(fd, 3000), 3000);
+  ack(tp_of(fd)->snd_nxt);
+
+  alignas(cmsghdr) std::uint8_t ctl[1024] = {};
+  msghdr m{};
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof ctl;
+  ASSERT_EQ(sp::recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT), 0);
+  EXPECT_EQ(m.msg_flags, MSG_ERRQUEUE | MSG_TRUNC) << "the attributes are the report's bytes";
+  std::vector<int> types;
+  std::map<int, std::uint64_t> attr;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    types.push_back(c->cmsg_type);
+    if (c->cmsg_type != SCM_TIMESTAMPING_OPT_STATS) continue;
+    const std::uint8_t* p = CMSG_DATA(c);
+    const std::size_t n = c->cmsg_len - CMSG_LEN(0);
+    for (std::size_t off = 0; off + 4 <= n;) {
+      std::uint16_t len = 0, type = 0;
+      std::memcpy(&len, p + off, 2);
+      std::memcpy(&type, p + off + 2, 2);
+      ASSERT_GE(len, 4);
+      std::uint64_t v = 0;
+      std::memcpy(&v, p + off + 4, std::min<std::size_t>(len - 4u, sizeof v));
+      attr[type] = v;
+      off += (len + 3u) & ~3u;
+    }
+  }
+  EXPECT_EQ(types, (std::vector<int>{SCM_TIMESTAMPING, SCM_TIMESTAMPING_OPT_STATS, IP_RECVERR}));
+  EXPECT_EQ(attr[TCP_NLA_BYTES_SENT], 3000u);
+  EXPECT_EQ(attr[TCP_NLA_DATA_SEGS_OUT], 3u) << "3000 bytes at MSS 1460";
+  EXPECT_EQ(attr[TCP_NLA_SND_CWND], tcp_snd_cwnd(tp_of(fd)));
+  EXPECT_EQ(attr[TCP_NLA_SNDQ_SIZE], 0u) << "acked";
+  EXPECT_EQ(attr[TCP_NLA_TOTAL_RETRANS], 0u);
+  EXPECT_EQ(attr.count(TCP_NLA_TTL), 0u);
+  EXPECT_EQ(attr.size(), 26u) << "every TCP_NLA_* but PAD and TTL";
 }
 
 TEST_F(ErrqueueTest, so_timestamping_opt_id_needs_a_connection_and_stats_need_tsonly) {
