@@ -971,8 +971,8 @@ void tcp_grow_window(Sock* sk, const SkBuff* skb) {
 void tcp_update_scaling_ratio(Sock* sk, const SkBuff* skb) {
   TcpSock* tp = tcp_sk(sk);
   if (!skb->truesize) return;
-  const std::uint64_t val = (static_cast<std::uint64_t>(skb->len) << TCP_RMEM_TO_WIN_SCALE) /
-                            skb->truesize;
+  const std::uint64_t val =
+      (static_cast<std::uint64_t>(skb->len) << TCP_RMEM_TO_WIN_SCALE) / skb->truesize;
   const std::uint8_t old_ratio = tp->scaling_ratio;
   tp->scaling_ratio = static_cast<std::uint8_t>(std::clamp<std::uint64_t>(val, 1, 255));
   if (tp->scaling_ratio == old_ratio) return;
@@ -1222,14 +1222,82 @@ bool tcp_prune_ofo_queue(Sock* sk, const SkBuff* in_skb) {
   return pruned;
 }
 
+// Free one skb whose bytes are all in the collapsed copy (tcp_collapse_one);
+// returns the next one on the queue.
+SkBuff* tcp_collapse_one(Sock* sk, SkBuff* skb) {
+  SkBuff* next = sk->sk_receive_queue.next(skb);
+  consume_skb(sk->sk_receive_queue.unlink(skb));
+  mib_of(sk).inc(MibId::TcpExtTCPRcvCollapsed);
+  return next;
+}
+
+// Copy the unread bytes of the receive queue, from the first skb that wastes
+// memory, into page-sized skbs (tcp_collapse on sk_receive_queue, for
+// [copied_seq, rcv_nxt)): a queue of frames that each cost three times their
+// payload shrinks to about its payload, so the window we offered fits again
+// without dropping anything. Stops at a SYN or FIN skb, as Linux.
+void tcp_collapse_receive_queue(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  SkbQueue& q = sk->sk_receive_queue;
+  std::uint32_t start = tp->copied_seq;
+  const std::uint32_t end = tp->rcv_nxt;
+  // The first skb worth copying: bloated, or holding bytes already read.
+  SkBuff* skb = q.peek();
+  while (skb) {
+    const TcpSkbCb* cb = TCP_SKB_CB(skb);
+    if (!before(start, cb->end_seq)) {  // nothing unread in it
+      skb = tcp_collapse_one(sk, skb);
+      continue;
+    }
+    if (cb->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN)) return;
+    if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) > static_cast<int>(skb->len) ||
+        before(cb->seq, start))
+      break;
+    start = cb->end_seq;
+    skb = q.next(skb);
+  }
+  if (!skb) return;
+  // Page-sized copies, as Linux's SKB_MAX_ORDER(0, 0) skbs.
+  constexpr std::uint32_t kCollapseSize = 4096;
+  while (before(start, end)) {
+    std::uint32_t copy = std::min(kCollapseSize, end - start);
+    SkbPtr nskb = alloc_skb(copy);
+    if (!nskb) return;
+    std::memcpy(nskb->cb, skb->cb, sizeof(skb->cb));
+    TCP_SKB_CB(nskb.get())->seq = TCP_SKB_CB(nskb.get())->end_seq = start;
+    TcpSkbCb* ncb = TCP_SKB_CB(nskb.get());
+    SkBuff* n = nskb.get();
+    skb_set_owner_r(n, sk);
+    q.insert_before(skb, std::move(nskb));
+    while (copy > 0) {
+      const TcpSkbCb* cb = TCP_SKB_CB(skb);
+      const std::uint32_t offset = start - cb->seq;
+      const std::int32_t size = static_cast<std::int32_t>(cb->end_seq - start);
+      if (size > 0) {
+        const std::uint32_t take = std::min(copy, static_cast<std::uint32_t>(size));
+        skb_copy_bits(skb, offset, skb_put(n, take), take);
+        ncb->end_seq += take;
+        copy -= take;
+        start += take;
+      }
+      if (!before(start, cb->end_seq)) {
+        skb = tcp_collapse_one(sk, skb);
+        if (!skb || (TCP_SKB_CB(skb)->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN))) return;
+      }
+    }
+  }
+}
+
 // The receive buffer is over its limit (tcp_prune_queue): first try to grow
-// it, then sacrifice out-of-order data. Returns -1 when in_skb still does not
-// fit and must be dropped. (Linux would also collapse the queues into
-// compact skbs before pruning; sendpath does not, so it prunes sooner.)
+// it, then compact the receive queue, then sacrifice out-of-order data.
+// Returns -1 when in_skb still does not fit and must be dropped. (Linux
+// also collapses the out-of-order queue; sendpath prunes it instead.)
 int tcp_prune_queue(Sock* sk, const SkBuff* in_skb) {
   TcpSock* tp = tcp_sk(sk);
   mib_of(sk).inc(MibId::TcpExtPruneCalled);
   if (sk->sk_rmem_alloc >= sk->sk_rcvbuf) tcp_clamp_window(sk);
+  if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
+  if (!sk->sk_receive_queue.empty()) tcp_collapse_receive_queue(sk);
   if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
   tcp_prune_ofo_queue(sk, in_skb);
   if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;

@@ -28,22 +28,25 @@ class ReceiveMemoryTest : public TcpRecvTest {
 
   // A full-sized data segment at peer offset `off`, received into a buffer
   // of `buffer` bytes (what a device allocates per frame; 0 = just the frame).
-  void segment(std::uint32_t off, std::uint32_t buffer = 0, std::uint32_t len = kMss) {
+  // Payload bytes are `fill`, so a reader can tell segments apart.
+  void segment(std::uint32_t off, std::uint32_t buffer = 0, std::uint32_t len = kMss,
+               std::uint8_t fill = 'x') {
     SkbPtr skb = make_rx_skb(
-        tcp_pkt(in_flow(), ".", peer_nxt_ + off, our_isn_ + 1, 65535, {}, payload_of(len)));
+        tcp_pkt(in_flow(), ".", peer_nxt_ + off, our_isn_ + 1, 65535, {}, payload_of(len, fill)));
     ASSERT_NE(skb, nullptr);
     if (buffer) skb->truesize = SKB_TRUESIZE(buffer);
     tcp_v4_rcv(st_, std::move(skb));
   }
 
   // The application reads everything queued.
-  std::size_t read_all() {
+  std::size_t read_all(std::vector<std::uint8_t>* out = nullptr) {
     std::vector<std::uint8_t> buf(1 << 20);
     iovec iov{buf.data(), buf.size()};
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     const int n = tcp_recvmsg(sk_, &m, buf.size(), MSG_DONTWAIT, nullptr);
+    if (out && n > 0) out->assign(buf.begin(), buf.begin() + n);
     return n > 0 ? static_cast<std::size_t>(n) : 0;
   }
 
@@ -132,6 +135,41 @@ TEST_F(ReceiveMemoryTest,
   EXPECT_EQ(last_sent().ack, sk_->rcv_nxt);
   EXPECT_TRUE(last_sent().sack.empty());
   EXPECT_EQ(read_all(), static_cast<std::size_t>(sk_->rcv_nxt - peer_nxt_));
+}
+
+// Unread frames that each cost three times their payload, a buffer the user
+// fixed: the receive queue is copied into page-sized skbs (tcp_collapse) to
+// make room, and the next in-order segment is taken. The reader gets every
+// byte, in order, across the copy -- including the rest of a segment it had
+// half read.
+TEST_F(ReceiveMemoryTest, unread_bloated_frames_are_collapsed_to_take_the_next_segment) {
+  for (std::uint32_t i = 0; i < 8; ++i)
+    segment(i * kMss, 4096, kMss, static_cast<std::uint8_t>('a' + i));
+  {
+    // The reader takes 100 bytes of the first segment.
+    std::vector<std::uint8_t> buf(100);
+    iovec iov{buf.data(), buf.size()};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    ASSERT_EQ(tcp_recvmsg(sk_, &m, buf.size(), MSG_DONTWAIT, nullptr), 100);
+  }
+  lock_rcvbuf(sk_->sk_rmem_alloc - 1);
+  const int before = sk_->sk_rmem_alloc;
+  segment(8 * kMss, 4096, kMss, 'i');
+  EXPECT_EQ(memory_drops(), 0u);
+  EXPECT_GT(mib(MibId::TcpExtTCPRcvCollapsed), 0u);
+  EXPECT_EQ(sk_->rcv_nxt, peer_nxt_ + 9 * kMss);
+  EXPECT_LT(sk_->sk_rmem_alloc, before) << "the copy costs less than the frames it replaced";
+  std::vector<std::uint8_t> got;
+  ASSERT_EQ(read_all(&got), 9u * kMss - 100);
+  for (std::uint32_t i = 0; i < 9; ++i) {
+    const std::size_t from = i == 0 ? 0 : i * kMss - 100;
+    const std::size_t to = (i + 1) * kMss - 100;
+    for (std::size_t k = from; k < to; ++k) {
+      ASSERT_EQ(got[k], 'a' + i) << "byte " << k;
+    }
+  }
 }
 
 // No memory, nothing to prune, and the reader still has data to take: the
