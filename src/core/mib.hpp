@@ -48,7 +48,8 @@ namespace sp {
   X(TcpExtPAWSOldAck) X(TcpExtTCPRcvQFull) X(TcpExtTCPMTUPFail) X(TcpExtTCPMTUPSuccess) \
   X(TcpExtBeyondWindow) X(TcpExtTSECRRejected) X(TcpExtOutOfWindowIcmps)                \
   X(TcpExtLockDroppedIcmps) X(TcpExtTCPACKSkippedSynRecv) X(TcpExtTCPSackMerged)        \
-  X(TcpExtTCPSackShifted) X(TcpExtTCPSackShiftFallback)
+  X(TcpExtTCPSackShifted) X(TcpExtTCPSackShiftFallback)                                \
+  X(TcpExtTCPDSACKIgnoredDubious) X(TcpExtTCPDSACKRecvSegs) X(TcpExtTCPDeliveredCE)
 // clang-format on
 
 enum class MibId : std::uint16_t {

@@ -211,7 +211,7 @@ void tcp_v4_destroy_sock(Sock* sk) {
   tcp_cleanup_congestion_control(sk);
   while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
   while (SkBuff* skb = tp->tcp_rtx_queue.first())
-    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+    sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
   tp->out_of_order_queue.purge();
   sk->sk_receive_queue.purge();
   tp->highest_sack = nullptr;
@@ -936,7 +936,7 @@ int tcp_disconnect(Sock* sk, int flags) {
   tp->urg_data = 0;
   while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
   while (SkBuff* skb = tp->tcp_rtx_queue.first())
-    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+    sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
   tp->out_of_order_queue.purge();
   tp->ooo_last_skb = nullptr;
   tp->highest_sack = nullptr;

@@ -253,6 +253,14 @@ inline SkBuff* tcp_rtx_queue_head(const Sock* sk) {
 inline SkBuff* tcp_rtx_queue_tail(const Sock* sk) {
   return const_cast<TcpSock*>(tcp_sk(sk))->tcp_rtx_queue.last();
 }
+// Take skb out of the retransmit queue (and the transmit-ordered list);
+// the caller frees it (tcp_rtx_queue_unlink).
+inline SkbPtr tcp_rtx_queue_unlink(Sock* sk, SkBuff* skb) {
+  TcpSock* tp = tcp_sk(sk);
+  if (skb->list_hook.is_linked())
+    tp->tsorted_sent_queue.erase(tp->tsorted_sent_queue.iterator_to(*skb));
+  return tp->tcp_rtx_queue.erase(skb);
+}
 inline bool tcp_skb_is_last(const Sock* sk, const SkBuff* skb) {
   return tcp_write_queue_tail(sk) == skb;
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "wire/tcp.hpp"
@@ -273,7 +274,7 @@ void tcp_write_queue_purge(Sock* sk) {
   tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
   while (SkbPtr skb = sk->sk_write_queue.dequeue()) sk_wmem_free_skb(sk, std::move(skb));
   while (SkBuff* skb = tp->tcp_rtx_queue.first())
-    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+    sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
   sk_mem_reclaim(sk);
   tp->packets_out = 0;
   tp->retrans_out = 0;
@@ -392,9 +393,12 @@ void tcp_update_rtt_min(Sock* sk, std::uint32_t rtt_us) {
 // Take an RTT sample (tcp_ack_update_rtt). Karn's rule: a sample from
 // retransmitted data is ambiguous and is not taken (seq_rtt_us < 0); then a
 // timestamp echo (RFC 7323 4.1) still gives an unambiguous measurement.
-bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long* ca_rtt_us) {
+bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long sack_rtt_us, long* ca_rtt_us) {
   TcpSock* tp = tcp_sk(sk);
-  if (seq_rtt_us < 0 && tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr && (flag & FLAG_DATA_ACKED)) {
+  // A SACK of never-retransmitted data measures as well as a cumulative ACK.
+  if (seq_rtt_us < 0) seq_rtt_us = sack_rtt_us;
+  if (seq_rtt_us < 0 && tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr &&
+      (flag & (FLAG_DATA_ACKED | FLAG_SYN_ACKED))) {
     std::uint32_t delta_ms = tcp_time_stamp_ms(sk) - tp->rx_opt.rcv_tsecr;
     if (static_cast<std::int32_t>(delta_ms) >= 0 && delta_ms < 60 * 1000) {
       seq_rtt_us = static_cast<long>(delta_ms) * 1000;
@@ -402,7 +406,7 @@ bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long* ca_rtt_us) {
     }
   }
   if (seq_rtt_us < 0) return false;
-  tcp_update_rtt_min(sk, static_cast<std::uint32_t>(seq_rtt_us));
+  tcp_update_rtt_min(sk, static_cast<std::uint32_t>(*ca_rtt_us >= 0 ? *ca_rtt_us : seq_rtt_us));
   tcp_rtt_estimator(sk, seq_rtt_us);
   tcp_set_rto(sk);
   // A valid sample ends any exponential backoff (RFC 6298 5.7).
@@ -410,11 +414,19 @@ bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long* ca_rtt_us) {
   return true;
 }
 
+// The ACK echoes a timestamp older than skb's retransmission: it answers
+// the original, so the retransmission was spurious (tcp_skb_spurious_retrans).
+bool tcp_skb_spurious_retrans(const TcpSock* tp, const SkBuff* skb) {
+  return (TCP_SKB_CB(skb)->sacked & TCPCB_RETRANS) && tp->rx_opt.saw_tstamp &&
+         tp->rx_opt.rcv_tsecr &&
+         before(tp->rx_opt.rcv_tsecr, static_cast<std::uint32_t>(skb->tstamp / kNsPerMs));
+}
+
 }  // namespace
 
 void tcp_synack_rtt_meas(Sock* sk, long rtt_us) {
   long ca_rtt_us = rtt_us;
-  tcp_ack_update_rtt(sk, FLAG_SYN_ACKED | FLAG_DATA_ACKED, rtt_us, &ca_rtt_us);
+  tcp_ack_update_rtt(sk, FLAG_SYN_ACKED | FLAG_DATA_ACKED, rtt_us, -1, &ca_rtt_us);
 }
 
 void tcp_rearm_rto(Sock* sk) {
@@ -475,172 +487,102 @@ std::uint32_t tcp_ca_ssthresh(Sock* sk) {
   return ca ? ca->ssthresh(sk) : tcp_reno_ssthresh(sk);
 }
 
-// Mark every outstanding segment lost from `from` on (all of them after an
-// RTO; the head only for a fast retransmit).
-void tcp_mark_lost(Sock* sk, SkBuff* skb, bool only_one) {
-  TcpSock* tp = tcp_sk(sk);
-  for (; skb; skb = tp->tcp_rtx_queue.next(skb)) {
-    TcpSkbCb* cb = TCP_SKB_CB(skb);
-    if (cb->sacked & TCPCB_SACKED_RETRANS) {
-      // The retransmission is presumed lost as well.
-      cb->sacked &= static_cast<std::uint8_t>(~TCPCB_SACKED_RETRANS);
-      tp->retrans_out -= std::min(tp->retrans_out, static_cast<std::uint32_t>(tcp_skb_pcount(skb)));
-    }
-    if (!(cb->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))) {
-      // Fast retransmit repairs one segment (tcp_mark_head_lost): split a
-      // multi-segment skb so only its first MSS is marked and resent.
-      if (only_one && tcp_skb_pcount(skb) > 1) {
-        const unsigned mss =
-            tcp_skb_mss(skb) ? static_cast<unsigned>(tcp_skb_mss(skb)) : tcp_current_mss(sk);
-        if (skb->len > mss) tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb, mss, mss);
-      }
-      cb->sacked |= TCPCB_LOST;
-      tp->lost_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
-      tp->lost += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
-    }
-    if (only_one) break;
-  }
-  tp->retransmit_skb_hint = nullptr;
-}
-
 }  // namespace
 
 // RFC 5681 3.1 / RFC 6298 5.5: after an RTO, ssthresh = what the algorithm
 // says, cwnd = 1 (loss window), and everything outstanding is presumed lost
-// and retransmitted in order as ACKs come back (go-back-N without SACK).
+// (tcp_timeout_mark_lost) and retransmitted in order as ACKs come back.
 void tcp_enter_loss(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
+  tcp_timeout_mark_lost(sk);
   // A new loss episode (not a repeated RTO inside one) lowers ssthresh.
   if (icsk->icsk_ca_state <= TCP_CA_Disorder || !after(tp->high_seq, tp->snd_una) ||
       (icsk->icsk_ca_state == TCP_CA_Loss && !icsk->icsk_retransmits)) {
-    tp->prior_ssthresh = tp->snd_ssthresh;
+    tp->prior_ssthresh = tcp_in_cwnd_reduction(sk)
+                             ? tp->snd_ssthresh
+                             : std::max(tp->snd_ssthresh, (tp->snd_cwnd >> 1) + (tp->snd_cwnd >> 2));
     tp->prior_cwnd = tp->snd_cwnd;
     tp->snd_ssthresh = tcp_ca_ssthresh(sk);
     tcp_ca_event(sk, CA_EVENT_LOSS);
+    tcp_init_undo(tp);
   }
-  tp->snd_cwnd = 1;
+  tp->snd_cwnd = tcp_packets_in_flight(tp) + 1;
   tp->snd_cwnd_cnt = 0;
   tp->snd_cwnd_stamp = tcp_jiffies32(sk);
-  tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), false);
-  tp->undo_marker = 0;
+  // Many duplicates and still an RTO: the reordering estimate was too high.
+  const std::uint32_t reordering = static_cast<std::uint32_t>(sk->stack->sysctl().tcp_reordering);
+  if (icsk->icsk_ca_state <= TCP_CA_Disorder && tp->sacked_out >= reordering)
+    tp->reordering = std::min(tp->reordering, reordering);
   tcp_set_ca_state(sk, TCP_CA_Loss);
   tp->high_seq = tp->snd_nxt;
-  tp->dup_ack_counter = 0;
+  tp->tlp_high_seq = 0;
+}
+
+// The RTO was spurious (the ACK echoes a timestamp from before the first
+// retransmission, or every retransmission was D-SACKed): restore cwnd and
+// the unmarked losses.
+bool tcp_try_undo_loss(Sock* sk, bool frto_undo) {
+  TcpSock* tp = tcp_sk(sk);
+  if (frto_undo || tcp_may_undo(tp)) {
+    tcp_undo_cwnd_reduction(sk, true);
+    mib_of(sk).inc(MibId::TcpExtTCPLossUndo);
+    if (frto_undo) mib_of(sk).inc(MibId::TcpExtTCPSpuriousRTOs);
+    inet_csk(sk)->icsk_retransmits = 0;
+    if (tcp_is_non_sack_preventing_reopen(sk)) return true;
+    if (frto_undo || tcp_is_sack(tp)) {
+      tcp_set_ca_state(sk, TCP_CA_Open);
+      tp->is_sack_reneg = false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// An ACK in the Loss state (after an RTO): recovered once snd_una passes
+// high_seq; without SACK duplicate ACKs still count segments that left.
+void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* /*rexmit*/) {
+  TcpSock* tp = tcp_sk(sk);
+  const bool recovered = !before(tp->snd_una, tp->high_seq);
+  if ((flag & FLAG_SND_UNA_ADVANCED) && tcp_try_undo_loss(sk, false)) return;
+  if (recovered) {
+    tcp_try_undo_recovery(sk);
+    return;
+  }
+  if (tcp_is_reno(tp)) {
+    if (after(tp->snd_nxt, tp->high_seq) && num_dupack)
+      tcp_add_reno_sack(sk, num_dupack, flag & FLAG_ECE);
+    else if (flag & FLAG_SND_UNA_ADVANCED)
+      tcp_reset_reno_sack(tp);
+  }
 }
 
 namespace {
 
-// Fast retransmit (RFC 5681 3.2) on the third duplicate ACK, with NewReno's
-// partial-ACK rule (RFC 6582): a partial ACK during recovery retransmits the
-// next hole at once. SACK-based recovery, RACK and PRR come with the
-// recovery issue; this keeps a lossy transfer from waiting for an RTO per
-// loss.
-void tcp_enter_recovery(Sock* sk) {
-  TcpSock* tp = tcp_sk(sk);
-  mib_of(sk).inc(MibId::TcpExtTCPRenoRecovery);
-  tp->prior_ssthresh = tp->snd_ssthresh;
-  tp->prior_cwnd = tp->snd_cwnd;
-  tp->snd_ssthresh = tcp_ca_ssthresh(sk);
-  tp->snd_cwnd = tp->snd_ssthresh;
-  tp->snd_cwnd_cnt = 0;
-  tp->high_seq = tp->snd_nxt;
-  tcp_set_ca_state(sk, TCP_CA_Recovery);
-  tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), true);
-  mib_of(sk).inc(MibId::TcpExtTCPFastRetrans);
+// RFC 6937 / RFC 5681: PRR sizes cwnd while recovering; otherwise the
+// algorithm grows it for ACKs that made progress (tcp_cong_control).
+// With deep reordering (reordering above the sysctl) SACKed data counts as
+// progress too (tcp_may_raise_cwnd).
+bool tcp_may_raise_cwnd(const Sock* sk, int flag) {
+  if (tcp_sk(sk)->reordering > static_cast<std::uint32_t>(sk->stack->sysctl().tcp_reordering))
+    return flag & (FLAG_DATA_ACKED | FLAG_SYN_ACKED | FLAG_DATA_SACKED);
+  return flag & FLAG_DATA_ACKED;
 }
 
-// Without a SACK scoreboard each duplicate ACK stands for one segment that
-// left the network (RFC 5681 3.2 step 4's window inflation, as Linux's
-// tcp_add_reno_sack): counting it in sacked_out lets the pipe estimate
-// (tcp_packets_in_flight) fall, so retransmissions and new data may go.
-void tcp_add_reno_sack(TcpSock* tp) {
-  tp->sacked_out++;
-  // Never more "sacked" than the segments that are not holes.
-  const std::uint32_t holes = std::max(tp->lost_out, 1u);
-  if (tp->sacked_out + holes > tp->packets_out)
-    tp->sacked_out = tp->packets_out > holes ? tp->packets_out - holes : 0;
-}
-
-// A cumulative ACK covered `acked` segments: all but the hole it filled had
-// already been counted by their duplicate ACKs.
-void tcp_remove_reno_sacks(TcpSock* tp, std::uint32_t acked) {
-  if (acked > 0) tp->sacked_out -= std::min(acked - 1, tp->sacked_out);
-  if (tp->sacked_out + tp->lost_out > tp->packets_out)
-    tp->sacked_out = tp->packets_out > tp->lost_out ? tp->packets_out - tp->lost_out : 0;
-}
-
-void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, bool is_dupack, int flag,
-                           std::uint32_t pkts_acked) {
-  TcpSock* tp = tcp_sk(sk);
-  InetConnectionSock* icsk = inet_csk(sk);
-
-  if (icsk->icsk_ca_state == TCP_CA_Recovery || icsk->icsk_ca_state == TCP_CA_Loss) {
-    if (!before(tp->snd_una, tp->high_seq)) {
-      // Everything outstanding at the start of the episode is acknowledged.
-      if (icsk->icsk_ca_state == TCP_CA_Recovery) {
-        tp->snd_cwnd = std::max(std::min(tp->snd_cwnd, tp->snd_ssthresh), 2u);
-        tcp_ca_event(sk, CA_EVENT_COMPLETE_CWR);
-      }
-      tcp_set_ca_state(sk, TCP_CA_Open);
-      tp->sacked_out = 0;
-      tp->dup_ack_counter = 0;
-      return;
-    }
-    if (icsk->icsk_ca_state == TCP_CA_Loss) {
-      // Go-back-N after an RTO: duplicates still mean segments left.
-      if (is_dupack && after(tp->snd_nxt, tp->high_seq))
-        tcp_add_reno_sack(tp);
-      else if (flag & FLAG_SND_UNA_ADVANCED)
-        tp->sacked_out = 0;
-      return;
-    }
-    if (after(tp->snd_una, prior_snd_una)) {
-      // NewReno partial ACK (RFC 6582 3.2): the new head was lost too.
-      tcp_remove_reno_sacks(tp, pkts_acked);
-      tcp_mark_lost(sk, tp->tcp_rtx_queue.first(), true);
-    } else if (is_dupack) {
-      tcp_add_reno_sack(tp);
-    }
-    return;
-  }
-
-  if (flag & FLAG_SND_UNA_ADVANCED) {
-    tp->dup_ack_counter = 0;
-    tp->sacked_out = 0;
-    if (icsk->icsk_ca_state == TCP_CA_Disorder) tcp_set_ca_state(sk, TCP_CA_Open);
-    return;
-  }
-  if (!is_dupack) return;
-  if (tp->dup_ack_counter < 255) tp->dup_ack_counter++;
-  tcp_add_reno_sack(tp);
-  if (icsk->icsk_ca_state == TCP_CA_Open) tcp_set_ca_state(sk, TCP_CA_Disorder);
-  const std::uint32_t thresh =
-      static_cast<std::uint32_t>(std::max(sk->stack->sysctl().tcp_reordering, 1));
-  if (tp->dup_ack_counter >= thresh && tp->packets_out) tcp_enter_recovery(sk);
-}
-
-// The ACK moved us forward: grow cwnd (tcp_cong_control / tcp_cong_avoid).
-void tcp_cong_control(Sock* sk, std::uint32_t ack, std::uint32_t acked_sacked, int flag) {
-  const InetConnectionSock* icsk = inet_csk(sk);
-  const TcpCongestionOps* ca = icsk->icsk_ca_ops;
+void tcp_cong_control(Sock* sk, std::uint32_t ack, std::uint32_t acked_sacked, int flag,
+                      const RateSample* rs) {
+  const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
   if (ca && ca->cong_control) {
-    RateSample rs;
-    rs.acked_sacked = acked_sacked;
-    ca->cong_control(sk, ack, flag, &rs);
+    ca->cong_control(sk, ack, flag, rs);
     return;
   }
-  // No growth while recovering; and only for ACKs that delivered data in
-  // order (tcp_may_raise_cwnd).
-  if (icsk->icsk_ca_state == TCP_CA_Open && (flag & FLAG_DATA_ACKED) && acked_sacked) {
+  if (tcp_in_cwnd_reduction(sk)) {
+    tcp_cwnd_reduction(sk, static_cast<int>(acked_sacked), rs->losses, flag);
+  } else if (tcp_may_raise_cwnd(sk, flag)) {
     if (ca && ca->cong_avoid)
       ca->cong_avoid(sk, ack, acked_sacked);
     else
       tcp_reno_cong_avoid(sk, ack, acked_sacked);
-  } else if (icsk->icsk_ca_state == TCP_CA_Loss && (flag & FLAG_DATA_ACKED) && acked_sacked) {
-    // After an RTO the window restarts in slow start up to ssthresh.
-    TcpSock* tp = tcp_sk(sk);
-    if (tcp_in_slow_start(tp)) tcp_slow_start(tp, acked_sacked);
   }
   tcp_update_pacing_rate(sk);
 }
@@ -686,47 +628,59 @@ int tcp_ack_update_window(Sock* sk, const SkBuff* skb, std::uint32_t ack, std::u
 }
 
 // Free what the ACK covers from the retransmit queue, count what it
-// delivered and take an RTT sample (tcp_clean_rtx_queue).
-int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_snd_una, std::uint32_t* pkts_acked_out) {
+// delivered, feed RACK and the rate sampler, and take an RTT sample
+// (tcp_clean_rtx_queue).
+int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_fack, std::uint32_t prior_snd_una,
+                        TcpSacktagState* sack, bool ece_ack) {
   TcpSock* tp = tcp_sk(sk);
-  const std::uint64_t now_us = tcp_clock_us(sk);
+  const std::uint32_t prior_sacked = tp->sacked_out;
+  std::uint32_t reord = tp->snd_nxt;  // lowest acked, never retransmitted, un-SACKed seq
   std::uint64_t first_ackt = 0, last_ackt = 0;
   std::uint32_t pkts_acked = 0;
+  bool fully_acked = true;
   int flag = 0;
+  SkBuff* skb = tp->tcp_rtx_queue.first();
 
-  while (SkBuff* skb = tp->tcp_rtx_queue.first()) {
+  while (skb) {
     TcpSkbCb* scb = TCP_SKB_CB(skb);
+    const std::uint32_t start_seq = scb->seq;
     const std::uint8_t sacked = scb->sacked;
     std::uint32_t acked_pcount;
-    bool fully_acked = true;
 
     tcp_ack_tstamp(sk, skb, prior_snd_una);
     if (after(scb->end_seq, tp->snd_una)) {
       // Partly acknowledged: only a multi-segment skb can be trimmed.
       if (tcp_skb_pcount(skb) == 1 || !after(tp->snd_una, scb->seq)) break;
-      int before_pcount = tcp_skb_pcount(skb);
+      const int before_pcount = tcp_skb_pcount(skb);
       if (tcp_trim_head(sk, skb, tp->snd_una - scb->seq)) break;
-      int after_pcount = tcp_skb_pcount(skb);
-      if (after_pcount >= before_pcount) break;
-      acked_pcount = static_cast<std::uint32_t>(before_pcount - after_pcount);
+      if (tcp_skb_pcount(skb) >= before_pcount) break;
+      acked_pcount = static_cast<std::uint32_t>(before_pcount - tcp_skb_pcount(skb));
       fully_acked = false;
     } else {
       acked_pcount = static_cast<std::uint32_t>(tcp_skb_pcount(skb));
     }
 
     if (sacked & TCPCB_RETRANS) {
-      if (sacked & TCPCB_SACKED_RETRANS) tp->retrans_out -= std::min(tp->retrans_out, acked_pcount);
+      if (sacked & TCPCB_SACKED_RETRANS) tp->retrans_out -= acked_pcount;
       flag |= FLAG_RETRANS_DATA_ACKED;
     } else if (!(sacked & TCPCB_SACKED_ACKED)) {
       last_ackt = tcp_skb_timestamp_us(skb);
       if (!first_ackt) first_ackt = last_ackt;
+      if (before(start_seq, reord)) reord = start_seq;
+      if (!after(scb->end_seq, tp->high_seq)) flag |= FLAG_ORIG_SACK_ACKED;
     }
-    if (sacked & TCPCB_SACKED_ACKED) tp->sacked_out -= std::min(tp->sacked_out, acked_pcount);
-    if (sacked & TCPCB_LOST) tp->lost_out -= std::min(tp->lost_out, acked_pcount);
+    if (sacked & TCPCB_SACKED_ACKED) {
+      tp->sacked_out -= acked_pcount;
+    } else if (tcp_is_sack(tp)) {
+      tcp_count_delivered(tp, acked_pcount, ece_ack);
+      if (!tcp_skb_spurious_retrans(tp, skb))
+        tcp_rack_advance(tp, sacked, scb->end_seq, tcp_skb_timestamp_us(skb));
+    }
+    if (sacked & TCPCB_LOST) tp->lost_out -= acked_pcount;
 
-    tp->packets_out -= std::min(tp->packets_out, acked_pcount);
+    tp->packets_out -= acked_pcount;
     pkts_acked += acked_pcount;
-    tp->delivered += acked_pcount;
+    tcp_rate_skb_delivered(sk, skb, sack->rate);
 
     if (!(scb->tcp_flags & TCPHDR_SYN)) {
       flag |= FLAG_DATA_ACKED;
@@ -736,36 +690,64 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_snd_una, std::uint32_t* pk
     }
     if (!fully_acked) break;
 
+    SkBuff* next = tp->tcp_rtx_queue.next(skb);
     if (tp->retransmit_skb_hint == skb) tp->retransmit_skb_hint = nullptr;
     if (tp->lost_skb_hint == skb) tp->lost_skb_hint = nullptr;
-    if (tp->highest_sack == skb) tp->highest_sack = nullptr;
-    sk_wmem_free_skb(sk, tp->tcp_rtx_queue.erase(skb));
+    tcp_highest_sack_replace(sk, skb, next);
+    sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
+    skb = next;
   }
   // Everything sent is acknowledged: busy only if unsent data remains.
   if (tcp_rtx_queue_empty(sk)) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
 
-  if (after(tp->snd_una, prior_snd_una)) flag |= FLAG_SET_XMIT_TIMER;  // new data acked: rearm
+  if (!skb) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
+  if (between(tp->snd_up, prior_snd_una, tp->snd_una)) tp->snd_up = tp->snd_una;
+  // The new head was SACKed: snd_una moved into SACKed data, so the
+  // receiver may have reneged.
+  if (skb && (TCP_SKB_CB(skb)->sacked & TCPCB_SACKED_ACKED)) flag |= FLAG_SACK_RENEGING;
 
   // Karn: with a retransmitted skb among those acked the sample could
   // belong to either transmission; only timestamps may then measure.
-  long seq_rtt_us = -1, ca_rtt_us = -1;
+  const std::uint64_t now_us = tp->tcp_mstamp;
+  long seq_rtt_us = -1, sack_rtt_us = -1, ca_rtt_us = -1;
   if (first_ackt && !(flag & FLAG_RETRANS_DATA_ACKED)) {
-    seq_rtt_us = static_cast<long>(now_us - first_ackt);
-    ca_rtt_us = static_cast<long>(now_us - last_ackt);
+    seq_rtt_us = static_cast<long>(tcp_stamp_us_delta(now_us, first_ackt));
+    ca_rtt_us = static_cast<long>(tcp_stamp_us_delta(now_us, last_ackt));
   }
-  const bool rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, &ca_rtt_us);
+  if (sack->first_sackt) {
+    sack_rtt_us = static_cast<long>(tcp_stamp_us_delta(now_us, sack->first_sackt));
+    ca_rtt_us = static_cast<long>(tcp_stamp_us_delta(now_us, sack->last_sackt));
+  }
+  const bool rtt_update = tcp_ack_update_rtt(sk, flag, seq_rtt_us, sack_rtt_us, &ca_rtt_us);
+  sack->rate->rtt_us = static_cast<std::int32_t>(ca_rtt_us);
 
-  if (pkts_acked) {
-    const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
-    if (ca && ca->pkts_acked) {
-      AckSample sample;
-      sample.pkts_acked = pkts_acked;
-      sample.rtt_us = rtt_update ? static_cast<std::int32_t>(ca_rtt_us) : -1;
-      sample.in_flight = tcp_packets_in_flight(tp);
-      ca->pkts_acked(sk, &sample);
+  if (flag & (FLAG_DATA_ACKED | FLAG_SYN_ACKED)) {
+    flag |= FLAG_SET_XMIT_TIMER;  // set TLP or RTO timer
+    if (tcp_is_reno(tp)) {
+      tcp_remove_reno_sacks(sk, static_cast<int>(pkts_acked), ece_ack);
+      // A retransmission was acked: NewReno cannot tell whether the
+      // original arrived, so F-RTO must not take this as evidence.
+      if (flag & FLAG_RETRANS_DATA_ACKED) flag &= ~FLAG_ORIG_SACK_ACKED;
+    } else {
+      // Non-retransmitted data below the highest SACK arrived late.
+      if (before(reord, prior_fack)) tcp_check_sack_reordering(sk, reord, 0);
+      const int delta = static_cast<int>(prior_sacked - tp->sacked_out);
+      tp->lost_cnt_hint -= std::min(tp->lost_cnt_hint, delta);
     }
+  } else if (skb && rtt_update && sack_rtt_us >= 0 &&
+             sack_rtt_us > static_cast<long>(tcp_stamp_us_delta(now_us, tcp_skb_timestamp_us(skb)))) {
+    // The head was sent after the SACKed skb: rearm for it.
+    flag |= FLAG_SET_XMIT_TIMER;
   }
-  *pkts_acked_out = pkts_acked;
+
+  const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
+  if (ca && ca->pkts_acked) {
+    AckSample sample;
+    sample.pkts_acked = pkts_acked;
+    sample.rtt_us = sack->rate->rtt_us;
+    sample.in_flight = tp->mss_cache * (tp->delivered - sack->rate->prior_delivered);
+    ca->pkts_acked(sk, &sample);
+  }
   return flag;
 }
 
@@ -787,6 +769,39 @@ void tcp_ack_probe(Sock* sk) {
   }
 }
 
+// Retransmit what recovery marked lost (REXMIT_LOST), or first new data
+// (REXMIT_NEW, F-RTO) (tcp_xmit_recovery).
+void tcp_xmit_recovery(Sock* sk, int rexmit) {
+  TcpSock* tp = tcp_sk(sk);
+  if (rexmit == REXMIT_NONE || sk->sk_state == TCP_SYN_SENT) return;
+  if (rexmit == REXMIT_NEW) {
+    __tcp_push_pending_frames(sk, tcp_current_mss(sk), TCP_NAGLE_OFF);
+    if (after(tp->snd_nxt, tp->high_seq)) return;
+    tp->frto = false;
+  }
+  tcp_xmit_retransmit_queue(sk);
+}
+
+std::uint32_t tcp_newly_delivered(Sock* sk, std::uint32_t prior_delivered, int flag) {
+  const std::uint32_t delivered = tcp_sk(sk)->delivered - prior_delivered;
+  mib_of(sk).inc(MibId::TcpExtTCPDelivered, delivered);
+  if (flag & FLAG_ECE) mib_of(sk).inc(MibId::TcpExtTCPDeliveredCE, delivered);
+  return delivered;
+}
+
+// The SACK blocks of an inbound segment, when SACK was negotiated.
+int tcp_ack_sack_blocks(const TcpSock* tp, const SkBuff* skb, TcpSackBlock* blocks) {
+  if (!tcp_is_sack(tp)) return 0;
+  const std::uint8_t* th = tcp_hdr(skb);
+  const std::uint32_t doff = th_doff_bytes(th);
+  if (doff <= kTcpMinHeaderLen) return 0;
+  TcpOptions o;
+  tcp_parse_options(std::span<const std::uint8_t>(th + kTcpMinHeaderLen, doff - kTcpMinHeaderLen),
+                    &o);
+  for (int i = 0; i < o.num_sacks; ++i) blocks[i] = o.sacks[i];
+  return o.num_sacks;
+}
+
 }  // namespace
 
 // tcp_ack: returns 1 when the ACK was processed, 0 for an old ACK that was
@@ -796,10 +811,20 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
   const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  RateSample rs;
+  TcpSacktagState sack_state;
+  sack_state.rate = &rs;
   const std::uint32_t prior_snd_una = tp->snd_una;
+  const bool is_sack_reneg = tp->is_sack_reneg;
   const std::uint32_t ack_seq = cb->seq;
   const std::uint32_t ack = cb->ack_seq;
   const std::uint32_t prior_packets = tp->packets_out;
+  std::uint32_t delivered = tp->delivered;
+  std::uint32_t lost = tp->lost;
+  int num_dupack = 0;
+  int rexmit = REXMIT_NONE;
+  TcpSackBlock sacks[TCP_NUM_SACKS];
+  int num_sacks = 0;
 
   if (before(ack, prior_snd_una)) {
     std::uint32_t max_window =
@@ -808,8 +833,16 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
       if (!(flag & FLAG_NO_CHALLENGE_ACK)) tcp_send_challenge_ack(sk);
       return -static_cast<int>(SkbDropReason::SKB_DROP_REASON_TCP_TOO_OLD_ACK);
     }
-    // An old duplicate: harmless, may still refresh ts_recent.
+    // An old duplicate: harmless, may still refresh ts_recent, and its
+    // SACK blocks (a D-SACK, say) still count.
     if (flag & FLAG_UPDATE_TS_RECENT) tcp_replace_ts_recent(tp, cb->seq);
+    num_sacks = tcp_ack_sack_blocks(tp, skb, sacks);
+    if (num_sacks) {
+      flag |= tcp_sacktag_write_queue(sk, skb, sacks, num_sacks, prior_snd_una, &sack_state);
+      tcp_fastretrans_alert(sk, prior_snd_una, num_dupack, &flag, &rexmit);
+      tcp_newly_delivered(sk, delivered, flag);
+      tcp_xmit_recovery(sk, rexmit);
+    }
     return 0;
   }
   if (after(ack, tp->snd_nxt))
@@ -819,6 +852,8 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
     flag |= FLAG_SND_UNA_ADVANCED;
     icsk->icsk_retransmits = 0;
   }
+  const std::uint32_t prior_fack = tcp_is_sack(tp) ? tcp_highest_sack_seq(tp) : tp->snd_una;
+  rs.prior_in_flight = tcp_packets_in_flight(tp);
   if (flag & FLAG_UPDATE_TS_RECENT) tcp_replace_ts_recent(tp, cb->seq);
 
   if ((flag & (FLAG_SLOWPATH | FLAG_SND_UNA_ADVANCED)) == FLAG_SND_UNA_ADVANCED) {
@@ -833,39 +868,49 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
     else
       mib_of(sk).inc(MibId::TcpExtTCPPureAcks);
     flag |= tcp_ack_update_window(sk, skb, ack, ack_seq);
+    num_sacks = tcp_ack_sack_blocks(tp, skb, sacks);
+    if (num_sacks)
+      flag |= tcp_sacktag_write_queue(sk, skb, sacks, num_sacks, prior_snd_una, &sack_state);
+    if (sack_state.sack_delivered)
+      tcp_count_delivered(tp, sack_state.sack_delivered, flag & FLAG_ECE);
   }
 
   sk->sk_err_soft = 0;
   icsk->icsk_probes_out = 0;
   tp->rcv_tstamp = tcp_jiffies32(sk);
   if (!prior_packets) {
+    if (flag & FLAG_DSACKING_ACK) {
+      tcp_fastretrans_alert(sk, prior_snd_una, num_dupack, &flag, &rexmit);
+      tcp_newly_delivered(sk, delivered, flag);
+    }
     tcp_ack_probe(sk);
     return 1;
   }
 
-  std::uint32_t acked = 0;
-  flag |= tcp_clean_rtx_queue(sk, prior_snd_una, &acked);
-  // No retransmitted data left outstanding: the next loss episode starts
-  // its give-up clock afresh (tcp_retrans_stamp_cleanup).
-  if (flag & FLAG_SND_UNA_ADVANCED) {
-    const SkBuff* head = tcp_rtx_queue_head(sk);
-    if (!tp->retrans_out && (!head || !(TCP_SKB_CB(head)->sacked & TCPCB_EVER_RETRANS)))
-      tp->retrans_stamp = 0;
-  }
+  flag |= tcp_clean_rtx_queue(sk, prior_fack, prior_snd_una, &sack_state, flag & FLAG_ECE);
+  tcp_rack_update_reo_wnd(sk, &rs);
 
-  // A duplicate ACK (RFC 5681 2): no data, no window change, snd_una did not
-  // move, and something is outstanding.
-  const bool is_dupack = !(flag & (FLAG_SND_UNA_ADVANCED | FLAG_DATA | FLAG_WIN_UPDATE)) &&
-                         !(th_flags(tcp_hdr(skb)) & (TCPHDR_SYN | TCPHDR_FIN)) && prior_packets;
-  tcp_fastretrans_alert(sk, prior_snd_una, is_dupack, flag, acked);
+  // Anything unusual (a duplicate, SACK/ECE/D-SACK news, not Open): let
+  // the state machine look (tcp_ack_is_dubious).
+  constexpr int kNotDup = FLAG_DATA | FLAG_WIN_UPDATE | FLAG_DATA_ACKED | FLAG_SYN_ACKED;
+  constexpr int kCaAlert = FLAG_DATA_SACKED | FLAG_ECE | FLAG_DSACKING_ACK;
+  if (!(flag & kNotDup) || (flag & kCaAlert) || icsk->icsk_ca_state != TCP_CA_Open) {
+    if (!(flag & (FLAG_SND_UNA_ADVANCED | kNotDup | FLAG_DSACKING_ACK))) {
+      // An ACK for a GRO train of duplicates counts them all.
+      num_dupack = 1;
+      if (!(flag & FLAG_DATA)) num_dupack = std::max<int>(1, skb_shinfo(skb)->gso_segs);
+    }
+    tcp_fastretrans_alert(sk, prior_snd_una, num_dupack, &flag, &rexmit);
+  }
 
   if (flag & FLAG_SET_XMIT_TIMER) tcp_set_xmit_timer(sk);
-  tcp_cong_control(sk, ack, acked, flag);
 
-  // Retransmit what recovery marked lost, as the window allows.
-  if (icsk->icsk_ca_state == TCP_CA_Recovery || icsk->icsk_ca_state == TCP_CA_Loss) {
-    if (tp->lost_out > tp->retrans_out) tcp_xmit_retransmit_queue(sk);
-  }
+  delivered = tcp_newly_delivered(sk, delivered, flag);
+  lost = tp->lost - lost;  // freshly marked lost
+  rs.is_ack_delayed = flag & FLAG_ACK_MAYBE_DELAYED;
+  tcp_rate_gen(sk, delivered, lost, is_sack_reneg, &rs);
+  tcp_cong_control(sk, ack, delivered, flag, &rs);
+  tcp_xmit_recovery(sk, rexmit);
   return 1;
 }
 

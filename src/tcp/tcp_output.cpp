@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/stack.hpp"
+#include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "wire/checksum.hpp"
@@ -91,14 +92,6 @@ void tcp_adjust_pcount(TcpSock* tp, const SkBuff* skb, int decr) {
 
 bool tcp_needs_internal_pacing(const Sock* sk) {
   return sk->sk_pacing_status == SK_PACING_NEEDED;
-}
-
-std::uint32_t tcp_min_rtt(const TcpSock* tp) {
-  return tp->rtt_min.v;
-}
-
-bool tcp_in_cwnd_reduction(const Sock* sk) {
-  return (1u << inet_csk(sk)->icsk_ca_state) & ((1u << TCP_CA_CWR) | (1u << TCP_CA_Recovery));
 }
 
 // tcp_bound_to_half_wnd: with a tiny peer window, sub-window packets would
@@ -507,6 +500,7 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
     // header part instead of writing over it.
     owned = skb_cloned(oskb) ? pskb_copy(oskb) : skb_clone(oskb);
     if (!owned) return -ENOBUFS;
+    tcp_rate_skb_sent(sk, oskb);
   } else {
     owned.reset(oskb_in);
   }
@@ -619,6 +613,7 @@ void tcp_event_new_data_sent(Sock* sk, SkBuff* skb) {
   tp->snd_nxt = TCP_SKB_CB(skb)->end_seq;
   SkbPtr owned = sk->sk_write_queue.unlink(skb);
   tp->tcp_rtx_queue.insert(std::move(owned));
+  tp->tsorted_sent_queue.push_back(*skb);
   if (!tp->highest_sack) tp->highest_sack = skb;
   tp->packets_out += tcp_skb_pcount(skb);
   if (!prior_packets || icsk->icsk_pending == ICSK_TIME_LOSS_PROBE) tcp_rearm_rto(sk);
@@ -1007,8 +1002,13 @@ int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsig
   }
   if (queue == TCP_FRAG_IN_WRITE_QUEUE)
     sk->sk_write_queue.insert_after(skb, std::move(buff));
-  else
+  else {
+    // The tail was sent when the head was: it follows it in send order.
+    SkBuff* b = buff.get();
     tp->tcp_rtx_queue.insert(std::move(buff));
+    if (skb->list_hook.is_linked())
+      tp->tsorted_sent_queue.insert(std::next(tp->tsorted_sent_queue.iterator_to(*skb)), *b);
+  }
   return 0;
 }
 
@@ -1379,6 +1379,8 @@ int __tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs) {
   tp->bytes_retrans += skb->len;
   tcp_mstamp_refresh(tp);
   int err = tcp_transmit_skb(sk, skb, 1);
+  // RACK orders by transmit time: the resent skb is now the newest.
+  if (!err) tcp_tsorted_move_tail(tp, skb);
   if (err && err != -EBUSY)
     st.mib().inc(MibId::TcpExtTCPRetransFail, static_cast<std::uint64_t>(nsegs));
   // Mark it even on failure: a timestamp from a transmit that never
@@ -1400,27 +1402,40 @@ int tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs) {
   return err;
 }
 
+// Retransmit the skbs marked lost, lowest sequence first, as cwnd allows
+// (RFC 6675 NextSeg() rule 1). retransmit_skb_hint remembers where the
+// last walk stopped, so a long queue is not rewalked from its head on
+// every ACK; tcp_mark_skb_lost moves the hint back for an earlier loss.
 void tcp_xmit_retransmit_queue(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
   if (!tp->packets_out) return;
   SkBuff* rtx_head = tcp_rtx_queue_head(sk);
+  SkBuff* hole = nullptr;
+  SkBuff* skb = tp->retransmit_skb_hint ? tp->retransmit_skb_hint : rtx_head;
   const std::uint32_t max_segs = tcp_tso_segs(sk, tcp_current_mss(sk));
   bool rearm_timer = false;
-  for (SkBuff* skb = rtx_head; skb; skb = tp->tcp_rtx_queue.next(skb)) {
+  for (; skb; skb = tp->tcp_rtx_queue.next(skb)) {
+    if (tcp_pacing_check(sk)) break;
+    // Resume here next time unless an unsent hole lies before.
+    if (!hole) tp->retransmit_skb_hint = skb;
     std::int32_t segs = static_cast<std::int32_t>(tcp_snd_cwnd(tp)) -
                         static_cast<std::int32_t>(tcp_packets_in_flight(tp));
     if (segs <= 0) break;
-    segs = std::min<std::int32_t>(segs, static_cast<std::int32_t>(max_segs));
     const std::uint8_t sacked = TCP_SKB_CB(skb)->sacked;
+    // SACK shifting may have built skbs larger than one TSO packet.
+    segs = std::min<std::int32_t>(segs, static_cast<std::int32_t>(max_segs));
     if (tp->retrans_out >= tp->lost_out) break;
-    if (!(sacked & TCPCB_LOST)) continue;
+    if (!(sacked & TCPCB_LOST)) {
+      if (!hole && !(sacked & (TCPCB_SACKED_RETRANS | TCPCB_SACKED_ACKED))) hole = skb;
+      continue;
+    }
+    const MibId mib = icsk->icsk_ca_state != TCP_CA_Loss ? MibId::TcpExtTCPFastRetrans
+                                                          : MibId::TcpExtTCPSlowStartRetrans;
     if (sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS)) continue;
     if (tcp_small_queue_check(sk, skb, 1)) break;
     if (tcp_retransmit_skb(sk, skb, segs)) break;
-    sk->stack->mib().inc(icsk->icsk_ca_state != TCP_CA_Loss ? MibId::TcpExtTCPFastRetrans
-                                                            : MibId::TcpExtTCPSlowStartRetrans,
-                         static_cast<std::uint64_t>(tcp_skb_pcount(skb)));
+    sk->stack->mib().inc(mib, static_cast<std::uint64_t>(tcp_skb_pcount(skb)));
     if (tcp_in_cwnd_reduction(sk)) tp->prr_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
     if (skb == rtx_head && icsk->icsk_pending != ICSK_TIME_REO_TIMEOUT) rearm_timer = true;
   }

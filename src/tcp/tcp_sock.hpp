@@ -24,6 +24,11 @@ namespace sp {
 struct TcpCongestionOps;  // cong/tcp_cong.hpp (tcp-recv)
 struct TcpSock;
 
+// The transmit-ordered list of sent skbs (tp->tsorted_sent_queue).
+using SkbTsortedList =
+    bi::list<SkBuff, bi::member_hook<SkBuff, decltype(SkBuff::list_hook), &SkBuff::list_hook>,
+             bi::constant_time_size<false>>;
+
 // struct inet_sock: addresses and ports, network byte order as in Linux.
 struct InetSock : Sock {
   using Sock::Sock;
@@ -335,6 +340,23 @@ struct TcpSock : InetConnectionSock {
   // tcp_rtx_queue (sk->tcp_rtx_queue): sent, not yet fully ACKed skbs keyed
   // by seq. The write queue (sk_write_queue) holds only unsent skbs.
   SkbRbTree tcp_rtx_queue;
+  // tsorted_sent_queue: the skbs of tcp_rtx_queue in transmit order (a
+  // retransmission moves its skb to the tail), linked through list_hook,
+  // which an skb leaves free once it left sk_write_queue. RACK walks it
+  // from the oldest transmission; an skb leaves it when SACKed or marked
+  // lost. Declared after tcp_rtx_queue so it is unlinked before the purge.
+  SkbTsortedList tsorted_sent_queue;
+  // RACK state (RFC 8985 6.1; struct tcp_rack).
+  struct {
+    std::uint64_t mstamp = 0;          // us: (re)transmit time of the newest delivered skb
+    std::uint32_t rtt_us = 0;          // RTT of that skb
+    std::uint32_t end_seq = 0;         // its end_seq, to break ties of mstamp
+    std::uint32_t last_delivered = 0;  // tp->delivered when reo_wnd was last grown
+    std::uint8_t reo_wnd_steps = 1;    // reo_wnd in units of min_rtt/4
+    std::uint8_t reo_wnd_persist = 0;  // recoveries left before reo_wnd resets (<= 31)
+    bool dsack_seen = false;           // a DSACK arrived in this round
+    bool advanced = false;             // mstamp moved since the last loss check
+  } rack;
 
   // --- timers and keepalive --------------------------------------------------
   Timer pacing_timer;  // hrtimer in Linux: wakes tcp_write_xmit

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 
+#include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
@@ -243,10 +244,13 @@ void tcp_write_timer_handler(Sock* sk) {
   tcp_mstamp_refresh(tcp_sk(sk));
   const std::uint8_t event = icsk->icsk_pending;
   switch (event) {
+    case ICSK_TIME_REO_TIMEOUT:
+      icsk->icsk_pending = 0;
+      tcp_rack_reo_timeout(sk);
+      break;
     case ICSK_TIME_LOSS_PROBE:
       tcp_send_loss_probe(sk);
       break;
-    case ICSK_TIME_REO_TIMEOUT:
     case ICSK_TIME_RETRANS:
       icsk->icsk_pending = 0;
       tcp_retransmit_timer(sk);

@@ -32,16 +32,25 @@ struct AckSample {
   std::uint32_t in_flight = 0;
 };
 
-// struct rate_sample, reduced to what a cong_control hook may read now; the
-// delivery-rate estimator (tcp_rate.c) fills the rest in a later issue.
+// struct rate_sample: one ACK's delivery-rate sample (tcp_rate.c), filled
+// by tcp_rate_skb_delivered / tcp_rate_gen (tcp/recovery/tcp_rate.cpp).
 struct RateSample {
+  std::uint64_t prior_mstamp = 0;        // us: delivered_mstamp when the acked skb was sent
+  std::uint32_t prior_delivered = 0;     // tp->delivered then
+  std::uint32_t prior_delivered_ce = 0;  // tp->delivered_ce then
+  std::int32_t delivered = 0;            // packets delivered over interval_us (-1: no sample)
+  std::int32_t delivered_ce = 0;
   std::int64_t interval_us = -1;
-  std::uint32_t delivered = 0;
+  std::uint32_t snd_interval_us = 0;
+  std::uint32_t rcv_interval_us = 0;
   std::uint32_t prior_in_flight = 0;
+  std::uint32_t last_end_seq = 0;  // end_seq of the most recently sent skb acked
   std::int32_t rtt_us = -1;
-  std::int32_t losses = 0;
+  std::int32_t losses = 0;  // packets newly marked lost by this ACK
   std::uint32_t acked_sacked = 0;
   bool is_app_limited = false;
+  bool is_retrans = false;
+  bool is_ack_delayed = false;
 };
 
 // TCP_CONG_* flags
