@@ -541,7 +541,7 @@ bool tcp_try_undo_loss(Sock* sk, bool frto_undo) {
 
 // An ACK in the Loss state (after an RTO): recovered once snd_una passes
 // high_seq; without SACK duplicate ACKs still count segments that left.
-void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* /*rexmit*/) {
+void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* rexmit) {
   TcpSock* tp = tcp_sk(sk);
   const bool recovered = !before(tp->snd_una, tp->high_seq);
   if ((flag & FLAG_SND_UNA_ADVANCED) && tcp_try_undo_loss(sk, false)) return;
@@ -555,6 +555,7 @@ void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* /*rexmit*/) {
     else if (flag & FLAG_SND_UNA_ADVANCED)
       tcp_reset_reno_sack(tp);
   }
+  *rexmit = REXMIT_LOST;
 }
 
 namespace {
