@@ -969,6 +969,14 @@ int tcp_disconnect(Sock* sk, int flags) {
   tp->undo_marker = 0;
   tp->undo_retrans = -1;
   tp->total_retrans = 0;
+  // A reconnect starts without the old path's reordering history.
+  tp->rack = {};
+  tp->reord_seen = 0;
+  tp->dsack_dups = 0;
+  tp->is_sack_reneg = false;
+  tp->reordering = static_cast<std::uint32_t>(sk->stack->sysctl().tcp_reordering);
+  tp->recv_sack_cache[0] = tp->recv_sack_cache[1] = tp->recv_sack_cache[2] =
+      tp->recv_sack_cache[3] = TcpSackBlock{};
   icsk->icsk_ca_state = TCP_CA_Open;
   icsk->icsk_ack = {};
   icsk->icsk_ack.rcv_mss = TCP_MIN_MSS;
