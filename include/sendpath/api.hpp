@@ -50,12 +50,21 @@ int getpeername(int fd, sockaddr* addr, socklen_t* addrlen);
 ssize_t send(int fd, const void* buf, std::size_t len, int flags);
 ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* dest,
                socklen_t addrlen);
+// MSG_ZEROCOPY (with SO_ZEROCOPY set on the socket): the stack reads the
+// caller's memory itself instead of copying it, so those bytes must stay
+// alive and unchanged until the send's completion comes back through
+// recvmsg(MSG_ERRQUEUE) (an IP_RECVERR control message with
+// SO_EE_ORIGIN_ZEROCOPY and a range of send ids counted from 0). Without
+// SO_ZEROCOPY the flag is ignored and the bytes are copied, as in Linux.
 ssize_t sendmsg(int fd, const msghdr* msg, int flags);
 ssize_t write(int fd, const void* buf, std::size_t len);
 ssize_t writev(int fd, const iovec* iov, int iovcnt);
 
 ssize_t recv(int fd, void* buf, std::size_t len, int flags);
 ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* src, socklen_t* addrlen);
+// MSG_ERRQUEUE reads one zerocopy completion or SO_TIMESTAMPING report
+// (stamps on the stack's clock); msg_controllen comes back as the bytes of
+// control messages written (MSG_CTRUNC when they did not fit).
 ssize_t recvmsg(int fd, msghdr* msg, int flags);
 ssize_t read(int fd, void* buf, std::size_t len);
 ssize_t readv(int fd, const iovec* iov, int iovcnt);
