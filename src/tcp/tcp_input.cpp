@@ -495,6 +495,7 @@ std::uint32_t tcp_ca_ssthresh(Sock* sk) {
 void tcp_enter_loss(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
+  const bool new_recovery = icsk->icsk_ca_state < TCP_CA_Recovery;
   tcp_timeout_mark_lost(sk);
   // A new loss episode (not a repeated RTO inside one) lowers ssthresh.
   if (icsk->icsk_ca_state <= TCP_CA_Disorder || !after(tp->high_seq, tp->snd_una) ||
@@ -517,6 +518,12 @@ void tcp_enter_loss(Sock* sk) {
   tcp_set_ca_state(sk, TCP_CA_Loss);
   tp->high_seq = tp->snd_nxt;
   tp->tlp_high_seq = 0;
+  // F-RTO (RFC 5682 3.1 step 1): watch this episode's ACKs for proof that
+  // the timeout was spurious -- not when it interrupted a fast recovery,
+  // but again for a recurring timeout on the same data (3.2); not while an
+  // MTU probe is out (its loss is expected).
+  tp->frto = sk->stack->sysctl().tcp_frto && (new_recovery || icsk->icsk_retransmits) &&
+             !icsk->icsk_mtup.probe_size;
 }
 
 // The RTO was spurious (the ACK echoes a timestamp from before the first
@@ -539,23 +546,75 @@ bool tcp_try_undo_loss(Sock* sk, bool frto_undo) {
   return false;
 }
 
-// An ACK in the Loss state (after an RTO): recovered once snd_una passes
-// high_seq; without SACK duplicate ACKs still count segments that left.
+// An ACK in the Loss state (after an RTO): undo if the RTO proves
+// spurious (timestamps, D-SACKs, or F-RTO), else keep retransmitting what
+// is marked lost until snd_una passes high_seq (tcp_process_loss).
 void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* rexmit) {
   TcpSock* tp = tcp_sk(sk);
   const bool recovered = !before(tp->snd_una, tp->high_seq);
   if ((flag & FLAG_SND_UNA_ADVANCED) && tcp_try_undo_loss(sk, false)) return;
+
+  if (tp->frto) {
+    // F-RTO, the SACK-enhanced variant (RFC 5682 3.1 and appendix B).
+    // Step 3b: data sent only once, before the RTO, was (s)acked: not
+    // everything was lost, the timeout was spurious.
+    if ((flag & FLAG_ORIG_SACK_ACKED) && tcp_try_undo_loss(sk, true)) return;
+    if (after(tp->snd_nxt, tp->high_seq)) {
+      // Step 3a: new data went out (step 2b) and the peer still reports a
+      // hole: the loss was real.
+      if ((flag & FLAG_DATA_SACKED) || num_dupack) tp->frto = false;
+    } else if ((flag & FLAG_SND_UNA_ADVANCED) && !recovered) {
+      tp->high_seq = tp->snd_nxt;
+      // Step 2b: send new data (after tcp_ack has grown cwnd) to see
+      // whether the original flight is still arriving; without new data
+      // to send, fall back to the conventional recovery.
+      if (!tcp_write_queue_empty(sk) && after(tcp_wnd_end(tp), tp->snd_nxt)) {
+        *rexmit = REXMIT_NEW;
+        return;
+      }
+      tp->frto = false;
+    }
+  }
+
   if (recovered) {
+    // Step 2a, and the first part of 3a: everything up to high_seq arrived.
     tcp_try_undo_recovery(sk);
     return;
   }
   if (tcp_is_reno(tp)) {
+    // A Reno duplicate here means the step 2b segments were delivered:
+    // lower the pipe estimate to clock out retransmissions.
     if (after(tp->snd_nxt, tp->high_seq) && num_dupack)
       tcp_add_reno_sack(sk, num_dupack, flag & FLAG_ECE);
     else if (flag & FLAG_SND_UNA_ADVANCED)
       tcp_reset_reno_sack(tp);
   }
   *rexmit = REXMIT_LOST;
+}
+
+// The ACK of a tail loss probe (tcp_process_tlp_ack, RFC 8985 7.4): was
+// anything lost? An ACK past tlp_high_seq with no duplicate of the probe
+// means the probe repaired a loss: reduce cwnd as for one loss (CWR). A
+// D-SACK of the probe or a pure duplicate ACK means the original arrived
+// too: no loss. An ACK of a new-data probe ends the episode.
+void tcp_process_tlp_ack(Sock* sk, std::uint32_t ack, int flag) {
+  TcpSock* tp = tcp_sk(sk);
+  if (before(ack, tp->tlp_high_seq)) return;
+  constexpr int kNotDup = FLAG_DATA | FLAG_WIN_UPDATE | FLAG_DATA_ACKED | FLAG_SYN_ACKED;
+  if (!tp->tlp_retrans) {
+    tp->tlp_high_seq = 0;
+  } else if (flag & FLAG_DSACK_TLP) {
+    tp->tlp_high_seq = 0;
+  } else if (after(ack, tp->tlp_high_seq)) {
+    // tcp_init_cwnd_reduction clears tlp_high_seq.
+    tcp_init_cwnd_reduction(sk);
+    tcp_set_ca_state(sk, TCP_CA_CWR);
+    tcp_end_cwnd_reduction(sk);
+    tcp_try_keep_open(sk);
+    mib_of(sk).inc(MibId::TcpExtTCPLossProbeRecovery);
+  } else if (!(flag & (FLAG_SND_UNA_ADVANCED | kNotDup | FLAG_DATA_SACKED))) {
+    tp->tlp_high_seq = 0;
+  }
 }
 
 namespace {
@@ -885,11 +944,13 @@ int tcp_ack(Sock* sk, const SkBuff* skb, int flag) {
       tcp_newly_delivered(sk, delivered, flag);
     }
     tcp_ack_probe(sk);
+    if (tp->tlp_high_seq) tcp_process_tlp_ack(sk, ack, flag);
     return 1;
   }
 
   flag |= tcp_clean_rtx_queue(sk, prior_fack, prior_snd_una, &sack_state, flag & FLAG_ECE);
   tcp_rack_update_reo_wnd(sk, &rs);
+  if (tp->tlp_high_seq) tcp_process_tlp_ack(sk, ack, flag);
 
   // Anything unusual (a duplicate, SACK/ECE/D-SACK news, not Open): let
   // the state machine look (tcp_ack_is_dubious).

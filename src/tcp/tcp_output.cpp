@@ -594,10 +594,14 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   int err = st.ip_queue_xmit(std::move(owned), p);
   if (err > 0) err = 0;
   // The device (its qdisc) refused the packet, which ip_queue_xmit reports
-  // as -ENOBUFS: for TCP that is Linux's NET_XMIT_DROP, local congestion,
-  // returned as a positive value so that the retransmit and probe timers
-  // retry at TCP_RESOURCE_PROBE_INTERVAL without backing off.
-  if (err == -ENOBUFS) err = NET_XMIT_DROP;
+  // as -ENOBUFS: for TCP that is Linux's NET_XMIT_DROP, local congestion.
+  // Like a congestion signal it reduces cwnd (CWR), and it is returned as a
+  // positive value so that the retransmit and probe timers retry at
+  // TCP_RESOURCE_PROBE_INTERVAL without backing off.
+  if (err == -ENOBUFS) {
+    tcp_enter_cwr(sk);
+    err = NET_XMIT_DROP;
+  }
   if (!err && oskb) tcp_update_skb_after_send(sk, oskb, prior_wstamp);
   return err;
 }

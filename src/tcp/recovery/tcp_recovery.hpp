@@ -155,5 +155,6 @@ void tcp_fastretrans_alert(Sock* sk, std::uint32_t prior_snd_una, int num_dupack
 // --- tcp_input.cpp (the Loss state; owner: timers) -----------------------------------
 void tcp_process_loss(Sock* sk, int flag, int num_dupack, int* rexmit);
 bool tcp_try_undo_loss(Sock* sk, bool frto_undo);
+void tcp_process_tlp_ack(Sock* sk, std::uint32_t ack, int flag);
 
 }  // namespace sp

@@ -140,6 +140,7 @@ TEST_F(TcpTimersTest, refused_window_probes_retry_every_500ms_until_the_user_tim
   ASSERT_EQ(send_bytes(sk, 24), 24);
   EXPECT_EQ(dev_->refused, 1);
   EXPECT_EQ(inet_csk(sk)->icsk_pending, ICSK_TIME_PROBE0);
+  EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_CWR) << "a local drop is a congestion signal";
   // The first probe comes after the probe timer's base (the RTO); from
   // then on local congestion retries every TCP_RESOURCE_PROBE_INTERVAL
   // without backing off.
