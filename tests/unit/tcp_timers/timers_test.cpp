@@ -244,5 +244,29 @@ TEST_F(TcpTimersTest, syn_retries_give_up_after_the_modelled_time_not_the_count)
   sock_put(sk);
 }
 
+TEST_F(TcpTimersTest, an_orphan_gives_up_after_tcp_orphan_retries_backoffs) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  tcp_close(sk, 0);  // orphaned in FIN_WAIT1 with data and FIN unacknowledged
+  ASSERT_EQ(sent_count(), 2u);
+  auto alive = [&] {
+    return st_.tcp().lookup_established(htonl(in_flow().saddr), htons(kPeerPort),
+                                        htonl(in_flow().daddr), kLocalPort) != nullptr;
+  };
+  // tcp_orphan_retries = 0 means 8 while the RTO is below TCP_RTO_MAX: the
+  // time 8 backoffs from rto_min take, 511 * 200 ms = 102.2 s after the
+  // first retransmission (at +300 ms). The RTO that fires first past that
+  // is the 9th, at +300 + 153000 ms.
+  advance_ms(153299);
+  EXPECT_TRUE(alive());
+  EXPECT_EQ(sent_count(), 2u + 8u) << "data and FIN, then 8 retransmissions";
+  advance_ms(1);
+  EXPECT_FALSE(alive());
+  EXPECT_EQ(now() - t0, 153300 * kNsPerMs);
+  EXPECT_EQ(mib(MibId::TcpExtTCPAbortOnTimeout), 1u);
+  EXPECT_EQ(sent_count(), 10u);
+}
+
 }  // namespace
 }  // namespace sp::test
