@@ -1532,7 +1532,6 @@ void tcp_ack_tstamp(Sock* sk, SkBuff* skb, std::uint32_t prior_snd_una) {
 
 unsigned tcp_poll(Socket* sock) {
   Sock* sk = sock->sk;
-  const TcpSock* tp = tcp_sk(sk);
   const int state = sk->sk_state;
   if (state == TCP_LISTEN)
     return inet_csk(sk)->icsk_accept_queue.accept_q.empty()
@@ -1543,8 +1542,8 @@ unsigned tcp_poll(Socket* sock) {
   if (sk->sk_shutdown == SHUTDOWN_MASK || state == TCP_CLOSE) mask |= POLLHUP;
   if (sk->sk_shutdown & RCV_SHUTDOWN) mask |= POLLIN | POLLRDNORM | POLLRDHUP;
   if (state != TCP_SYN_SENT && (state != TCP_SYN_RECV)) {
-    const std::int32_t avail = static_cast<std::int32_t>(tp->rcv_nxt - tp->copied_seq);
-    if (avail >= std::max(sk->sk_rcvlowat, 1) && !sk->sk_receive_queue.empty())
+    // tcp_stream_is_readable: SO_RCVLOWAT met, or the reader must read now.
+    if (!sk->sk_receive_queue.empty() && tcp_epollin_ready(sk, std::max(sk->sk_rcvlowat, 1)))
       mask |= POLLIN | POLLRDNORM;
     if (!(sk->sk_shutdown & SEND_SHUTDOWN)) {
       if (sk_stream_is_writeable(sk) && tcp_stream_memory_free(sk, 1)) {

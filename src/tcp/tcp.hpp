@@ -291,6 +291,21 @@ inline std::uint32_t tcp_receive_window(const TcpSock* tp) {
   std::int32_t win = static_cast<std::int32_t>(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
   return win < 0 ? 0 : static_cast<std::uint32_t>(win);
 }
+// tcp_rmem_pressure: received data holds more than 7/8 of sk_rcvbuf
+// (there is no global TCP memory pressure in sendpath).
+inline bool tcp_rmem_pressure(const Sock* sk) {
+  return sk->sk_rmem_alloc > sk->sk_rcvbuf - (sk->sk_rcvbuf >> 3);
+}
+// tcp_epollin_ready: a reader waiting for `target` bytes should be woken:
+// they are there, or it must read now because memory runs short or the
+// window we advertised is down to one segment.
+inline bool tcp_epollin_ready(const Sock* sk, int target) {
+  const TcpSock* tp = tcp_sk(sk);
+  const auto avail = static_cast<std::int32_t>(tp->rcv_nxt - tp->copied_seq);
+  if (avail <= 0) return false;
+  return avail >= target || tcp_rmem_pressure(sk) ||
+         tcp_receive_window(tp) <= inet_csk(sk)->icsk_ack.rcv_mss;
+}
 inline std::uint32_t tcp_notsent_lowat(const TcpSock* tp) {
   return tp->notsent_lowat ? tp->notsent_lowat : tp->stack->sysctl().tcp_notsent_lowat;
 }

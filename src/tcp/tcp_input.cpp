@@ -1271,8 +1271,10 @@ void tcp_sack_remove(TcpSock* tp) {
 
 // --- queues --------------------------------------------------------------------------------
 
+// Wake the reader only once SO_RCVLOWAT is met (or it must read now), so an
+// edge-triggered epoll item sees one edge per readable state, not per segment.
 void tcp_data_ready(Sock* sk) {
-  sk->sk_data_ready(sk);
+  if (tcp_epollin_ready(sk, sk->sk_rcvlowat) || sock_flag(sk, SOCK_DONE)) sk->sk_data_ready(sk);
 }
 
 // The buffer overflowed although we offered no more window than it should

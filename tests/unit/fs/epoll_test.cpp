@@ -111,6 +111,23 @@ TEST_F(EpollTest, edge_triggered_epollin_fires_once_per_data_arrival) {
   EXPECT_EQ(ep.wait(), 0);
 }
 
+// tcp_data_ready wakes the reader only once SO_RCVLOWAT is met: a segment
+// below it is no edge, not even for the EPOLLOUT the item also watches.
+TEST_F(EpollTest, data_below_so_rcvlowat_is_no_edge) {
+  EpollFd ep;
+  const int fd = server_sock_.fd();
+  const int lowat = 100;
+  ASSERT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat), 0);
+  ASSERT_EQ(ep.add(fd, kInOut | EPOLLET), 0);
+  ASSERT_EQ(ep.wait(), EPOLLOUT);
+  client_sends(10);
+  EXPECT_EQ(ep.wait(), 0) << "10 of 100 bytes: no wake-up";
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(sp::poll(&p, 1, 0), 0) << "and not readable";
+  client_sends(90);
+  EXPECT_EQ(ep.wait(), EPOLLIN | EPOLLOUT) << "the mark is met";
+}
+
 TEST_F(EpollTest, level_triggered_epollin_repeats_until_the_data_is_read) {
   EpollFd ep;
   const int fd = server_sock_.fd();
