@@ -337,6 +337,8 @@ void tcp_keepalive_timer(Sock* sk) {
     if ((icsk->icsk_user_timeout != 0 && idle >= icsk->icsk_user_timeout &&
          icsk->icsk_probes_out > 0) ||
         (icsk->icsk_user_timeout == 0 && icsk->icsk_probes_out >= keepalive_probes(tp))) {
+      // Tell the peer, in case only our probes were lost on the way.
+      tcp_send_active_reset(sk);
       tcp_write_err(sk);
       return;
     }

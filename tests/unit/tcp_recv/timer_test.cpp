@@ -314,7 +314,8 @@ TEST_F(TimerTest, keepalive_probes_an_idle_connection_and_gives_up_without_answe
   EXPECT_EQ(probe.seq, our_isn_) << "keepalive: an ACK with snd_una - 1";
   EXPECT_EQ(probe.payload_len, 0u);
   advance_ms(3 * 1000 + 10);
-  EXPECT_EQ(sent_count(), 2u) << "two more probes, one per interval";
+  ASSERT_EQ(sent_count(), 3u) << "two more probes, one per interval, then the RST";
+  EXPECT_TRUE(last_sent().has(kTcpRst)) << "Linux resets a connection keepalive gives up on";
   EXPECT_EQ(sk->sk_state, TCP_CLOSE);
   EXPECT_EQ(sk->sk_err, ETIMEDOUT);
   sock_put(sk);

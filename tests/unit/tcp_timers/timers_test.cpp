@@ -268,5 +268,29 @@ TEST_F(TcpTimersTest, an_orphan_gives_up_after_tcp_orphan_retries_backoffs) {
   EXPECT_EQ(sent_count(), 10u);
 }
 
+TEST_F(TcpTimersTest, keepalive_with_user_timeout_resets_once_the_user_timeout_passed) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  sock_hold(sk);
+  const Nanos t0 = now();
+  sk->keepalive_time = 1 * HZ;
+  sk->keepalive_intvl = 1 * HZ;
+  sk->keepalive_probes = 9;
+  sk->icsk_user_timeout = 2500;
+  tcp_set_keepalive(sk, 1);
+  sock_set_flag(sk, SOCK_KEEPOPEN);
+  // Probes at +1 s and +2 s; TCP_USER_TIMEOUT (not the 9 probes) decides:
+  // at +3 s the peer has been silent for more than 2.5 s.
+  advance_ms(2999);
+  EXPECT_EQ(sent_count(), 2u);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  advance_ms(1);
+  ASSERT_EQ(sent_count(), 3u);
+  EXPECT_TRUE(last_sent().has(kTcpRst));
+  EXPECT_EQ(now() - t0, 3000 * kNsPerMs);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  sock_put(sk);
+}
+
 }  // namespace
 }  // namespace sp::test
