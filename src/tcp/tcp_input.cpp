@@ -1477,7 +1477,8 @@ void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
   TcpSock* tp = tcp_sk(sk);
   if (!tcp_try_rmem_schedule(sk, skb.get())) {
     mib_of(sk).inc(MibId::TcpExtTCPOFODrop);
-    if (!sock_flag(sk, SOCK_DEAD)) tcp_data_ready(sk);
+    // Wake the reader whatever SO_RCVLOWAT says: only reading frees memory.
+    if (!sock_flag(sk, SOCK_DEAD)) sk->sk_data_ready(sk);
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
     return;
   }
@@ -1562,7 +1563,8 @@ void tcp_data_queue(Sock* sk, SkbPtr skb) {
       // takes it regardless, or the connection could never move again.
       inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOMEM | ICSK_ACK_NOW;
       inet_csk_schedule_ack(sk);
-      if (!sock_flag(sk, SOCK_DEAD)) tcp_data_ready(sk);
+      // Wake the reader whatever SO_RCVLOWAT says: only reading frees memory.
+      if (!sock_flag(sk, SOCK_DEAD)) sk->sk_data_ready(sk);
       if (!sk->sk_receive_queue.empty() && skb->len) {
         mib_of(sk).inc(MibId::TcpExtTCPRcvQDrop);
         tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);

@@ -198,5 +198,25 @@ TEST_F(ReceiveMemoryTest, segment_dropped_for_memory_is_answered_with_a_zero_win
   EXPECT_EQ(sk_->rcv_nxt, rcv_nxt + kMss);
 }
 
+int g_data_ready_calls = 0;
+void count_data_ready(Sock*) {
+  ++g_data_ready_calls;
+}
+
+// A reader waiting for SO_RCVLOWAT bytes that the buffer can no longer hold
+// must still be woken when data is dropped for memory: only its read frees
+// the buffer (Linux calls sk_data_ready there, not tcp_data_ready).
+TEST_F(ReceiveMemoryTest, memory_drop_wakes_a_reader_waiting_below_its_low_water_mark) {
+  sk_->sk_rcvlowat = 1 << 20;
+  sk_->sk_data_ready = count_data_ready;
+  g_data_ready_calls = 0;
+  for (std::uint32_t i = 0; i < 8; ++i) segment(i * kMss);
+  EXPECT_EQ(g_data_ready_calls, 0) << "below the low-water mark: no wakeup";
+  lock_rcvbuf(sk_->sk_rmem_alloc / 2);
+  segment(8 * kMss);
+  ASSERT_EQ(mib(MibId::TcpExtTCPRcvQDrop), 1u);
+  EXPECT_EQ(g_data_ready_calls, 1);
+}
+
 }  // namespace
 }  // namespace sp::test
