@@ -292,5 +292,29 @@ TEST_F(TcpTimersTest, keepalive_with_user_timeout_resets_once_the_user_timeout_p
   sock_put(sk);
 }
 
+TEST_F(TcpTimersTest, retransmissions_into_a_zero_window_stop_at_the_user_timeout) {
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  sock_hold(sk);
+  sk->icsk_user_timeout = 1000;
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  advance_ms(10);
+  inject(".", peer_nxt_, data_seq(0), 0);  // the peer shrinks its window to 0
+  ASSERT_EQ(sk->snd_wnd, 0u);
+  // The RTOs (+300, +900, +1300) are window probes; the peer answered
+  // once, so only TCP_USER_TIMEOUT ends it: the first RTO more than 1 s
+  // after the first retransmission, clamped to +1301.
+  advance_ms(1290);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  EXPECT_EQ(sent_count(), 4u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPTimeouts), 0u) << "zero-window probing is not a timeout";
+  advance_ms(1);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  EXPECT_EQ(now() - t0, 1301 * kNsPerMs);
+  EXPECT_EQ(sent_count(), 4u);
+  sock_put(sk);
+}
+
 }  // namespace
 }  // namespace sp::test
