@@ -139,10 +139,7 @@ TEST_F(DropTest, old_timestamp_is_rejected_by_paws) {
 
 TEST_F(DropTest, synack_with_a_wrong_ack_is_invalid_ack_sequence_and_reset) {
   TcpSock* sk = new_sock();
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
   ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
@@ -157,14 +154,7 @@ TEST_F(DropTest, synack_with_a_wrong_ack_is_invalid_ack_sequence_and_reset) {
 }
 
 TEST_F(DropTest, ack_not_covering_our_syn_in_syn_recv_is_old_ack_and_reset) {
-  TcpSock* sk = new_sock();
-  sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-  ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-  ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  TcpSock* sk = connect_sock();
   ParsedSeg syn = pop_sent();
   inject("S", 9000, 0, 65535, TcpOpts().with_mss(1460));
   ASSERT_EQ(sk->sk_state, TCP_SYN_RECV);

@@ -92,10 +92,7 @@ TEST_F(HandshakeTest, unanswered_syn_is_retried_then_connect_fails_with_etimedou
   st_.sysctl().tcp_syn_retries = 2;
   st_.sysctl().tcp_syn_linear_timeouts = 0;
   TcpSock* sk = new_sock();
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   ASSERT_EQ(sent_count(), 1u);
   const Nanos t0 = dev_->sent_at.front();
@@ -152,14 +149,7 @@ TEST_F(HandshakeTest, full_accept_queue_drops_new_syns_and_counts_overflow) {
 }
 
 TEST_F(HandshakeTest, simultaneous_open_goes_through_syn_recv_to_established) {
-  TcpSock* sk = new_sock();
-  sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-  ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-  ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  TcpSock* sk = connect_sock();
   ParsedSeg syn = pop_sent();
   inject("S", 9000, 0, 65535, TcpOpts().with_mss(1460));  // their SYN crosses ours
   EXPECT_EQ(sk->sk_state, TCP_SYN_RECV);

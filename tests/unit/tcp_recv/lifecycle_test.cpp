@@ -105,10 +105,7 @@ TEST_F(LifecycleTest, data_after_fin_wait2_reaches_time_wait_via_the_minisock) {
 TEST_F(LifecycleTest, icmp_port_unreachable_while_connecting_fails_the_connect) {
   TcpSock* sk = new_sock();
   sock_hold(sk);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   ParsedSeg syn = pop_sent();
   icmp_error(syn, 3, 3, 0);

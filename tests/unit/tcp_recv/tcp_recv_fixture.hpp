@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/tcp_packets.hpp"
+#include "common/virtual_time.hpp"
 #include "core/stack.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
@@ -100,17 +101,7 @@ class TcpRecvTest : public ::testing::Test {
   }
 
   // Run timers (and deferred work) up to now + d, in time order.
-  void advance(Nanos d) {
-    const Nanos target = clock_.now_ns() + d;
-    for (int i = 0; i < 100000; i++) {
-      st_.poll();
-      Nanos next = st_.next_timer_expiry();
-      if (next == Stack::kNoTimer || next > target) break;
-      clock_.advance_to(next);
-    }
-    clock_.advance_to(target);
-    st_.poll();
-  }
+  void advance(Nanos d) { run_stack_until(st_, clock_, clock_.now_ns() + d); }
   void advance_ms(std::uint64_t ms) { advance(ms * kNsPerMs); }
 
   std::size_t sent_count() const { return dev_->sent.size(); }
@@ -133,6 +124,26 @@ class TcpRecvTest : public ::testing::Test {
     Sock* sk = tcp_prot.alloc(st_);
     tcp_prot.init(sk);
     return tcp_sk(sk);
+  }
+
+  // The peer's address, 10.0.0.2:kPeerPort, as tcp_v4_connect takes it.
+  static sockaddr_in peer_sockaddr() {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(kPeerPort);
+    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+    return sin;
+  }
+
+  // A sock bound to 10.0.0.1:kLocalPort that has sent its SYN to the peer
+  // (tcp_v4_connect): in SYN_SENT, the SYN on the device.
+  TcpSock* connect_sock() {
+    TcpSock* sk = new_sock();
+    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
+    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
+    sockaddr_in sin = peer_sockaddr();
+    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    return sk;
   }
 
   // A listener on 10.0.0.1:kLocalPort.
@@ -188,14 +199,7 @@ class TcpRecvTest : public ::testing::Test {
   // SYN out, SYN-ACK in, ACK out.
   TcpSock* active_open(std::uint32_t peer_isn = 5000, std::uint16_t peer_win = 65535,
                        const TcpOpts& synack_opts = TcpOpts().with_mss(1460)) {
-    TcpSock* sk = new_sock();
-    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(kPeerPort);
-    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    TcpSock* sk = connect_sock();
     EXPECT_EQ(sk->sk_state, TCP_SYN_SENT);
     EXPECT_GE(sent_count(), 1u);
     if (sent_count() < 1) return sk;

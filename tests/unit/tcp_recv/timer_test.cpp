@@ -11,14 +11,7 @@ class TimerTest : public TcpRecvTest {
  protected:
   // Active open whose SYN-ACK arrives `rtt_ms` after the SYN left.
   TcpSock* open_with_rtt(std::uint32_t rtt_ms, std::uint16_t peer_win = 65535) {
-    TcpSock* sk = new_sock();
-    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(kPeerPort);
-    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    TcpSock* sk = connect_sock();
     ParsedSeg syn = pop_sent();
     our_isn_ = syn.seq;
     peer_nxt_ = 5001;
@@ -222,10 +215,7 @@ TEST_F(TimerTest, simultaneous_close_goes_through_closing_to_time_wait) {
 TEST_F(TimerTest, rst_in_syn_sent_refuses_the_connection) {
   TcpSock* sk = new_sock();
   sock_hold(sk);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   ParsedSeg syn = pop_sent();
   Flow f{ipv4_addr(10, 0, 0, 2), ipv4_addr(10, 0, 0, 1), kPeerPort, ntohs(sk->inet_sport)};
@@ -237,10 +227,7 @@ TEST_F(TimerTest, rst_in_syn_sent_refuses_the_connection) {
 
 TEST_F(TimerTest, rst_without_ack_in_syn_sent_is_ignored) {
   TcpSock* sk = new_sock();
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   Flow f{ipv4_addr(10, 0, 0, 2), ipv4_addr(10, 0, 0, 1), kPeerPort, ntohs(sk->inet_sport)};
   inject(tcp_pkt(f, "R", 0, 0, 0));

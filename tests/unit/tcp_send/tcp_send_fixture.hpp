@@ -13,6 +13,7 @@
 
 #include "api/fd_table.hpp"
 #include "common/tcp_packets.hpp"
+#include "common/virtual_time.hpp"
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
 #include "tcp/tcp.hpp"
@@ -174,17 +175,7 @@ class TcpSendTest : public ::testing::Test {
   }
 
   // Run timers and deferred work up to now + d, in time order.
-  void advance(Nanos d) {
-    const Nanos target = clock_.now_ns() + d;
-    for (int i = 0; i < 100000; i++) {
-      st_.poll();
-      Nanos next = st_.next_timer_expiry();
-      if (next == Stack::kNoTimer || next > target) break;
-      clock_.advance_to(next);
-    }
-    clock_.advance_to(target);
-    st_.poll();
-  }
+  void advance(Nanos d) { test::run_stack_until(st_, clock_, clock_.now_ns() + d); }
   void advance_ms(std::uint64_t ms) { advance(ms * kNsPerMs); }
 
   std::uint64_t mib(MibId id) { return st_.mib().get(id); }

@@ -13,14 +13,7 @@ class TcpTimersTest : public TcpRecvTest {
   // Active open whose SYN-ACK arrives `rtt_ms` after the SYN left, MSS 1000,
   // SACK negotiated unless `sack` is false (TLP needs SACK).
   TcpSock* open_with_rtt(std::uint32_t rtt_ms, bool sack = true, bool tstamps = false) {
-    TcpSock* sk = new_sock();
-    sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-    EXPECT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(kPeerPort);
-    sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-    EXPECT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    TcpSock* sk = connect_sock();
     ParsedSeg syn = pop_sent();
     our_isn_ = syn.seq;
     peer_nxt_ = 5001;

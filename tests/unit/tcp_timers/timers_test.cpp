@@ -193,14 +193,7 @@ TEST_F(TcpTimersTest, a_fin_riding_on_several_segments_waits_for_the_window) {
 
 TEST_F(TcpTimersTest, shutdown_in_syn_recv_holds_the_fin_until_established) {
   // Simultaneous open: our SYN crosses the peer's, we answer SYN-ACK.
-  TcpSock* sk = new_sock();
-  sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
-  ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
-  ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  TcpSock* sk = connect_sock();
   our_isn_ = pop_sent().seq;
   inject("S", 5000, 0, 65535, TcpOpts().with_mss(1000));
   ASSERT_EQ(sk->sk_state, TCP_SYN_RECV);
@@ -226,10 +219,7 @@ TEST_F(TcpTimersTest, syn_retries_give_up_after_the_modelled_time_not_the_count)
   sock_hold(sk);
   sk->inet_rcv_saddr = sk->inet_saddr = be_addr(10, 0, 0, 1);
   ASSERT_EQ(st_.tcp().inet_csk_get_port(sk, kLocalPort), 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(kPeerPort);
-  sin.sin_addr.s_addr = be_addr(10, 0, 0, 2);
+  sockaddr_in sin = peer_sockaddr();
   ASSERT_EQ(tcp_v4_connect(sk, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   const Nanos t0 = now();
   advance_ms(2999);
