@@ -17,6 +17,7 @@
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
 #include "sock/sock_errqueue.hpp"
+#include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
 namespace sp {
@@ -540,6 +541,9 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
   }
 
   std::int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+
+  // Before this write adds data: was the sender application-limited?
+  tcp_rate_check_app_limited(sk);
 
   // Wait for a connection to finish, or fail.
   if ((1u << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {

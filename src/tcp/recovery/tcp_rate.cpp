@@ -87,7 +87,11 @@ void tcp_rate_gen(Sock* sk, std::uint32_t delivered, std::uint32_t lost, bool is
 // data is delivered are app-limited.
 void tcp_rate_check_app_limited(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
-  if (tp->write_seq - tp->snd_nxt < tp->mss_cache && tcp_write_queue_empty(sk) &&
+  // Less than a segment left to send, nothing waiting in the device
+  // (sk_wmem_alloc without its alive bias), cwnd not the limit, and every
+  // lost segment already resent.
+  const int in_device = sk->sk_wmem_alloc - 1;
+  if (tp->write_seq - tp->snd_nxt < tp->mss_cache && in_device < static_cast<int>(SKB_TRUESIZE(1)) &&
       tcp_packets_in_flight(tp) < tcp_snd_cwnd(tp) && tp->lost_out <= tp->retrans_out) {
     const std::uint32_t v = tp->delivered + tcp_packets_in_flight(tp);
     tp->app_limited = v ? v : 1;

@@ -207,5 +207,41 @@ TEST_F(TcpRecoveryTest, sack_blocks_outside_the_window_are_counted_and_ignored) 
   EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Open);
 }
 
+// tcp_sendmsg asks tcp_rate_check_app_limited before adding data: a write
+// into an idle, cwnd-unlimited connection marks the delivery-rate samples
+// of its segments application-limited; a write while a full window waits
+// to be sent does not.
+TEST_F(TcpRecoveryTest, a_write_into_an_idle_connection_flags_app_limited_samples) {
+  TcpSock* sk = open_with_rtt(100);
+  // Bulk: 30 segments, cwnd 10: the window is the limit.
+  ASSERT_EQ(send_bytes(sk, 30000), 30000);
+  clear_sent();
+  advance_ms(100);
+  ack(10000);
+  EXPECT_EQ(sk->app_limited, 0u) << "the initial app-limited phase ends with the first delivery";
+  // Another write while 10+ segments wait in the write queue: not app-limited.
+  ASSERT_EQ(send_bytes(sk, 1000), 1000);
+  EXPECT_EQ(sk->app_limited, 0u);
+  for (std::uint32_t off = 20000; off <= 31000; off += 1000) {
+    advance_ms(100);
+    ack(off);
+  }
+  ASSERT_EQ(sk->snd_una, sk->write_seq) << "everything acknowledged";
+  EXPECT_EQ(sk->rate_app_limited, false) << "bulk samples are not app-limited";
+  EXPECT_EQ(info(sk).tcpi_delivery_rate_app_limited, 0);
+  clear_sent();
+  // Idle and nothing queued: the next write is application-limited until
+  // the data in flight then (none) plus this write are delivered.
+  const std::uint32_t delivered = sk->delivered;
+  ASSERT_EQ(send_bytes(sk, 1000), 1000);
+  EXPECT_EQ(sk->app_limited, delivered);
+  const SkBuff* skb = tcp_rtx_queue_head(sk);
+  ASSERT_NE(skb, nullptr);
+  EXPECT_EQ(TCP_SKB_CB(skb)->tx_is_app_limited, 1);
+  advance_ms(100);
+  ack(32000);
+  EXPECT_EQ(sk->app_limited, 0u) << "the phase ends once its data is delivered";
+}
+
 }  // namespace
 }  // namespace sp::test
