@@ -1,6 +1,8 @@
 // Backtick command planner (see commands.hpp).
 #include "commands.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,55 @@
 namespace sp::drill {
 
 namespace {
+
+// `ip route change DST via GW dev tun0` plus advmss / mtu [lock] / initcwnd,
+// nothing else: another form stays unsupported rather than half-applied.
+std::optional<RouteChange> parse_route_change(const std::vector<std::string>& w) {
+  auto parse_ip = [](const std::string& s, std::uint32_t* out) {
+    in_addr a{};
+    if (inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
+    *out = ntohl(a.s_addr);
+    return true;
+  };
+  auto parse_num = [](const std::string& s, std::uint32_t* out) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    *out = static_cast<std::uint32_t>(std::stoul(s));
+    return true;
+  };
+  RouteChange rc;
+  if (w.size() < 8) return std::nullopt;
+  std::string dst = w[3];
+  const size_t slash = dst.find('/');
+  if (slash != std::string::npos) {
+    std::uint32_t plen = 0;
+    if (!parse_num(dst.substr(slash + 1), &plen) || plen > 32) return std::nullopt;
+    rc.prefix_len = static_cast<int>(plen);
+    dst.resize(slash);
+  }
+  if (!parse_ip(dst, &rc.dst) || w[4] != "via" || !parse_ip(w[5], &rc.gateway) || w[6] != "dev" ||
+      w[7] != "tun0")
+    return std::nullopt;
+  for (size_t k = 8; k < w.size(); ++k) {
+    const bool has_arg = k + 1 < w.size();
+    if (w[k] == "advmss" && has_arg && parse_num(w[k + 1], &rc.advmss)) {
+      ++k;
+    } else if (w[k] == "initcwnd" && has_arg && parse_num(w[k + 1], &rc.initcwnd)) {
+      ++k;
+    } else if (w[k] == "mtu" && has_arg) {
+      ++k;
+      if (w[k] == "lock") {
+        rc.mtu_lock = true;
+        if (++k >= w.size()) return std::nullopt;
+      }
+      if (!parse_num(w[k], &rc.mtu)) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return rc;
+}
+
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
@@ -222,6 +273,25 @@ void plan_line(const std::string& line, const std::string& dir, bool in_defaults
       plan.sysctls.push_back({name, a.substr(eq + 1), in_defaults});
     }
     return;
+  }
+  if (cmd == "ip" && w.size() >= 3 && w[1] == "route" && w[2] == "change") {
+    if (auto rc = parse_route_change(w)) {
+      plan.routes.push_back(*rc);
+    } else {
+      plan.unsupported = "shell command `" + line + "`";
+    }
+    return;
+  }
+  // Segmentation offloads off on the script device: the stack segments in
+  // software and the script sees every segment (with --strict_segments).
+  if (cmd == "ethtool" && w.size() >= 5 && w.size() % 2 == 1 && w[1] == "-K" && w[2] == "tun0") {
+    bool ok = true;
+    for (size_t k = 3; k + 1 < w.size(); k += 2)
+      ok = ok && (w[k] == "gso" || w[k] == "tso") && w[k + 1] == "off";
+    if (ok) {
+      plan.offloads_off = true;
+      return;
+    }
   }
   // No-ops on a stack created for this script alone.
   if (cmd == "ip" && w.size() >= 3 && w[1] == "tcp_metrics" && w[2] == "flush") {

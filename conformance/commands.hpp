@@ -6,6 +6,7 @@
 // length 0 changes how the script device treats transmits. Any other command makes the script
 // unsupported, named exactly.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +28,23 @@ enum class DeviceAction {
   kQdiscFq,       // "fq": packets leave at their earliest departure time (pacing)
 };
 
+// `ip route change DST via GW dev tun0 [advmss N] [mtu [lock] N] [initcwnd N]`:
+// the route to DST (host order; /32 unless DST has a /prefix) gets these
+// metrics, every one not named reset to unset (Linux replaces the entry).
+struct RouteChange {
+  std::uint32_t dst = 0;
+  int prefix_len = 32;
+  std::uint32_t gateway = 0;
+  std::uint32_t advmss = 0;
+  std::uint32_t mtu = 0;
+  bool mtu_lock = false;
+  std::uint32_t initcwnd = 0;
+};
+
 struct CommandPlan {
   std::vector<SysctlAssignment> sysctls;
+  std::vector<RouteChange> routes;         // in order
+  bool offloads_off = false;               // `ethtool -K tun0 gso off tso off`
   std::vector<DeviceAction> device;        // in order
   std::vector<std::string> ignored;        // no-ops on a fresh stack, for --verbose
   std::optional<std::string> unsupported;  // the first command the runner cannot do

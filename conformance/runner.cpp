@@ -176,6 +176,9 @@ class Runner {
     int ifindex = stack_->register_netdev(std::move(dev));
     stack_->add_address(ifindex, htonl(kLocalIp), 16);
     stack_->add_route(0, 0, htonl(kGatewayIp), ifindex);
+    // packetdrill routes the remote host through the tun device
+    // (route_traffic_to_device), which `ip route change` then modifies.
+    stack_->add_route(htonl(kRemoteIp), 32, htonl(kGatewayIp), ifindex);
     apply_sysctls(init_plan_, s_.init_command_line);
     stack_->set_wait_driver([this](Nanos deadline) { drive(deadline); });
     target_ = cfg_.make_target(*stack_);
@@ -206,6 +209,22 @@ class Runner {
       note("sysctl " + a.name + "=" + a.value);
     }
     for (const std::string& i : plan.ignored) note("ignored command: " + i);
+    for (const RouteChange& rc : plan.routes) {
+      RouteMetrics m;
+      m.advmss = rc.advmss;
+      m.mtu = rc.mtu;
+      m.mtu_locked = rc.mtu_lock;
+      m.initcwnd = rc.initcwnd;
+      if (stack_->change_route(htonl(rc.dst), rc.prefix_len, htonl(rc.gateway), dev_->ifindex, m))
+        fail(line, "ip route change: RTNETLINK answers: No such file or directory");
+      note("route changed: advmss " + std::to_string(rc.advmss) + " mtu " +
+           (rc.mtu_lock ? "lock " : "") + std::to_string(rc.mtu) + " initcwnd " +
+           std::to_string(rc.initcwnd));
+    }
+    if (plan.offloads_off) {
+      dev_->set_offloads(false);
+      note("ethtool: tun0 gso/tso off");
+    }
     for (DeviceAction a : plan.device) {
       dev_->set_drop_all(a == DeviceAction::kQdiscDropAll);
       dev_->set_fq(a == DeviceAction::kQdiscFq);

@@ -44,6 +44,13 @@ NetdevTx ScriptDevice::xmit(SkbPtr skb) {
   return NETDEV_TX_OK;
 }
 
+void ScriptDevice::set_offloads(bool on) {
+  if (on)
+    features |= NETIF_F_TSO;
+  else
+    features &= ~NETIF_F_TSO;
+}
+
 void ScriptDevice::set_fq(bool on) {
   fq_ = on;
   if (!on) {

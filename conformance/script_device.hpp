@@ -37,6 +37,8 @@ class ScriptDevice final : public NetDevice {
   // first packet of a socket switches the socket to SK_PACING_FQ so TCP
   // stamps departure times. Turning it off releases what is held.
   void set_fq(bool on);
+  // `ethtool -K tun0 tso off`: the stack segments in software before xmit.
+  void set_offloads(bool on);
   // When the next held packet is due (Stack::kNoTimer if none).
   Nanos next_release() const;
   std::uint64_t refused() const { return refused_; }

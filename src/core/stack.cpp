@@ -7,6 +7,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -163,10 +164,32 @@ void Stack::add_route(be32 dst, int prefix_len, be32 gateway, int ifindex) {
     if (r.dst == masked && r.prefix_len == prefix_len) {  // replace, as `ip route replace`
       r.gateway = gateway;
       r.ifindex = ifindex;
+      ++impl_->route_genid;
       return;
     }
   }
-  impl_->routes.push_back({masked, prefix_len, gateway, ifindex});
+  ++impl_->route_genid;
+  impl_->routes.push_back({masked, prefix_len, gateway, ifindex, {}});
+}
+
+std::uint32_t Stack::route_genid() const {
+  return impl_->route_genid;
+}
+
+int Stack::change_route(be32 dst, int prefix_len, be32 gateway, int ifindex,
+                        const RouteMetrics& metrics) {
+  prefix_len = std::clamp(prefix_len, 0, 32);
+  const be32 masked = htonl(ntohl(dst) & prefix_mask_host(prefix_len));
+  for (auto& r : impl_->routes) {
+    if (r.dst == masked && r.prefix_len == prefix_len) {
+      r.gateway = gateway;
+      r.ifindex = ifindex;
+      r.metrics = metrics;
+      ++impl_->route_genid;  // rt_cache_flush
+      return 0;
+    }
+  }
+  return -ENOENT;
 }
 
 RouteResult Stack::ip_route_output(be32 daddr) const {
@@ -184,8 +207,10 @@ RouteResult Stack::ip_route_output(be32 daddr) const {
   res.dev = dev;
   res.nexthop = best->gateway ? best->gateway : daddr;
   res.saddr = inet_select_addr(dev->ifindex, res.nexthop);
-  res.mtu = dev->mtu;
-  auto it = impl_->pmtu.find(daddr);
+  res.mtu = best->metrics.mtu ? best->metrics.mtu : dev->mtu;
+  res.metrics = best->metrics;
+  // A locked MTU metric is not lowered by learned PMTU (ip_mtu_locked).
+  auto it = best->metrics.mtu_locked ? impl_->pmtu.end() : impl_->pmtu.find(daddr);
   if (it != impl_->pmtu.end()) {
     if (it->second.expires > now())
       res.mtu = std::min(res.mtu, it->second.mtu);
@@ -200,7 +225,7 @@ void Stack::update_pmtu(be32 daddr, std::uint32_t mtu) {
   // never below ip_rt_min_pmtu, whatever the ICMP message claims.
   mtu = std::max(mtu, kMinPmtu);
   RouteResult r = ip_route_output(daddr);
-  if (r.dev && mtu >= r.mtu) return;
+  if (r.dev && (r.metrics.mtu_locked || mtu >= r.mtu)) return;
   impl_->pmtu[daddr] = {mtu, now() + kPmtuExpires};
 }
 

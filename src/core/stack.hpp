@@ -26,11 +26,21 @@ class TcpStackState;  // tcp/: hash tables, sockets, per-stack TCP state
 // IPv4 addresses are kept in network byte order everywhere (__be32).
 using be32 = std::uint32_t;
 
+// Per-route metrics (`ip route ... advmss N mtu [lock] N initcwnd N`, the
+// RTAX_* values of a fib entry); 0 means unset.
+struct RouteMetrics {
+  std::uint32_t advmss = 0;    // RTAX_ADVMSS: the MSS we announce in SYN / SYN-ACK
+  std::uint32_t mtu = 0;       // RTAX_MTU: path MTU instead of the device's
+  bool mtu_locked = false;     // "mtu lock": ICMP-learned PMTU does not lower it
+  std::uint32_t initcwnd = 0;  // RTAX_INITCWND: initial congestion window
+};
+
 struct RouteResult {
   NetDevice* dev = nullptr;
   be32 saddr = 0;         // preferred source address on dev
   be32 nexthop = 0;       // gateway, or daddr when on-link
   std::uint32_t mtu = 0;  // path MTU (device MTU unless PMTU learned less)
+  RouteMetrics metrics;   // of the matching route
 };
 
 // What ip_queue_xmit needs from the socket (inet_sock / flowi4).
@@ -95,6 +105,13 @@ class Stack {
   void add_address(int ifindex, be32 addr, int prefix_len);
   bool is_local_address(be32 addr) const;
   void add_route(be32 dst, int prefix_len, be32 gateway, int ifindex);
+  // `ip route change`: replace the gateway, device and metrics of the route
+  // for exactly dst/prefix_len; -ENOENT when there is none (no NLM_F_CREATE).
+  int change_route(be32 dst, int prefix_len, be32 gateway, int ifindex,
+                   const RouteMetrics& metrics);
+  // Bumped by every route change (rt_genid): a socket's cached route is
+  // stale when its genid differs, and is looked up again (__sk_dst_check).
+  std::uint32_t route_genid() const;
   // ip_route_output_key: nullopt-like (dev == nullptr) when unreachable.
   RouteResult ip_route_output(be32 daddr) const;
   // Learned PMTU (ICMP frag-needed) for a destination.

@@ -39,6 +39,7 @@ struct Route {
   int prefix_len = 0;
   be32 gateway = 0;  // 0: on-link
   int ifindex = 0;
+  RouteMetrics metrics;
 };
 
 struct PmtuEntry {
@@ -56,6 +57,7 @@ struct Stack::Impl {
 
   std::vector<IfAddr> addrs;
   std::vector<Route> routes;
+  std::uint32_t route_genid = 0;
   std::unordered_map<be32, PmtuEntry> pmtu;
 
   NeighTable neigh;

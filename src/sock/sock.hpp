@@ -156,6 +156,7 @@ struct Sock {
   std::uint32_t sk_dst_mtu =
       0;                   // dst_mtu(__sk_dst_get(sk)): path MTU of the cached route; 0 = none
   int sk_dst_ifindex = 0;  // device of the cached route
+  std::uint32_t sk_dst_genid = 0;  // Stack::route_genid() when the route was cached
 
   // --- receive-side memory ---------------------------------------------------
   int sk_rcvbuf = 0;

@@ -116,6 +116,7 @@ void sk_setup_caps(Sock* sk, const RouteResult& rt) {
   sk->sk_route_caps = rt.dev->features;
   sk->sk_dst_mtu = rt.mtu ? rt.mtu : rt.dev->mtu;
   sk->sk_dst_ifindex = rt.dev->ifindex;
+  sk->sk_dst_genid = sk->stack->route_genid();
   // Linux gives every TCP socket software GSO; it needs scatter-gather so
   // that the payload can live in page frags (without SG, one MSS per skb).
   if (rt.dev->features & NETIF_F_SG) {
@@ -324,6 +325,8 @@ bool tcp_route_can_sg(const Sock* sk) {
   return sk->sk_route_caps & NETIF_F_SG;
 }
 
+}  // namespace
+
 SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_schedule) {
   SkbPtr skb = alloc_skb(MAX_TCP_HEADER + linear);
   if (!skb) return nullptr;
@@ -336,6 +339,8 @@ SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_sc
   skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
   return skb;
 }
+
+namespace {
 
 bool forced_push(const TcpSock* tp) {
   return after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1));

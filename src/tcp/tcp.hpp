@@ -402,6 +402,8 @@ unsigned tcp_send_mss(Sock* sk, int* size_goal, int flags);
 unsigned tcp_xmit_size_goal(Sock* sk, std::uint32_t mss_now, int large_allowed);
 void tcp_push(Sock* sk, int flags, int mss_now, int nonagle, int size_goal);
 SkbPtr tcp_stream_alloc_skb(Sock* sk, bool force_schedule);
+// The same with `linear` bytes of room in the head (no page frags).
+SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_schedule);
 void tcp_skb_entail(Sock* sk, SkbPtr skb);
 void tcp_cleanup_rbuf(Sock* sk, int copied);  // ACK if the window opened enough
 void tcp_shutdown(Sock* sk, int how);
@@ -474,6 +476,19 @@ void tcp_send_window_probe(Sock* sk);
 int tcp_mtu_to_mss(Sock* sk, int pmtu);
 int tcp_mss_to_mtu(Sock* sk, int mss);
 void tcp_mtup_init(Sock* sk);
+// The MTU probe was acknowledged: its size works, raise search_low and the
+// MSS, scale cwnd to the larger packets (tcp_mtup_probe_success).
+void tcp_mtup_probe_success(Sock* sk);
+// The MTU probe was lost: the path MTU is below it (tcp_mtup_probe_failed).
+// tcp-recv: call from the loss path with Linux's conditions (snd_una at the
+// probe's start, ca_state below CWR), restore the cwnd the probe took and
+// retransmit as tcp_simple_retransmit.
+void tcp_mtup_probe_failed(Sock* sk);
+// dst_metric_advmss: the route's advmss metric, else its MTU less the IPv4
+// and TCP headers (ipv4_default_advmss, never below 256).
+std::uint32_t dst_metric_advmss(const RouteResult& rt);
+// tcp_init_cwnd: the route's initcwnd metric, else RFC 6928's ten segments.
+std::uint32_t tcp_init_cwnd(const TcpSock* tp, const RouteResult& rt);
 unsigned tcp_sync_mss(Sock* sk, std::uint32_t pmtu);
 unsigned tcp_current_mss(Sock* sk);
 int tcp_init_tso_segs(SkBuff* skb, unsigned mss_now);

@@ -759,6 +759,10 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_fack, std::uint32_t prior_
   }
   // Everything sent is acknowledged: busy only if unsent data remains.
   if (tcp_rtx_queue_empty(sk)) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
+  // The MTU probe got through (RFC 4821 7.5).
+  if ((flag & (FLAG_DATA_ACKED | FLAG_SYN_ACKED)) && inet_csk(sk)->icsk_mtup.probe_size &&
+      !after(tp->mtu_probe.probe_seq_end, tp->snd_una))
+    tcp_mtup_probe_success(sk);
 
   if (!skb) tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
   if (between(tp->snd_up, prior_snd_una, tp->snd_una)) tp->snd_up = tp->snd_una;
@@ -1801,7 +1805,7 @@ void tcp_init_transfer(Sock* sk, SkBuff* /*skb*/) {
   if (tp->total_retrans > 1 && tp->undo_marker)
     tp->snd_cwnd = 1;
   else
-    tp->snd_cwnd = TCP_INIT_CWND;
+    tp->snd_cwnd = tcp_init_cwnd(tp, sk->stack->ip_route_output(inet_sk(sk)->inet_daddr));
   tp->snd_cwnd_stamp = tcp_jiffies32(sk);
   tcp_init_congestion_control(sk);
   tcp_init_buffer_space(sk);

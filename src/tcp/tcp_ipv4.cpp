@@ -278,8 +278,7 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
 
   // Our receive window and scale for this connection.
   RouteResult rt = st.ip_route_output(in.saddr);
-  std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
-  std::uint32_t mss = mtu > 40 ? mtu - 40 : TCP_MSS_DEFAULT;
+  std::uint32_t mss = dst_metric_advmss(rt);
   if (ltp->rx_opt.user_mss && mss > ltp->rx_opt.user_mss) mss = ltp->rx_opt.user_mss;
   req->advmss = static_cast<std::uint16_t>(mss);
   if (req->tstamp_ok) mss -= TCPOLEN_TSTAMP_ALIGNED;
@@ -407,7 +406,7 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
   inet_csk(csk)->icsk_pmtu_cookie = mtu;
   tcp_sync_mss(csk, mtu);
-  std::uint32_t advmss = mtu > 40 ? mtu - 40 : TCP_MSS_DEFAULT;
+  std::uint32_t advmss = dst_metric_advmss(rt);
   if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss)
     advmss = tcp_sk(listener)->rx_opt.user_mss;
   child->advmss = static_cast<std::uint16_t>(advmss);

@@ -360,17 +360,65 @@ int tcp_mss_to_mtu(Sock* sk, int mss) {
   return mss + tp->tcp_header_len + tp->icsk_ext_hdr_len + static_cast<int>(kNetHeaderLen);
 }
 
+std::uint32_t dst_metric_advmss(const RouteResult& rt) {
+  if (rt.metrics.advmss) return rt.metrics.advmss;
+  const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
+  constexpr std::uint32_t kMinAdvmss = 256;  // ip_rt_min_advmss
+  return std::max(mtu > 40 ? mtu - 40 : 0, kMinAdvmss);
+}
+
+std::uint32_t tcp_init_cwnd(const TcpSock* tp, const RouteResult& rt) {
+  const std::uint32_t cwnd = rt.metrics.initcwnd ? rt.metrics.initcwnd : TCP_INIT_CWND;
+  return std::min(cwnd, tp->snd_cwnd_clamp);
+}
+
 void tcp_mtup_init(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   const Sysctl& sc = sk->stack->sysctl();
   icsk->icsk_mtup.enabled = sc.tcp_mtu_probing > 1;
-  icsk->icsk_mtup.search_high =
-      tcp_mss_to_mtu(sk,
-                     static_cast<int>(tcp_sk(sk)->rx_opt.mss_clamp ? tcp_sk(sk)->rx_opt.mss_clamp
-                                                                   : TCP_MSS_DEFAULT)) +
-      0;
+  // The search starts between tcp_base_mss and the peer's MSS (bare
+  // headers: options are not part of the path MTU).
+  const int mss_clamp =
+      tcp_sk(sk)->rx_opt.mss_clamp ? tcp_sk(sk)->rx_opt.mss_clamp : TCP_MSS_DEFAULT;
+  icsk->icsk_mtup.search_high = mss_clamp + static_cast<int>(TCP_HEADER_LEN + kNetHeaderLen);
   icsk->icsk_mtup.search_low = tcp_mss_to_mtu(sk, sc.tcp_base_mss);
   icsk->icsk_mtup.probe_size = 0;
+  if (icsk->icsk_mtup.enabled) icsk->icsk_mtup.probe_timestamp = tcp_jiffies32(sk);
+}
+
+namespace {
+// tcp_current_ssthresh: outside a cwnd reduction, at least 3/4 of cwnd.
+std::uint32_t current_ssthresh(const Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  if (tcp_in_cwnd_reduction(sk)) return tp->snd_ssthresh;
+  const std::uint32_t cwnd = tcp_snd_cwnd(tp);
+  return std::max(tp->snd_ssthresh, (cwnd >> 1) + (cwnd >> 2));
+}
+}  // namespace
+
+void tcp_mtup_probe_success(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  InetConnectionSock* icsk = inet_csk(sk);
+  // The same bytes in flight now take fewer, larger packets: scale cwnd.
+  tp->prior_ssthresh = current_ssthresh(sk);
+  const std::uint64_t val = static_cast<std::uint64_t>(tcp_snd_cwnd(tp)) *
+                            static_cast<std::uint64_t>(tcp_mss_to_mtu(sk, static_cast<int>(tp->mss_cache))) /
+                            icsk->icsk_mtup.probe_size;
+  tcp_snd_cwnd_set(tp, std::max<std::uint32_t>(1, static_cast<std::uint32_t>(val)));
+  tp->snd_cwnd_cnt = 0;
+  tp->snd_cwnd_stamp = tcp_jiffies32(sk);
+  tp->snd_ssthresh = current_ssthresh(sk);
+  icsk->icsk_mtup.search_low = static_cast<int>(icsk->icsk_mtup.probe_size);
+  icsk->icsk_mtup.probe_size = 0;
+  tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
+  sk->stack->mib().inc(MibId::TcpExtTCPMTUPSuccess);
+}
+
+void tcp_mtup_probe_failed(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  icsk->icsk_mtup.search_high = static_cast<int>(icsk->icsk_mtup.probe_size) - 1;
+  icsk->icsk_mtup.probe_size = 0;
+  sk->stack->mib().inc(MibId::TcpExtTCPMTUPFail);
 }
 
 unsigned tcp_sync_mss(Sock* sk, std::uint32_t pmtu) {
@@ -582,6 +630,12 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   sh->gso_size = static_cast<std::uint16_t>(tcp_skb_mss(skb));
   sh->gso_type = sh->gso_size ? SKB_GSO_TCPV4 : SKB_GSO_NONE;
   std::memset(skb->cb, 0, sizeof(skb->cb));
+
+  // __sk_dst_check: the routing table changed since the route was cached
+  // (`ip route change`); look it up again for the new MTU and device caps,
+  // which tcp_current_mss then picks up.
+  if (sk->sk_dst_ifindex && sk->sk_dst_genid != st.route_genid())
+    sk_setup_caps(sk, st.ip_route_output(inet->inet_daddr));
 
   IpXmitParams p;
   p.saddr = inet->inet_saddr;
@@ -849,6 +903,128 @@ void tcp_cwnd_validate(Sock* sk, bool is_cwnd_limited) {
   }
 }
 
+// tcp_mtu_check_reprobe: after tcp_probe_interval seconds without a
+// search, start again from the current MSS up to the peer's.
+void tcp_mtu_check_reprobe(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const TcpSock* tp = tcp_sk(sk);
+  const std::int64_t interval_ms =
+      static_cast<std::int64_t>(sk->stack->sysctl().tcp_probe_interval) * 1000;
+  const std::int32_t delta =
+      static_cast<std::int32_t>(tcp_jiffies32(sk) - icsk->icsk_mtup.probe_timestamp);
+  if (delta >= interval_ms) {
+    const int mss = static_cast<int>(tcp_current_mss(sk));
+    icsk->icsk_mtup.probe_size = 0;
+    icsk->icsk_mtup.search_high =
+        tp->rx_opt.mss_clamp + static_cast<int>(TCP_HEADER_LEN + kNetHeaderLen);
+    icsk->icsk_mtup.search_low = tcp_mss_to_mtu(sk, mss);
+    icsk->icsk_mtup.probe_timestamp = tcp_jiffies32(sk);
+  }
+}
+
+// Can the first len bytes of the write queue be merged into one skb?
+bool tcp_can_coalesce_send_queue_head(Sock* sk, int len) {
+  for (SkBuff* skb = tcp_send_head(sk); skb; skb = sk->sk_write_queue.next(skb)) {
+    if (len <= static_cast<int>(skb->len)) break;
+    if (!tcp_skb_can_collapse_to(skb)) return false;
+    len -= static_cast<int>(skb->len);
+  }
+  return true;
+}
+
+// tcp_mtu_probe (RFC 4821 packetization layer PMTU discovery): with
+// tcp_mtu_probing enabled, send one segment halfway between the largest MTU
+// known to work (search_low) and the largest the peer allows (search_high),
+// built from the head of the write queue. Its ACK raises search_low and the
+// MSS (tcp_mtup_probe_success); its loss lowers search_high. Returns 1 when
+// a probe left, 0 to wait for cwnd or window, -1 when not probing now.
+int tcp_mtu_probe(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  TcpSock* tp = tcp_sk(sk);
+  // Not while a probe is out, in recovery, with a small window, or with
+  // SACK blocks in the header (the header size would change under us).
+  if (!icsk->icsk_mtup.enabled || icsk->icsk_mtup.probe_size ||
+      icsk->icsk_ca_state != TCP_CA_Open || tcp_snd_cwnd(tp) < 11 || tp->rx_opt.num_sacks ||
+      tp->rx_opt.dsack)
+    return -1;
+
+  const unsigned mss_now = tcp_current_mss(sk);
+  const int probe_size =
+      tcp_mtu_to_mss(sk, (icsk->icsk_mtup.search_high + icsk->icsk_mtup.search_low) >> 1);
+  // The probe plus enough MSS-sized data behind it to detect its loss by
+  // dupacks rather than by timeout.
+  const std::uint64_t size_needed =
+      static_cast<std::uint64_t>(probe_size) +
+      (static_cast<std::uint64_t>(tp->reordering) + 1) * tp->mss_cache;
+  const int interval = icsk->icsk_mtup.search_high - icsk->icsk_mtup.search_low;
+  if (probe_size > tcp_mtu_to_mss(sk, icsk->icsk_mtup.search_high) ||
+      interval < sk->stack->sysctl().tcp_probe_threshold) {
+    tcp_mtu_check_reprobe(sk);  // the search converged: maybe start another
+    return -1;
+  }
+  if (tp->write_seq - tp->snd_nxt < size_needed) return -1;
+  if (tp->snd_wnd < size_needed) return -1;
+  if (after(static_cast<std::uint32_t>(tp->snd_nxt + size_needed), tcp_wnd_end(tp))) return 0;
+  // Let in-flight data drain to make room, unless there is none.
+  if (tcp_packets_in_flight(tp) + 2 > tcp_snd_cwnd(tp)) return tcp_packets_in_flight(tp) ? 0 : -1;
+  if (!tcp_can_coalesce_send_queue_head(sk, probe_size)) return -1;
+
+  SkbPtr owned = tcp_stream_alloc_skb_linear(sk, static_cast<std::uint32_t>(probe_size), false);
+  if (!owned) return -1;
+  SkBuff* nskb = owned.get();
+  SkBuff* skb = tcp_send_head(sk);
+  std::uint8_t* dst = skb_put(nskb, static_cast<std::uint32_t>(probe_size));
+  {
+    int off = 0;
+    for (SkBuff* s = skb; s && off < probe_size; s = sk->sk_write_queue.next(s)) {
+      const int copy = std::min(static_cast<int>(s->len), probe_size - off);
+      if (skb_copy_bits(s, 0, dst + off, static_cast<std::uint32_t>(copy)) != 0) return -1;
+      off += copy;
+    }
+  }
+  sk->sk_wmem_queued += static_cast<int>(nskb->truesize);
+  sk_mem_charge(sk, static_cast<int>(nskb->truesize));
+  TCP_SKB_CB(nskb)->seq = TCP_SKB_CB(skb)->seq;
+  TCP_SKB_CB(nskb)->end_seq = TCP_SKB_CB(skb)->seq + static_cast<std::uint32_t>(probe_size);
+  TCP_SKB_CB(nskb)->tcp_flags = TCPHDR_ACK;
+  sk->sk_write_queue.insert_before(skb, std::move(owned));
+
+  // The probe takes over the bytes: whole skbs are freed, a partly copied
+  // one loses its head (and gives its flags but PSH/FIN to the probe only
+  // when consumed whole).
+  int len = 0;
+  while (skb && len < probe_size) {
+    SkBuff* next = sk->sk_write_queue.next(skb);
+    const int copy = std::min(static_cast<int>(skb->len), probe_size - len);
+    if (static_cast<int>(skb->len) <= copy) {
+      TCP_SKB_CB(nskb)->tcp_flags |= TCP_SKB_CB(skb)->tcp_flags;
+      TCP_SKB_CB(nskb)->eor = TCP_SKB_CB(skb)->eor;
+      sk_wmem_free_skb(sk, sk->sk_write_queue.unlink(skb));
+    } else {
+      TCP_SKB_CB(nskb)->tcp_flags |=
+          TCP_SKB_CB(skb)->tcp_flags & static_cast<std::uint8_t>(~(TCPHDR_FIN | TCPHDR_PSH));
+      if (tcp_trim_head(sk, skb, static_cast<std::uint32_t>(copy))) break;
+      tcp_set_skb_tso_segs(skb, mss_now);
+    }
+    len += copy;
+    skb = next;
+  }
+  tcp_init_tso_segs(nskb, nskb->len);
+
+  // If the transmit fails, tcp_write_xmit resegments the probe into MSS
+  // pieces like any other skb.
+  if (tcp_transmit_skb(sk, nskb, 1) == 0) {
+    // The probe is one packet standing for two: take one from cwnd.
+    tcp_snd_cwnd_set(tp, tcp_snd_cwnd(tp) - 1);
+    tcp_event_new_data_sent(sk, nskb);
+    icsk->icsk_mtup.probe_size = static_cast<std::uint32_t>(tcp_mss_to_mtu(sk, static_cast<int>(nskb->len)));
+    tp->mtu_probe.probe_seq_start = TCP_SKB_CB(nskb)->seq;
+    tp->mtu_probe.probe_seq_end = TCP_SKB_CB(nskb)->end_seq;
+    return 1;
+  }
+  return -1;
+}
+
 // The TSQ handler: the device freed enough of our skbs; send more.
 void tcp_tsq_write(Sock* sk) {
   if ((1u << sk->sk_state) &
@@ -1037,6 +1213,11 @@ bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
   bool is_cwnd_limited = false, is_rwnd_limited = false;
 
   tcp_mstamp_refresh(tp);
+  if (!push_one) {
+    const int probed = tcp_mtu_probe(sk);
+    if (probed == 0) return false;
+    if (probed > 0) sent_pkts = 1;
+  }
   const std::uint32_t max_segs = tcp_tso_segs(sk, mss_now);
   while (SkBuff* skb = tcp_send_head(sk)) {
     if (tcp_pacing_check(sk)) break;

@@ -335,6 +335,10 @@ struct TcpSock : InetConnectionSock {
     std::uint64_t time = 0;
   } rcvq_space;
   std::uint32_t rcv_rtt_last_tsecr = 0;
+  struct {  // the outstanding MTU probe (tcp_mtu_probe), while icsk_mtup.probe_size
+    std::uint32_t probe_seq_start = 0;
+    std::uint32_t probe_seq_end = 0;
+  } mtu_probe;
 
   // --- retransmit queue -----------------------------------------------------
   // tcp_rtx_queue (sk->tcp_rtx_queue): sent, not yet fully ACKed skbs keyed

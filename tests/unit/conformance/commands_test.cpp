@@ -67,6 +67,45 @@ TEST(DrillCommands, ZeroLengthFifoRefusesTransmitsAndDeleteRestoresTheFifo) {
   EXPECT_EQ(p.device[1], DeviceAction::kQdiscDropAll);
 }
 
+TEST(DrillCommands, IpRouteChangeCarriesTheRouteMetrics) {
+  CommandPlan p = plan_command(
+      "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 advmss 600 mtu lock 640 initcwnd 11",
+      kTcpDir);
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  ASSERT_EQ(p.routes.size(), 1u);
+  const RouteChange& rc = p.routes[0];
+  EXPECT_EQ(rc.dst, 0xC0000201u);
+  EXPECT_EQ(rc.prefix_len, 32);
+  EXPECT_EQ(rc.gateway, 0xC0A80002u);
+  EXPECT_EQ(rc.advmss, 600u);
+  EXPECT_EQ(rc.mtu, 640u);
+  EXPECT_TRUE(rc.mtu_lock);
+  EXPECT_EQ(rc.initcwnd, 11u);
+
+  CommandPlan unlocked = plan_command("ip route change 192.0.2.1 via 192.168.0.2 dev tun0 mtu 1500",
+                                      kTcpDir);
+  ASSERT_FALSE(unlocked.unsupported) << *unlocked.unsupported;
+  EXPECT_FALSE(unlocked.routes.at(0).mtu_lock);
+  EXPECT_EQ(unlocked.routes.at(0).advmss, 0u) << "a metric not named is unset";
+}
+
+TEST(DrillCommands, OtherRouteFormsAndOffloadsStayUnsupported) {
+  for (const char* c : {"ip route change 192.0.2.1 via 192.168.0.2 dev tun0 rtt 10",
+                        "ip route change 192.0.2.1 dev tun0 advmss 600",
+                        "ip route change 192.0.2.1 via 192.168.0.2 dev eth0 mtu 600",
+                        "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 mtu lock",
+                        "ip route add 192.0.2.1 via 192.168.0.2 dev tun0 mtu 600",
+                        "ethtool -K tun0 gso on", "ethtool -K tun0 gro off"}) {
+    CommandPlan p = plan_command(c, kTcpDir);
+    EXPECT_TRUE(p.unsupported) << c;
+    EXPECT_TRUE(p.routes.empty()) << c;
+    EXPECT_FALSE(p.offloads_off) << c;
+  }
+  CommandPlan p = plan_command("ethtool -K tun0 gso off tso off", kTcpDir);
+  ASSERT_FALSE(p.unsupported) << *p.unsupported;
+  EXPECT_TRUE(p.offloads_off);
+}
+
 TEST(DrillCommands, CubicParameterAtLinuxDefaultIsANoOpOtherValuesAreNot) {
   CommandPlan p = plan_command("echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect", ".");
   EXPECT_FALSE(p.unsupported);

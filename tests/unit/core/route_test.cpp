@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "core/stack.hpp"
 
 namespace sp {
@@ -109,6 +111,51 @@ TEST_F(RouteTest, pmtu_expires_after_ten_minutes) {
   EXPECT_EQ(stack.ip_route_output(ip("10.0.0.7")).mtu, 1400u);
   clock.advance_by(2 * kNsPerSec);
   EXPECT_EQ(stack.ip_route_output(ip("10.0.0.7")).mtu, 1500u);
+}
+
+TEST_F(RouteTest, route_metrics_come_with_the_route) {
+  stack.add_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0);
+  RouteMetrics m;
+  m.advmss = 600;
+  m.mtu = 640;
+  m.initcwnd = 11;
+  ASSERT_EQ(stack.change_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0, m), 0);
+  RouteResult r = stack.ip_route_output(ip("192.0.2.1"));
+  ASSERT_NE(r.dev, nullptr);
+  EXPECT_EQ(r.mtu, 640u) << "the mtu metric replaces the device MTU";
+  EXPECT_EQ(r.metrics.advmss, 600u);
+  EXPECT_EQ(r.metrics.initcwnd, 11u);
+  EXPECT_EQ(stack.ip_route_output(ip("10.0.0.7")).metrics.advmss, 0u) << "other routes: none";
+}
+
+TEST_F(RouteTest, change_route_needs_an_existing_route) {
+  EXPECT_EQ(stack.change_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0, {}), -ENOENT);
+  EXPECT_EQ(stack.ip_route_output(ip("192.0.2.1")).dev, nullptr);
+}
+
+TEST_F(RouteTest, locked_mtu_ignores_learned_pmtu) {
+  stack.add_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0);
+  stack.add_route(ip("192.0.2.2"), 32, ip("10.0.0.1"), eth0);
+  RouteMetrics locked;
+  locked.mtu = 1400;
+  locked.mtu_locked = true;
+  RouteMetrics unlocked;
+  unlocked.mtu = 1400;
+  ASSERT_EQ(stack.change_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0, locked), 0);
+  ASSERT_EQ(stack.change_route(ip("192.0.2.2"), 32, ip("10.0.0.1"), eth0, unlocked), 0);
+  stack.update_pmtu(ip("192.0.2.1"), 1200);
+  stack.update_pmtu(ip("192.0.2.2"), 1200);
+  EXPECT_EQ(stack.ip_route_output(ip("192.0.2.1")).mtu, 1400u);
+  EXPECT_EQ(stack.ip_route_output(ip("192.0.2.2")).mtu, 1200u);
+}
+
+TEST_F(RouteTest, every_route_change_bumps_the_generation) {
+  const std::uint32_t g0 = stack.route_genid();
+  stack.add_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0);
+  const std::uint32_t g1 = stack.route_genid();
+  EXPECT_NE(g1, g0);
+  ASSERT_EQ(stack.change_route(ip("192.0.2.1"), 32, ip("10.0.0.1"), eth0, {}), 0);
+  EXPECT_NE(stack.route_genid(), g1);
 }
 
 }  // namespace

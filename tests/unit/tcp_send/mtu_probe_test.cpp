@@ -1,0 +1,97 @@
+// Packetization-layer path MTU discovery (RFC 4821, Linux's tcp_mtu_probe)
+// with tcp_mtu_probing=2: a segment larger than the MSS probes the path;
+// its ACK raises the MSS; a route change reaches an established socket.
+#include "tcp_send_fixture.hpp"
+
+namespace sp::send_test {
+namespace {
+
+class MtuProbeTest : public TcpSendTest {
+ protected:
+  MtuProbeTest() {
+    st_.sysctl().tcp_mtu_probing = 2;
+    st_.sysctl().tcp_base_mss = 512;
+  }
+  // A host route to the peer, with metrics.
+  void peer_route(const RouteMetrics& m) {
+    if (!have_route_) st_.add_route(be_addr(10, 0, 0, 2), 32, 0, ifindex_);
+    have_route_ = true;
+    ASSERT_EQ(st_.change_route(be_addr(10, 0, 0, 2), 32, 0, ifindex_, m), 0);
+  }
+  int nodelay_socket() {
+    int fd = connected_socket();
+    int one = 1;
+    EXPECT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    return fd;
+  }
+  bool have_route_ = false;
+};
+
+TEST_F(MtuProbeTest, probing_starts_at_the_base_mss) {
+  int fd = nodelay_socket();
+  // search_low = tcp_base_mss + headers: the MSS never exceeds it until a
+  // probe succeeds.
+  EXPECT_EQ(tp_of(fd)->mss_cache, 512u);
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.search_low, 552);
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.search_high, 1500);
+}
+
+TEST_F(MtuProbeTest, probe_goes_first_and_its_ack_raises_the_mss) {
+  RouteMetrics m;
+  m.initcwnd = 11;  // tcp_mtu_probe needs a window of 11
+  peer_route(m);
+  int fd = nodelay_socket();
+  ASSERT_EQ(tcp_snd_cwnd(tp_of(fd)), 11u);
+  ASSERT_EQ(write_n(fd, 4000), 4000);
+  ASSERT_GE(sent_count(), 2u);
+  // Halfway between 552 and 1500: a 1026-byte packet, 986 bytes of data.
+  EXPECT_EQ(sent(0).seq, iss_ + 1);
+  EXPECT_EQ(sent(0).payload_len, 986u);
+  EXPECT_EQ(sent_bytes(), 4000u);
+  EXPECT_EQ(dev_->gso_size[1], 512) << "the rest at the current MSS";
+  EXPECT_EQ(tcp_snd_cwnd(tp_of(fd)), 10u) << "the probe counts as two packets";
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.probe_size, 1026u);
+
+  ack(iss_ + 1 + 4000);
+  EXPECT_EQ(mib(MibId::TcpExtTCPMTUPSuccess), 1u);
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.probe_size, 0u);
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.search_low, 1026);
+  EXPECT_EQ(tp_of(fd)->mss_cache, 986u);
+
+  clear_sent();
+  ASSERT_EQ(write_n(fd, 2000), 2000);
+  ASSERT_GE(sent_count(), 1u);
+  EXPECT_EQ(dev_->gso_size[0], 986) << "new data uses the probed MSS";
+}
+
+TEST_F(MtuProbeTest, no_probe_without_enough_data_behind_it) {
+  RouteMetrics m;
+  m.initcwnd = 11;
+  peer_route(m);
+  int fd = nodelay_socket();
+  // The probe needs probe_size + (reordering + 1) MSS of data queued.
+  ASSERT_EQ(write_n(fd, 2000), 2000);
+  ASSERT_GE(sent_count(), 1u);
+  EXPECT_EQ(dev_->gso_size[0], 512);
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.probe_size, 0u);
+}
+
+TEST_F(MtuProbeTest, established_socket_takes_a_changed_route_mtu_at_its_next_send) {
+  st_.sysctl().tcp_mtu_probing = 0;
+  RouteMetrics small;
+  small.mtu = 640;
+  small.mtu_locked = true;
+  peer_route(small);
+  int fd = nodelay_socket();
+  EXPECT_EQ(tp_of(fd)->mss_cache, 600u);
+  RouteMetrics large;
+  large.mtu = 1500;
+  large.mtu_locked = true;
+  peer_route(large);
+  ASSERT_EQ(write_n(fd, 100), 100);  // the send re-routes (__sk_dst_check)
+  ASSERT_EQ(write_n(fd, 3000), 3000);
+  EXPECT_EQ(tp_of(fd)->mss_cache, 1460u);
+}
+
+}  // namespace
+}  // namespace sp::send_test
