@@ -32,7 +32,7 @@ TEST_F(RouteMetricsTest, locked_route_mtu_sizes_the_child_and_initcwnd_its_first
   m.mtu_locked = true;
   m.initcwnd = 11;
   peer_route(m);
-  TcpSock* child = establish_child(1000, 65535, TcpOpts().with_mss(1460));
+  TcpSock* child = establish_child();
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->mss_cache, 600u) << "640 - 20 - 20";
   EXPECT_EQ(inet_csk(child)->icsk_pmtu_cookie, 640u);
@@ -40,7 +40,7 @@ TEST_F(RouteMetricsTest, locked_route_mtu_sizes_the_child_and_initcwnd_its_first
 }
 
 TEST_F(RouteMetricsTest, without_metrics_the_defaults_hold) {
-  TcpSock* child = establish_child(1000, 65535, TcpOpts().with_mss(1460));
+  TcpSock* child = establish_child();
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->mss_cache, 1460u);
   EXPECT_EQ(tcp_snd_cwnd(child), TCP_INIT_CWND);
