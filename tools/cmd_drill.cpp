@@ -5,8 +5,13 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "command.hpp"
+#include "core/stack.hpp"
+#include "core/sysctl.hpp"
 #include "report.hpp"
 #include "runner.hpp"
 
@@ -18,6 +23,7 @@ struct DrillArgs {
   bool verbose = false;
   std::string expect;
   bool in_process = false;
+  std::vector<std::string> sysctls;  // NAME=VALUE, set on each script's stack first
 };
 
 int run_drill(const DrillArgs& a) {
@@ -35,10 +41,30 @@ int run_drill(const DrillArgs& a) {
       return 2;
     }
   }
+  // --sysctl values are the machine's configuration: set before the script
+  // starts, so a script's own sysctl commands still override them. Checked
+  // here once, so a misspelt name stops the run instead of every script.
+  std::vector<std::pair<std::string, std::string>> sysctls;
+  for (const std::string& kv : a.sysctls) {
+    const std::size_t eq = kv.find('=');
+    std::string err = eq == std::string::npos ? "expected NAME=VALUE" : "";
+    if (err.empty()) {
+      sp::Sysctl probe;
+      err = probe.set(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    if (!err.empty()) {
+      std::fprintf(stderr, "drill: --sysctl %s: %s\n", kv.c_str(), err.c_str());
+      return 2;
+    }
+    sysctls.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
   RunnerConfig cfg;
   cfg.verbose = a.verbose;
   cfg.log = &std::cout;
-  cfg.make_target = sendpath_target_factory();
+  cfg.make_target = [base = sendpath_target_factory(), sysctls](sp::Stack& st) {
+    for (const auto& [name, value] : sysctls) st.sysctl().set(name, value);
+    return base(st);
+  };
   std::vector<RunRecord> runs;
   auto t0 = std::chrono::steady_clock::now();
   for (const ScriptEntry& s : scripts) {
@@ -99,6 +125,11 @@ sp::tools::Command drill_cmd(
       sub.add_flag("--verbose", a->verbose, "print every event as it runs");
       sub.add_flag("--in-process", a->in_process,
                    "run the scripts in this process (no crash isolation; for a debugger)");
+      sub.add_option("--sysctl", a->sysctls,
+                     "NAME=VALUE set on each script's stack before it runs (repeatable), "
+                     "e.g. net.ipv4.tcp_syn_linear_timeouts=0 for an older kernel's SYN timeouts")
+          ->allow_extra_args(false)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
       sub.add_option("--expect", a->expect,
                      "expectations file: fail if a script listed as pass does not pass");
       return [a] { return run_drill(*a); };

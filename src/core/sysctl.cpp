@@ -86,6 +86,7 @@ const Entry kTable[] = {
     {"net.ipv4.tcp_shrink_window", &Sysctl::tcp_shrink_window, 0, 1},
     {"net.ipv4.tcp_backlog_ack_defer", &Sysctl::tcp_backlog_ack_defer, 0, 1},
     {"net.ipv4.tcp_delack_seg", &Sysctl::tcp_delack_seg},
+    {"sendpath.tcp_lone_fin_ignores_cwnd", &Sysctl::sendpath_tcp_lone_fin_ignores_cwnd, 0, 1},
     {"net.ipv4.ip_default_ttl", &Sysctl::ip_default_ttl, 1, 255},
     {"net.ipv4.ip_no_pmtu_disc", &Sysctl::ip_no_pmtu_disc},
     {"net.core.wmem_default", &Sysctl::wmem_default},

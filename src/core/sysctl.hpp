@@ -72,6 +72,12 @@ struct Sysctl {
   int tcp_shrink_window = 0;
   int tcp_backlog_ack_defer = 1;
   int tcp_delack_seg = 1;
+  // sendpath.* (not Linux): switches back to an older Linux behaviour that a
+  // newer kernel removed, so scripts written against either can be run.
+  // Linux 6.12's tcp_cwnd_test holds a lone FIN behind a full congestion
+  // window (it leaves with the next ACK or the tail loss probe); kernels of
+  // the packetdrill corpus's time let it past. 0 = Linux 6.12.
+  int sendpath_tcp_lone_fin_ignores_cwnd = 0;
   int ip_default_ttl = 64;
   int ip_no_pmtu_disc = 0;
   // net.core.*

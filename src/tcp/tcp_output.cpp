@@ -688,10 +688,13 @@ namespace {
 // Congestion window room, in segments, for one burst: at most half the
 // window at once so that a single TSO packet does not fill it.
 std::uint32_t tcp_cwnd_test(const TcpSock* tp, const SkBuff* skb) {
-  // A lone FIN is not held back by a full window: it costs the network
-  // nothing, and the connection can end (or be probed by TLP) at once
-  // instead of waiting for an ACK to open cwnd.
-  if ((TCP_SKB_CB(skb)->tcp_flags & TCPHDR_FIN) && tcp_skb_pcount(skb) == 1) return 1;
+  // Linux 6.12 applies the window to a lone FIN too (it goes with the next
+  // ACK or the loss probe). Older kernels, which the corpus's shutdown
+  // scripts were written against, let it past a full window; the
+  // sendpath.tcp_lone_fin_ignores_cwnd switch brings that back.
+  if (tp->stack->sysctl().sendpath_tcp_lone_fin_ignores_cwnd &&
+      (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_FIN) && tcp_skb_pcount(skb) == 1)
+    return 1;
   const std::uint32_t in_flight = tcp_packets_in_flight(tp);
   const std::uint32_t cwnd = tcp_snd_cwnd(tp);
   if (in_flight >= cwnd) return 0;

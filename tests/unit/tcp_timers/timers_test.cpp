@@ -1,7 +1,7 @@
 // Timer-driven recovery on virtual time, as a user of the connection sees it
 // on the wire: the tail loss probe (RFC 8985 7), RTO backoff with
 // tcpi_backoff, TCP_USER_TIMEOUT (RFC 5482) on retransmissions and on
-// window probes under local congestion, and the lone-FIN cwnd exception.
+// window probes under local congestion, and the lone FIN against a full cwnd.
 #include <cerrno>
 
 #include "tcp_timers_fixture.hpp"
@@ -166,7 +166,27 @@ TEST_F(TcpTimersTest, refused_window_probes_retry_every_500ms_until_the_user_tim
   sock_put(sk);
 }
 
-TEST_F(TcpTimersTest, a_lone_fin_goes_out_with_the_congestion_window_full) {
+TEST_F(TcpTimersTest, a_lone_fin_waits_for_the_congestion_window_as_linux_6_12) {
+  TcpSock* sk = open_with_rtt(100);
+  ASSERT_EQ(send_bytes(sk, 10000), 10000);
+  ASSERT_EQ(sent_count(), 10u);
+  ASSERT_EQ(tcp_packets_in_flight(sk), sk->snd_cwnd);
+  tcp_shutdown(sk, SEND_SHUTDOWN);
+  EXPECT_EQ(sent_count(), 10u) << "6.12's tcp_cwnd_test has no FIN exemption";
+  EXPECT_EQ(sk->sk_state, TCP_FIN_WAIT1);
+  // No ACK comes: the tail loss probe (2*srtt + 2 ms) sends the FIN as new data.
+  advance_ms(199);
+  EXPECT_EQ(sent_count(), 10u);
+  advance_ms(4);
+  ASSERT_EQ(sent_count(), 11u);
+  const ParsedSeg fin = last_sent();
+  EXPECT_TRUE(fin.has(kTcpFin | kTcpAck));
+  EXPECT_EQ(fin.seq, data_seq(10000));
+  EXPECT_EQ(fin.payload_len, 0u);
+}
+
+TEST_F(TcpTimersTest, a_lone_fin_goes_out_with_the_congestion_window_full_on_request) {
+  st_.sysctl().sendpath_tcp_lone_fin_ignores_cwnd = 1;  // the older kernels' exemption
   TcpSock* sk = open_with_rtt(100);
   ASSERT_EQ(send_bytes(sk, 10000), 10000);
   ASSERT_EQ(sent_count(), 10u);
