@@ -3,6 +3,7 @@
 
 #include <execinfo.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -640,6 +641,66 @@ bool skb_can_coalesce(const SkBuff* skb, int i, const Page* page, std::uint32_t 
   if (i <= 0) return false;
   const SkbFrag& f = skb_shinfo(skb)->frags[i - 1];
   return page == f.page && off == f.offset + f.size;
+}
+
+std::uint32_t skb_shift(SkBuff* tgt, SkBuff* skb, std::uint32_t shiftlen) {
+  if (shiftlen == 0 || shiftlen > skb->len || skb_headlen(skb)) return 0;
+  if (skb_zcopy(tgt) || skb_zcopy(skb)) return 0;
+  // Plan first (frag 0 may extend tgt's last frag; every other frag touched
+  // needs a slot), so that nothing changes unless everything fits.
+  const SkbSharedInfo* plan = skb_shinfo(skb);
+  const bool merge = skb_can_coalesce(tgt, skb_shinfo(tgt)->nr_frags, plan->frags[0].page,
+                                      plan->frags[0].offset);
+  std::uint32_t todo = shiftlen;
+  int i = 0;
+  int slots = 0;
+  if (merge) todo -= std::min(todo, plan->frags[i++].size);
+  while (todo > 0) {
+    if (i >= plan->nr_frags) return 0;
+    todo -= std::min(todo, plan->frags[i++].size);
+    slots++;
+  }
+  if (skb_shinfo(tgt)->nr_frags + slots > MAX_SKB_FRAGS) return 0;
+  // Both shared infos are about to change: clones in a device keep theirs.
+  if (skb_unclone(skb) || skb_unclone(tgt)) return 0;
+  SkbSharedInfo* from_si = skb_shinfo(skb);
+  SkbSharedInfo* to_si = skb_shinfo(tgt);
+  int from = 0;
+  int to = to_si->nr_frags;
+  todo = shiftlen;
+  while (todo > 0) {
+    SkbFrag* f = &from_si->frags[from];
+    const std::uint32_t n = std::min(todo, f->size);
+    const bool whole = n == f->size;
+    if (from == 0 && merge) {
+      to_si->frags[to - 1].size += n;
+      if (whole) put_page(f->page);  // tgt's frag already holds the page
+    } else {
+      to_si->frags[to++] = SkbFrag{f->page, f->offset, n};
+      if (!whole) get_page(f->page);  // the page is now in both skbs
+    }
+    if (whole) {
+      from++;
+    } else {
+      f->offset += n;
+      f->size -= n;
+    }
+    todo -= n;
+  }
+  to_si->nr_frags = static_cast<std::uint8_t>(to);
+  int left = 0;
+  for (int k = from; k < from_si->nr_frags; k++) from_si->frags[left++] = from_si->frags[k];
+  for (int k = left; k < from_si->nr_frags; k++) from_si->frags[k] = SkbFrag{};
+  from_si->nr_frags = static_cast<std::uint8_t>(left);
+  skb->len -= shiftlen;
+  skb->data_len -= shiftlen;
+  skb->truesize -= shiftlen;
+  tgt->len += shiftlen;
+  tgt->data_len += shiftlen;
+  tgt->truesize += shiftlen;
+  skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
+  tgt->ip_summed = IpSummed::CHECKSUM_PARTIAL;
+  return shiftlen;
 }
 
 // --- zerocopy ------------------------------------------------------------------

@@ -326,6 +326,12 @@ std::uint8_t* skb_put_data(SkBuff* skb, const void* data, std::uint32_t len);
 std::uint8_t* skb_put_zero(SkBuff* skb, std::uint32_t len);
 
 // --- paged data --------------------------------------------------------------
+// skb_shift: move the first shiftlen bytes of skb (all in frags: skb has no
+// linear data) to the end of tgt's frags, merging with tgt's last frag when
+// the page continues it. All or nothing: returns shiftlen, or 0 when skb has
+// linear data, either side is zerocopy, or tgt lacks frag slots. truesize
+// moves with the bytes.
+std::uint32_t skb_shift(SkBuff* tgt, SkBuff* skb, std::uint32_t shiftlen);
 // Set frag i (takes the caller's page reference) and nr_frags = i + 1; the
 // caller adds size to len, data_len and truesize.
 void skb_fill_page_desc(SkBuff* skb, int i, Page* page, std::uint32_t off, std::uint32_t size);

@@ -268,6 +268,11 @@ inline bool tcp_skb_is_last(const Sock* sk, const SkBuff* skb) {
 inline bool tcp_skb_can_collapse_to(const SkBuff* skb) {
   return !TCP_SKB_CB(skb)->eor;
 }
+// May from's data join to's (tcp_skb_can_collapse)? Not past an EOR mark,
+// and only between skbs of the same zerocopy kind.
+inline bool tcp_skb_can_collapse(const SkBuff* to, const SkBuff* from) {
+  return tcp_skb_can_collapse_to(to) && !skb_zcopy(to) == !skb_zcopy(from);
+}
 
 // --- in-flight and windows ---------------------------------------------------------
 inline std::uint32_t tcp_left_out(const TcpSock* tp) {

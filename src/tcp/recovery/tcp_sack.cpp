@@ -184,6 +184,142 @@ void tcp_advance_highest_sack(Sock* sk, SkBuff* skb) {
   tcp_sk(sk)->highest_sack = tcp_sk(sk)->tcp_rtx_queue.next(skb);
 }
 
+// tcp_shifted_skb: the first `shifted` bytes (pcount segments) of skb now
+// belong to prev, a SACKed skb. Tag them, move the counters; when skb is
+// empty, free it (hints pointing at it move to prev). True if skb was freed.
+bool tcp_shifted_skb(Sock* sk, SkBuff* prev, SkBuff* skb, TcpSacktagState* state, int pcount,
+                     std::uint32_t shifted, int mss, bool dup_sack) {
+  TcpSock* tp = tcp_sk(sk);
+  TcpSkbCb* pcb = TCP_SKB_CB(prev);
+  TcpSkbCb* scb = TCP_SKB_CB(skb);
+  const std::uint32_t start_seq = scb->seq;
+  // Tag before moving seq: when skb is highest_sack, the move below
+  // advances tcp_highest_sack_seq() with it.
+  tcp_sacktag_one(sk, state, scb->sacked, start_seq, start_seq + shifted, dup_sack, pcount,
+                  tcp_skb_timestamp_us(skb));
+  tcp_rate_skb_delivered(sk, skb, state->rate);
+  if (skb == tp->lost_skb_hint) tp->lost_cnt_hint += pcount;
+
+  pcb->end_seq += shifted;
+  scb->seq += shifted;
+  tcp_skb_pcount_add(prev, pcount);
+  tcp_skb_pcount_add(skb, -pcount);
+  if (!pcb->gso.tcp_gso_size) pcb->gso.tcp_gso_size = static_cast<std::uint16_t>(mss);
+  if (tcp_skb_pcount(skb) <= 1) scb->gso.tcp_gso_size = 0;
+  // Both are covered by the same cumulative ACK now: keep "ever resent".
+  pcb->sacked |= scb->sacked & TCPCB_EVER_RETRANS;
+
+  if (skb->len > 0) {
+    mib_of(sk).inc(MibId::TcpExtSACKShifted);
+    return false;
+  }
+  // All of skb moved into prev.
+  if (skb == tp->retransmit_skb_hint) tp->retransmit_skb_hint = prev;
+  if (skb == tp->lost_skb_hint) {
+    tp->lost_skb_hint = prev;
+    tp->lost_cnt_hint -= tcp_skb_pcount(prev);
+  }
+  pcb->tcp_flags |= scb->tcp_flags;
+  pcb->eor = scb->eor;
+  if (scb->tcp_flags & TCPHDR_FIN) pcb->end_seq++;
+  if (skb == tp->highest_sack) tcp_advance_highest_sack(sk, skb);
+  // A timestamp request on skb's last byte is now prev's.
+  if (skb_shinfo(skb)->tx_flags & SKBTX_ANY_TSTAMP) {
+    skb_shinfo(prev)->tx_flags |= skb_shinfo(skb)->tx_flags & SKBTX_ANY_TSTAMP;
+    skb_shinfo(prev)->tskey = skb_shinfo(skb)->tskey;
+    pcb->txstamp_ack |= scb->txstamp_ack;
+  }
+  // prev was sampled already; its merged bytes must not give another sample.
+  pcb->tx_delivered_mstamp = 0;
+  sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
+  mib_of(sk).inc(MibId::TcpExtSACKMerged);
+  return true;
+}
+
+// The segment length of skb (tcp_skb_seglen): its MSS, or its length when
+// it is one segment.
+int tcp_skb_seglen(const SkBuff* skb) {
+  return tcp_skb_pcount(skb) == 1 ? static_cast<int>(skb->len) : tcp_skb_mss(skb);
+}
+
+// Only paged data can move between skbs (skb_can_shift).
+bool skb_can_shift(const SkBuff* skb) {
+  return !skb_headlen(skb) && skb_is_nonlinear(skb);
+}
+
+// tcp_skb_shift: skb_shift within what gso_segs and TCP_MIN_GSO_SIZE allow.
+bool tcp_skb_shift(SkBuff* to, SkBuff* from, int pcount, std::uint32_t shiftlen) {
+  constexpr std::uint32_t kMinGsoSize = 8;
+  if (to->len + shiftlen >= 65535u * kMinGsoSize) return false;
+  if (tcp_skb_pcount(to) + pcount > 65535) return false;
+  return skb_shift(to, from, shiftlen) == shiftlen;
+}
+
+enum class ShiftResult { kShifted, kNoop, kFallback };
+
+// tcp_shift_skb_data: when [start_seq, end_seq) covers skb's head (whole
+// segments) and the skb before it is SACKed, move those bytes into it
+// instead of splitting skb, so SACKed data stays in few skbs. *skbp becomes
+// the skb the walk continues from (prev when something moved).
+ShiftResult tcp_shift_skb_data(Sock* sk, SkBuff** skbp, TcpSacktagState* state,
+                               std::uint32_t start_seq, std::uint32_t end_seq, bool dup_sack) {
+  TcpSock* tp = tcp_sk(sk);
+  SkBuff* skb = *skbp;
+  const TcpSkbCb* scb = TCP_SKB_CB(skb);
+  auto fallback = [sk] {
+    mib_of(sk).inc(MibId::TcpExtSACKShiftFallback);
+    return ShiftResult::kFallback;
+  };
+  // A retransmission not marked lost: the plain path tags it.
+  if (!dup_sack && (scb->sacked & (TCPCB_LOST | TCPCB_SACKED_RETRANS)) == TCPCB_SACKED_RETRANS)
+    return fallback();
+  if (!skb_can_shift(skb)) return fallback();
+  if (!after(scb->end_seq, tp->snd_una)) return fallback();
+  SkBuff* prev = tp->tcp_rtx_queue.prev(skb);
+  if (!prev) return fallback();
+  if ((TCP_SKB_CB(prev)->sacked & TCPCB_TAGBITS) != TCPCB_SACKED_ACKED) return fallback();
+  if (!tcp_skb_can_collapse(prev, skb)) return fallback();
+
+  std::uint32_t len;
+  int pcount;
+  int mss;
+  if (!after(start_seq, scb->seq) && !before(end_seq, scb->end_seq)) {
+    len = skb->len;
+    pcount = tcp_skb_pcount(skb);
+    mss = tcp_skb_seglen(skb);
+    if (mss != tcp_skb_seglen(prev)) return fallback();
+  } else {
+    if (!after(scb->end_seq, start_seq)) return ShiftResult::kNoop;
+    if (tcp_skb_pcount(skb) <= 1) return ShiftResult::kNoop;
+    // Only a covered head can move back; a covered tail takes the split.
+    if (after(start_seq, scb->seq)) return fallback();
+    len = end_seq - scb->seq;
+    mss = tcp_skb_mss(skb);
+    if (mss != tcp_skb_seglen(prev)) return fallback();
+    // Whole segments only, or pcount goes wrong.
+    if (len < static_cast<std::uint32_t>(mss)) return ShiftResult::kNoop;
+    pcount = static_cast<int>(len / static_cast<std::uint32_t>(mss));
+    len = static_cast<std::uint32_t>(pcount * mss);
+  }
+  // tcp_sacktag_one tags nothing below snd_una.
+  if (!after(scb->seq + len, tp->snd_una)) return fallback();
+  if (!tcp_skb_shift(prev, skb, pcount, len)) return fallback();
+  *skbp = prev;
+  if (!tcp_shifted_skb(sk, prev, skb, state, pcount, len, mss, dup_sack)) return ShiftResult::kShifted;
+
+  // The hole is filled: the SACKed skb after it may join prev too.
+  SkBuff* next = tp->tcp_rtx_queue.next(prev);
+  if (!next || !skb_can_shift(next) ||
+      (TCP_SKB_CB(next)->sacked & TCPCB_TAGBITS) != TCPCB_SACKED_ACKED ||
+      mss != tcp_skb_seglen(next) || !tcp_skb_can_collapse(prev, next))
+    return ShiftResult::kShifted;
+  const int next_pcount = tcp_skb_pcount(next);
+  const std::uint32_t next_len = next->len;
+  if (tcp_skb_shift(prev, next, next_pcount, next_len))
+    tcp_shifted_skb(sk, prev, next, state, next_pcount, next_len, mss, false);
+  return ShiftResult::kShifted;
+}
+
 // Walk from skb over the skbs below end_seq, tagging those the block
 // covers (next_dup: a D-SACK block inside this one, tagged as duplicate).
 SkBuff* tcp_sacktag_walk(SkBuff* skb, Sock* sk, const TcpSackBlock* next_dup,
@@ -198,7 +334,19 @@ SkBuff* tcp_sacktag_walk(SkBuff* skb, Sock* sk, const TcpSackBlock* next_dup,
       in_sack = tcp_match_skb_to_sack(sk, skb, next_dup->start_seq, next_dup->end_seq);
       if (in_sack > 0) dup_sack = true;
     }
-    if (in_sack <= 0) in_sack = tcp_match_skb_to_sack(sk, skb, start_seq, end_seq);
+    if (in_sack <= 0) {
+      // Merge into the SACKed skb before this one rather than split.
+      SkBuff* cur = skb;
+      const ShiftResult r = tcp_shift_skb_data(sk, &cur, state, start_seq, end_seq, dup_sack);
+      if (r == ShiftResult::kShifted) {
+        skb = cur;  // skb may be freed; go on after prev
+        continue;
+      }
+      if (r == ShiftResult::kNoop)
+        in_sack = 0;
+      else
+        in_sack = tcp_match_skb_to_sack(sk, skb, start_seq, end_seq);
+    }
     if (in_sack < 0) break;
     if (in_sack) {
       TcpSkbCb* scb = TCP_SKB_CB(skb);

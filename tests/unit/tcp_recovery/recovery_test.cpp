@@ -2,6 +2,8 @@
 // peer's ACKs drive it: fast retransmit on duplicate ACKs (RFC 5681 3.2),
 // NewReno partial ACKs (RFC 6582), RACK's reordering window (RFC 8985),
 // Proportional Rate Reduction (RFC 6937) and D-SACK undo (RFC 2883).
+#include <ostream>
+
 #include "unit/tcp_timers/tcp_timers_fixture.hpp"
 
 namespace sp::test {
@@ -241,6 +243,124 @@ TEST_F(TcpRecoveryTest, a_write_into_an_idle_connection_flags_app_limited_sample
   advance_ms(100);
   ack(32000);
   EXPECT_EQ(sk->app_limited, 0u) << "the phase ends once its data is delivered";
+}
+
+// The retransmit queue as (start, end, SACKed) stream offsets.
+struct QSkb {
+  std::uint32_t start, end;
+  bool sacked;
+  bool operator==(const QSkb&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const QSkb& q) {
+  return os << "[" << q.start << "," << q.end << (q.sacked ? ")S" : ")");
+}
+
+class TcpSackShiftTest : public TcpRecoveryTest {
+ protected:
+  std::vector<QSkb> rtx_queue(TcpSock* sk) {
+    std::vector<QSkb> v;
+    for (SkBuff* skb = tcp_rtx_queue_head(sk); skb && v.size() < 100;
+         skb = sk->tcp_rtx_queue.next(skb)) {
+      const TcpSkbCb* scb = TCP_SKB_CB(skb);
+      v.push_back({scb->seq - data_seq(0), scb->end_seq - data_seq(0),
+                   (scb->sacked & TCPCB_SACKED_ACKED) != 0});
+    }
+    return v;
+  }
+};
+
+// SACKed data joins the SACKed skb before it (tcp_shift_skb_data) instead
+// of being split off: the queue stays three skbs however the SACKs land,
+// and the counters count segments, not skbs.
+TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) {
+  TcpSock* sk = open_with_rtt(100);
+  ASSERT_EQ(send_bytes(sk, 10000), 10000);
+  ASSERT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
+                                               {2000, 4000, false},
+                                               {4000, 6000, false},
+                                               {6000, 8000, false},
+                                               {8000, 10000, false}}))
+      << "two-segment TSO skbs";
+  advance_ms(100);
+  // No SACKed skb before it: the first block splits.
+  sack(0, {{2000, 3000}});
+  EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
+                                               {2000, 3000, true},
+                                               {3000, 4000, false},
+                                               {4000, 6000, false},
+                                               {6000, 8000, false},
+                                               {8000, 10000, false}}));
+  EXPECT_EQ(mib(MibId::TcpExtSACKShiftFallback), 1u);
+  // The block grows by a segment: [3000,4000) is merged into [2000,3000).
+  advance_ms(1);
+  sack(0, {{2000, 4000}});
+  EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
+                                               {2000, 4000, true},
+                                               {4000, 6000, false},
+                                               {6000, 8000, false},
+                                               {8000, 10000, false}}));
+  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 1u);
+  EXPECT_EQ(sk->sacked_out, 2u);
+  // A separate block past a hole (a tail, which cannot move back) splits.
+  // Three segments SACKed: Recovery, and PRR resends one segment of the
+  // head skb, which tcp_retransmit_skb splits off.
+  advance_ms(1);
+  sack(0, {{2000, 4000}, {5000, 6000}});
+  EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Recovery);
+  EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
+                                               {1000, 2000, false},
+                                               {2000, 4000, true},
+                                               {4000, 5000, false},
+                                               {5000, 6000, true},
+                                               {6000, 8000, false},
+                                               {8000, 10000, false}}));
+  // The hole fills and the block reaches into [6000,8000): [4000,5000) and
+  // then [5000,6000) are merged into [2000,4000), and the first segment of
+  // [6000,8000) is shifted there, not split off.
+  advance_ms(1);
+  sack(0, {{2000, 7000}});
+  EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
+                                               {1000, 2000, false},
+                                               {2000, 7000, true},
+                                               {7000, 8000, false},
+                                               {8000, 10000, false}}));
+  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 3u);
+  EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 1u);
+  EXPECT_EQ(tcp_skb_pcount(sk->tcp_rtx_queue.find_containing(data_seq(2000))), 5);
+  EXPECT_EQ(sk->sacked_out, 5u);
+  EXPECT_EQ(sk->packets_out, 10u);
+  EXPECT_EQ(info(sk).tcpi_sacked, 5u);
+  // Everything acknowledged: the queue and the counters empty.
+  advance_ms(1);
+  ack(10000);
+  EXPECT_TRUE(rtx_queue(sk).empty());
+  EXPECT_EQ(sk->sacked_out, 0u);
+  EXPECT_EQ(sk->packets_out, 0u);
+}
+
+// MSG_EOR skbs keep their boundaries: SACKs never move data across them
+// (tcp_skb_can_collapse), so each write stays its own skb.
+TEST_F(TcpSackShiftTest, eor_skbs_are_not_merged) {
+  TcpSock* sk = open_with_rtt(100);
+  for (int i = 0; i < 6; i++) ASSERT_EQ(send_bytes(sk, 1000, MSG_DONTWAIT | MSG_EOR), 1000);
+  ASSERT_EQ(rtx_queue(sk).size(), 6u);
+  advance_ms(100);
+  sack(0, {{1000, 2000}});
+  advance_ms(1);
+  sack(0, {{1000, 3000}});
+  advance_ms(1);
+  sack(0, {{1000, 3000}, {4000, 5000}});
+  advance_ms(1);
+  sack(0, {{1000, 5000}});
+  EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
+                                               {1000, 2000, true},
+                                               {2000, 3000, true},
+                                               {3000, 4000, true},
+                                               {4000, 5000, true},
+                                               {5000, 6000, false}}));
+  EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 0u);
+  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 0u);
+  EXPECT_EQ(sk->sacked_out, 4u);
 }
 
 }  // namespace
