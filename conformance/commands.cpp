@@ -62,7 +62,6 @@ std::optional<RouteChange> parse_route_change(const std::vector<std::string>& w)
   return rc;
 }
 
-
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;

@@ -347,10 +347,9 @@ int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
   // change: return at once, as poll() does.
   Stack* st = ep_stack(ep, 0);
   const bool timed_out = timeout_ms == 0 || !st;
-  const Nanos deadline = timed_out ? 0
-                         : timeout_ms < 0
-                             ? Stack::kNoTimer
-                             : st->now() + static_cast<Nanos>(timeout_ms) * kNsPerMs;
+  const Nanos deadline = timed_out        ? 0
+                         : timeout_ms < 0 ? Stack::kNoTimer
+                                          : st->now() + static_cast<Nanos>(timeout_ms) * kNsPerMs;
   for (;;) {
     if (!ep->rdllist.empty()) {
       const int res = ep_send_events(ep, events, maxevents);

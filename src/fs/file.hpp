@@ -52,8 +52,8 @@ struct File {
   File& operator=(const File&) = delete;
 
   const Kind f_kind;
-  WaitQueueHead wq;            // socket->wq.wait, or an epoll's poll_wait
-  std::vector<EpItem*> f_ep;   // epoll items watching this file
+  WaitQueueHead wq;           // socket->wq.wait, or an epoll's poll_wait
+  std::vector<EpItem*> f_ep;  // epoll items watching this file
 };
 
 // vfs_poll: the file's current readiness (EPOLL* bits). depth counts nested

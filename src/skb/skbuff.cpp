@@ -649,8 +649,8 @@ std::uint32_t skb_shift(SkBuff* tgt, SkBuff* skb, std::uint32_t shiftlen) {
   // Plan first (frag 0 may extend tgt's last frag; every other frag touched
   // needs a slot), so that nothing changes unless everything fits.
   const SkbSharedInfo* plan = skb_shinfo(skb);
-  const bool merge = skb_can_coalesce(tgt, skb_shinfo(tgt)->nr_frags, plan->frags[0].page,
-                                      plan->frags[0].offset);
+  const bool merge =
+      skb_can_coalesce(tgt, skb_shinfo(tgt)->nr_frags, plan->frags[0].page, plan->frags[0].offset);
   std::uint32_t todo = shiftlen;
   int i = 0;
   int slots = 0;

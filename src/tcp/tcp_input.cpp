@@ -438,8 +438,7 @@ void tcp_rearm_rto(Sock* sk) {
     std::uint64_t rto = icsk->icsk_rto;
     // The loss probe or reordering timer held the slot: the RTO keeps its
     // original schedule (from the head's transmit), not a fresh full RTO.
-    if (icsk->icsk_pending == ICSK_TIME_REO_TIMEOUT ||
-        icsk->icsk_pending == ICSK_TIME_LOSS_PROBE) {
+    if (icsk->icsk_pending == ICSK_TIME_REO_TIMEOUT || icsk->icsk_pending == ICSK_TIME_LOSS_PROBE) {
       const std::int64_t delta_us = tcp_rto_delta_us(sk);
       rto = usecs_to_jiffies(static_cast<std::uint64_t>(std::max<std::int64_t>(delta_us, 1)));
     }
@@ -500,9 +499,10 @@ void tcp_enter_loss(Sock* sk) {
   // A new loss episode (not a repeated RTO inside one) lowers ssthresh.
   if (icsk->icsk_ca_state <= TCP_CA_Disorder || !after(tp->high_seq, tp->snd_una) ||
       (icsk->icsk_ca_state == TCP_CA_Loss && !icsk->icsk_retransmits)) {
-    tp->prior_ssthresh = tcp_in_cwnd_reduction(sk)
-                             ? tp->snd_ssthresh
-                             : std::max(tp->snd_ssthresh, (tp->snd_cwnd >> 1) + (tp->snd_cwnd >> 2));
+    tp->prior_ssthresh =
+        tcp_in_cwnd_reduction(sk)
+            ? tp->snd_ssthresh
+            : std::max(tp->snd_ssthresh, (tp->snd_cwnd >> 1) + (tp->snd_cwnd >> 2));
     tp->prior_cwnd = tp->snd_cwnd;
     tp->snd_ssthresh = tcp_ca_ssthresh(sk);
     tcp_ca_event(sk, CA_EVENT_LOSS);
@@ -799,7 +799,8 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_fack, std::uint32_t prior_
       tp->lost_cnt_hint -= std::min(tp->lost_cnt_hint, delta);
     }
   } else if (skb && rtt_update && sack_rtt_us >= 0 &&
-             sack_rtt_us > static_cast<long>(tcp_stamp_us_delta(now_us, tcp_skb_timestamp_us(skb)))) {
+             sack_rtt_us >
+                 static_cast<long>(tcp_stamp_us_delta(now_us, tcp_skb_timestamp_us(skb)))) {
     // The head was sent after the SACKed skb: rearm for it.
     flag |= FLAG_SET_XMIT_TIMER;
   }

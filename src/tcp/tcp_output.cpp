@@ -401,9 +401,10 @@ void tcp_mtup_probe_success(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   // The same bytes in flight now take fewer, larger packets: scale cwnd.
   tp->prior_ssthresh = current_ssthresh(sk);
-  const std::uint64_t val = static_cast<std::uint64_t>(tcp_snd_cwnd(tp)) *
-                            static_cast<std::uint64_t>(tcp_mss_to_mtu(sk, static_cast<int>(tp->mss_cache))) /
-                            icsk->icsk_mtup.probe_size;
+  const std::uint64_t val =
+      static_cast<std::uint64_t>(tcp_snd_cwnd(tp)) *
+      static_cast<std::uint64_t>(tcp_mss_to_mtu(sk, static_cast<int>(tp->mss_cache))) /
+      icsk->icsk_mtup.probe_size;
   tcp_snd_cwnd_set(tp, std::max<std::uint32_t>(1, static_cast<std::uint32_t>(val)));
   tp->snd_cwnd_cnt = 0;
   tp->snd_cwnd_stamp = tcp_jiffies32(sk);
@@ -1020,7 +1021,8 @@ int tcp_mtu_probe(Sock* sk) {
     // The probe is one packet standing for two: take one from cwnd.
     tcp_snd_cwnd_set(tp, tcp_snd_cwnd(tp) - 1);
     tcp_event_new_data_sent(sk, nskb);
-    icsk->icsk_mtup.probe_size = static_cast<std::uint32_t>(tcp_mss_to_mtu(sk, static_cast<int>(nskb->len)));
+    icsk->icsk_mtup.probe_size =
+        static_cast<std::uint32_t>(tcp_mss_to_mtu(sk, static_cast<int>(nskb->len)));
     tp->mtu_probe.probe_seq_start = TCP_SKB_CB(nskb)->seq;
     tp->mtu_probe.probe_seq_end = TCP_SKB_CB(nskb)->end_seq;
     return 1;
@@ -1619,7 +1621,7 @@ void tcp_xmit_retransmit_queue(Sock* sk) {
       continue;
     }
     const MibId mib = icsk->icsk_ca_state != TCP_CA_Loss ? MibId::TcpExtTCPFastRetrans
-                                                          : MibId::TcpExtTCPSlowStartRetrans;
+                                                         : MibId::TcpExtTCPSlowStartRetrans;
     if (sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS)) continue;
     if (tcp_small_queue_check(sk, skb, 1)) break;
     if (tcp_retransmit_skb(sk, skb, segs)) break;
@@ -1747,9 +1749,9 @@ bool tcp_schedule_loss_probe(Sock* sk, bool advancing_rto) {
     timeout = TCP_TIMEOUT_INIT;
   }
   // If the RTO would come first, probe at the RTO's time instead.
-  const std::int64_t rto_delta_us = advancing_rto
-                                        ? static_cast<std::int64_t>(jiffies_to_usecs(icsk->icsk_rto))
-                                        : tcp_rto_delta_us(sk);
+  const std::int64_t rto_delta_us =
+      advancing_rto ? static_cast<std::int64_t>(jiffies_to_usecs(icsk->icsk_rto))
+                    : tcp_rto_delta_us(sk);
   if (rto_delta_us > 0)
     timeout = std::min<std::uint64_t>(timeout,
                                       usecs_to_jiffies(static_cast<std::uint64_t>(rto_delta_us)));
@@ -1779,8 +1781,8 @@ void tcp_send_loss_probe(Sock* sk) {
       const int pcount = tcp_skb_pcount(skb);
       // Probe with the last MSS only: split a multi-segment tail.
       if (pcount > 1 && skb->len > static_cast<std::uint32_t>(pcount - 1) * mss) {
-        if (tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb, static_cast<std::uint32_t>(pcount - 1) * mss,
-                         mss) == 0)
+        if (tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb,
+                         static_cast<std::uint32_t>(pcount - 1) * mss, mss) == 0)
           skb = tp->tcp_rtx_queue.next(skb);
         else
           skb = nullptr;

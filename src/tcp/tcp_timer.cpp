@@ -1,8 +1,8 @@
 // TCP timers (net/ipv4/tcp_timer.c): retransmission (RTO with exponential
 // backoff, RFC 6298 5) sharing its slot with the tail loss probe (RFC 8985
 // 7), the zero-window probe (persist) timer, the delayed ACK timer and
-// keepalive. TCP_USER_TIMEOUT (RFC 5482) bounds the first two. All run from the stack's timer queue; times are
-// jiffies (ms) of the stack clock.
+// keepalive. TCP_USER_TIMEOUT (RFC 5482) bounds the first two. All run from the stack's timer
+// queue; times are jiffies (ms) of the stack clock.
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -79,8 +79,8 @@ bool tcp_write_timeout(Sock* sk) {
     }
   }
   if (!expired)
-    expired = retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until),
-                                    icsk->icsk_user_timeout);
+    expired =
+        retransmits_timed_out(sk, static_cast<std::uint32_t>(retry_until), icsk->icsk_user_timeout);
   if (expired) {
     tcp_write_err(sk);
     return true;

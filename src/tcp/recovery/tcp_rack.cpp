@@ -101,7 +101,8 @@ void tcp_rack_reo_timeout(Sock* sk) {
     if (inet_csk(sk)->icsk_ca_state != TCP_CA_Recovery) {
       tcp_enter_recovery(sk, false);
       const TcpCongestionOps* ca = inet_csk(sk)->icsk_ca_ops;
-      if (!(ca && ca->cong_control)) tcp_cwnd_reduction(sk, 1, static_cast<int>(tp->lost - lost), 0);
+      if (!(ca && ca->cong_control))
+        tcp_cwnd_reduction(sk, 1, static_cast<int>(tp->lost - lost), 0);
     }
     tcp_xmit_retransmit_queue(sk);
   }
@@ -113,8 +114,7 @@ void tcp_rack_reo_timeout(Sock* sk) {
 // TCP_RACK_RECOVERY_THRESH recoveries without one, shrink back.
 void tcp_rack_update_reo_wnd(Sock* sk, const RateSample* rs) {
   TcpSock* tp = tcp_sk(sk);
-  if ((sk->stack->sysctl().tcp_recovery & TCP_RACK_STATIC_REO_WND) || !rs->prior_delivered)
-    return;
+  if ((sk->stack->sysctl().tcp_recovery & TCP_RACK_STATIC_REO_WND) || !rs->prior_delivered) return;
   // A DSACK of data sent before the last growth does not count again.
   if (before(rs->prior_delivered, tp->rack.last_delivered)) tp->rack.dsack_seen = false;
   if (tp->rack.dsack_seen) {

@@ -74,9 +74,9 @@ void tcp_rate_gen(Sock* sk, std::uint32_t delivered, std::uint32_t lost, bool is
     return;
   }
   // An app-limited sample only counts when it beats the current rate.
-  if (!rs->is_app_limited ||
-      static_cast<std::uint64_t>(rs->delivered) * tp->rate_interval_us >=
-          static_cast<std::uint64_t>(tp->rate_delivered) * static_cast<std::uint64_t>(rs->interval_us)) {
+  if (!rs->is_app_limited || static_cast<std::uint64_t>(rs->delivered) * tp->rate_interval_us >=
+                                 static_cast<std::uint64_t>(tp->rate_delivered) *
+                                     static_cast<std::uint64_t>(rs->interval_us)) {
     tp->rate_delivered = static_cast<std::uint32_t>(rs->delivered);
     tp->rate_interval_us = static_cast<std::uint32_t>(rs->interval_us);
     tp->rate_app_limited = rs->is_app_limited;
@@ -91,7 +91,8 @@ void tcp_rate_check_app_limited(Sock* sk) {
   // (sk_wmem_alloc without its alive bias), cwnd not the limit, and every
   // lost segment already resent.
   const int in_device = sk->sk_wmem_alloc - 1;
-  if (tp->write_seq - tp->snd_nxt < tp->mss_cache && in_device < static_cast<int>(SKB_TRUESIZE(1)) &&
+  if (tp->write_seq - tp->snd_nxt < tp->mss_cache &&
+      in_device < static_cast<int>(SKB_TRUESIZE(1)) &&
       tcp_packets_in_flight(tp) < tcp_snd_cwnd(tp) && tp->lost_out <= tp->retrans_out) {
     const std::uint32_t v = tp->delivered + tcp_packets_in_flight(tp);
     tp->app_limited = v ? v : 1;

@@ -5,10 +5,11 @@
 // (the Loss branch is tcp_process_loss, on the timer side). Undo (RFC 2883
 // D-SACK, Eifel-style timestamps RFC 3522) restores cwnd when a recovery
 // proves spurious.
+#include "tcp/recovery/tcp_recovery.hpp"
+
 #include <algorithm>
 
 #include "core/stack.hpp"
-#include "tcp/recovery/tcp_recovery.hpp"
 
 namespace sp {
 

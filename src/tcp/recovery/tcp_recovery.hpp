@@ -24,9 +24,10 @@ constexpr std::uint8_t TCP_RACK_RECOVERY_THRESH = 16;
 
 // What one ACK's SACK blocks and cumulative ACK did (struct tcp_sacktag_state).
 struct TcpSacktagState {
-  std::uint64_t first_sackt = 0;  // xmit time (us) of the oldest newly SACKed never-retransmitted skb
-  std::uint64_t last_sackt = 0;   // ... and of the newest
-  std::uint32_t reord = 0;        // lowest seq SACKed out of order (reordering evidence)
+  std::uint64_t first_sackt =
+      0;  // xmit time (us) of the oldest newly SACKed never-retransmitted skb
+  std::uint64_t last_sackt = 0;  // ... and of the newest
+  std::uint32_t reord = 0;       // lowest seq SACKed out of order (reordering evidence)
   std::uint32_t sack_delivered = 0;
   int flag = 0;
   unsigned mss_now = 0;

@@ -305,7 +305,8 @@ ShiftResult tcp_shift_skb_data(Sock* sk, SkBuff** skbp, TcpSacktagState* state,
   if (!after(scb->seq + len, tp->snd_una)) return fallback();
   if (!tcp_skb_shift(prev, skb, pcount, len)) return fallback();
   *skbp = prev;
-  if (!tcp_shifted_skb(sk, prev, skb, state, pcount, len, mss, dup_sack)) return ShiftResult::kShifted;
+  if (!tcp_shifted_skb(sk, prev, skb, state, pcount, len, mss, dup_sack))
+    return ShiftResult::kShifted;
 
   // The hole is filled: the SACKed skb after it may join prev too.
   SkBuff* next = tp->tcp_rtx_queue.next(prev);
@@ -388,9 +389,9 @@ void tcp_check_sack_reordering(Sock* sk, std::uint32_t low_seq, int ts) {
   // The reordering degree: how many MSS the late segment was overtaken by.
   const std::uint32_t metric = fack - low_seq;
   if (mss && metric > tp->reordering * mss) {
-    tp->reordering = std::min<std::uint32_t>(
-        (metric + mss - 1) / mss,
-        static_cast<std::uint32_t>(sk->stack->sysctl().tcp_max_reordering));
+    tp->reordering =
+        std::min<std::uint32_t>((metric + mss - 1) / mss,
+                                static_cast<std::uint32_t>(sk->stack->sysctl().tcp_max_reordering));
   }
   tp->reord_seen++;
   mib_of(sk).inc(ts ? MibId::TcpExtTCPTSReorder : MibId::TcpExtTCPSACKReorder);
@@ -438,7 +439,8 @@ int tcp_sacktag_write_queue(Sock* sk, const SkBuff* ack_skb, const TcpSackBlock*
   state->reord = tp->snd_nxt;
   if (!tp->sacked_out) tcp_highest_sack_reset(sk);
 
-  const bool found_dup_sack = tcp_check_dsack(sk, ack_seq, sp_wire, num_sacks, prior_snd_una, state);
+  const bool found_dup_sack =
+      tcp_check_dsack(sk, ack_seq, sp_wire, num_sacks, prior_snd_una, state);
 
   // An ACK from before the window the peer could have seen tells nothing.
   if (before(ack_seq, prior_snd_una - tp->max_window)) return 0;
@@ -452,7 +454,8 @@ int tcp_sacktag_write_queue(Sock* sk, const SkBuff* ack_skb, const TcpSackBlock*
     if (!tcp_is_sackblock_valid(tp, dup_sack, sp[used_sacks].start_seq, sp[used_sacks].end_seq)) {
       MibId mib;
       if (dup_sack) {
-        mib = tp->undo_marker ? MibId::TcpExtTCPDSACKIgnoredOld : MibId::TcpExtTCPDSACKIgnoredNoUndo;
+        mib =
+            tp->undo_marker ? MibId::TcpExtTCPDSACKIgnoredOld : MibId::TcpExtTCPDSACKIgnoredNoUndo;
       } else {
         // A stale block on an ACK that advanced snd_una is only old news.
         if (ack_seq != tp->snd_una && !after(sp[used_sacks].end_seq, tp->snd_una)) continue;
@@ -507,7 +510,8 @@ int tcp_sacktag_write_queue(Sock* sk, const SkBuff* ack_skb, const TcpSackBlock*
       cache++;
 
     bool walk_from_highest = false;
-    if (cache < kSackCacheSize && !dup_sack && after(end_seq, tp->recv_sack_cache[cache].start_seq)) {
+    if (cache < kSackCacheSize && !dup_sack &&
+        after(end_seq, tp->recv_sack_cache[cache].start_seq)) {
       const TcpSackBlock& c = tp->recv_sack_cache[cache];
       // Head part, below the cached block.
       if (before(start_seq, c.start_seq)) {
@@ -607,9 +611,9 @@ bool tcp_limit_reno_sacked(TcpSock* tp) {
 static void tcp_check_reno_reordering(Sock* sk, int addend) {
   TcpSock* tp = tcp_sk(sk);
   if (!tcp_limit_reno_sacked(tp)) return;
-  tp->reordering = std::min<std::uint32_t>(
-      tp->packets_out + static_cast<std::uint32_t>(addend),
-      static_cast<std::uint32_t>(sk->stack->sysctl().tcp_max_reordering));
+  tp->reordering =
+      std::min<std::uint32_t>(tp->packets_out + static_cast<std::uint32_t>(addend),
+                              static_cast<std::uint32_t>(sk->stack->sysctl().tcp_max_reordering));
   tp->reord_seen++;
   mib_of(sk).inc(MibId::TcpExtTCPRenoReorder);
 }

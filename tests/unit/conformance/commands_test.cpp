@@ -82,8 +82,8 @@ TEST(DrillCommands, IpRouteChangeCarriesTheRouteMetrics) {
   EXPECT_TRUE(rc.mtu_lock);
   EXPECT_EQ(rc.initcwnd, 11u);
 
-  CommandPlan unlocked = plan_command("ip route change 192.0.2.1 via 192.168.0.2 dev tun0 mtu 1500",
-                                      kTcpDir);
+  CommandPlan unlocked =
+      plan_command("ip route change 192.0.2.1 via 192.168.0.2 dev tun0 mtu 1500", kTcpDir);
   ASSERT_FALSE(unlocked.unsupported) << *unlocked.unsupported;
   EXPECT_FALSE(unlocked.routes.at(0).mtu_lock);
   EXPECT_EQ(unlocked.routes.at(0).advmss, 0u) << "a metric not named is unset";

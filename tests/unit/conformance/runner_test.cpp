@@ -484,7 +484,7 @@ ScriptResult run_epoll(const std::string& text, int count, std::uint32_t events)
 }
 
 const char* kEpollSetup =
-    "+0 epoll_create(1) = 5\n"                                                     // 8
+    "+0 epoll_create(1) = 5\n"                                                  // 8
     "+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, fd=4}) = 0\n";  // 9
 
 TEST(DrillRunner, EpollWaitEventIsCompared) {
@@ -501,9 +501,9 @@ TEST(DrillRunner, EpollWaitEventIsCompared) {
 // packetdrill compares the first event even when none was returned, so a
 // script expecting an event with a count of 0 is wrong, not ignored.
 TEST(DrillRunner, EpollWaitEventIsComparedWhenNoneReturned) {
-  ScriptResult quiet = run_epoll(std::string(kHandshake) + kEpollSetup +
-                                     "+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n",
-                                 0, 0);
+  ScriptResult quiet = run_epoll(
+      std::string(kHandshake) + kEpollSetup + "+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n", 0,
+      0);
   EXPECT_EQ(quiet.kind, ScriptResult::Kind::kPass) << quiet.line << ": " << quiet.reason;
   ScriptResult bad = run_epoll(std::string(kHandshake) + kEpollSetup +
                                    "+0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 0\n",

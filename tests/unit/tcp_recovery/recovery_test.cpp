@@ -12,7 +12,8 @@ namespace {
 class TcpRecoveryTest : public TcpTimersTest {
  protected:
   // An ACK of `offset` carrying SACK blocks [start, end) (stream offsets).
-  void sack(std::uint32_t offset, std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> blocks,
+  void sack(std::uint32_t offset,
+            std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> blocks,
             std::uint16_t win = 65535) {
     TcpOpts o;
     for (auto [s, e] : blocks) o.with_sack(data_seq(s), data_seq(e));
@@ -276,29 +277,29 @@ TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) 
   TcpSock* sk = open_with_rtt(100);
   ASSERT_EQ(send_bytes(sk, 10000), 10000);
   ASSERT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
-                                               {2000, 4000, false},
-                                               {4000, 6000, false},
-                                               {6000, 8000, false},
-                                               {8000, 10000, false}}))
+                                              {2000, 4000, false},
+                                              {4000, 6000, false},
+                                              {6000, 8000, false},
+                                              {8000, 10000, false}}))
       << "two-segment TSO skbs";
   advance_ms(100);
   // No SACKed skb before it: the first block splits.
   sack(0, {{2000, 3000}});
   EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
-                                               {2000, 3000, true},
-                                               {3000, 4000, false},
-                                               {4000, 6000, false},
-                                               {6000, 8000, false},
-                                               {8000, 10000, false}}));
+                                              {2000, 3000, true},
+                                              {3000, 4000, false},
+                                              {4000, 6000, false},
+                                              {6000, 8000, false},
+                                              {8000, 10000, false}}));
   EXPECT_EQ(mib(MibId::TcpExtSACKShiftFallback), 1u);
   // The block grows by a segment: [3000,4000) is merged into [2000,3000).
   advance_ms(1);
   sack(0, {{2000, 4000}});
   EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 2000, false},
-                                               {2000, 4000, true},
-                                               {4000, 6000, false},
-                                               {6000, 8000, false},
-                                               {8000, 10000, false}}));
+                                              {2000, 4000, true},
+                                              {4000, 6000, false},
+                                              {6000, 8000, false},
+                                              {8000, 10000, false}}));
   EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 1u);
   EXPECT_EQ(sk->sacked_out, 2u);
   // A separate block past a hole (a tail, which cannot move back) splits.
@@ -308,22 +309,22 @@ TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) 
   sack(0, {{2000, 4000}, {5000, 6000}});
   EXPECT_EQ(inet_csk(sk)->icsk_ca_state, TCP_CA_Recovery);
   EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
-                                               {1000, 2000, false},
-                                               {2000, 4000, true},
-                                               {4000, 5000, false},
-                                               {5000, 6000, true},
-                                               {6000, 8000, false},
-                                               {8000, 10000, false}}));
+                                              {1000, 2000, false},
+                                              {2000, 4000, true},
+                                              {4000, 5000, false},
+                                              {5000, 6000, true},
+                                              {6000, 8000, false},
+                                              {8000, 10000, false}}));
   // The hole fills and the block reaches into [6000,8000): [4000,5000) and
   // then [5000,6000) are merged into [2000,4000), and the first segment of
   // [6000,8000) is shifted there, not split off.
   advance_ms(1);
   sack(0, {{2000, 7000}});
   EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
-                                               {1000, 2000, false},
-                                               {2000, 7000, true},
-                                               {7000, 8000, false},
-                                               {8000, 10000, false}}));
+                                              {1000, 2000, false},
+                                              {2000, 7000, true},
+                                              {7000, 8000, false},
+                                              {8000, 10000, false}}));
   EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 3u);
   EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 1u);
   EXPECT_EQ(tcp_skb_pcount(sk->tcp_rtx_queue.find_containing(data_seq(2000))), 5);
@@ -353,11 +354,11 @@ TEST_F(TcpSackShiftTest, eor_skbs_are_not_merged) {
   advance_ms(1);
   sack(0, {{1000, 5000}});
   EXPECT_EQ(rtx_queue(sk), (std::vector<QSkb>{{0, 1000, false},
-                                               {1000, 2000, true},
-                                               {2000, 3000, true},
-                                               {3000, 4000, true},
-                                               {4000, 5000, true},
-                                               {5000, 6000, false}}));
+                                              {1000, 2000, true},
+                                              {2000, 3000, true},
+                                              {3000, 4000, true},
+                                              {4000, 5000, true},
+                                              {5000, 6000, false}}));
   EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 0u);
   EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 0u);
   EXPECT_EQ(sk->sacked_out, 4u);

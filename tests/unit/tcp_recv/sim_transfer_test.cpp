@@ -103,8 +103,8 @@ Transfer run_transfer(std::uint64_t total, const SimLinkConfig& cfg, const char*
   r.retrans = tcp_sk(c)->total_retrans;
   r.timeouts = a.mib().get(MibId::TcpExtTCPTimeouts);
   // Fast recoveries: with SACK (the default) Linux counts TCPSackRecovery.
-  r.fast_retrans = a.mib().get(MibId::TcpExtTCPRenoRecovery) +
-                   a.mib().get(MibId::TcpExtTCPSackRecovery);
+  r.fast_retrans =
+      a.mib().get(MibId::TcpExtTCPRenoRecovery) + a.mib().get(MibId::TcpExtTCPSackRecovery);
   ::testing::Test::RecordProperty("virtual_ms", static_cast<int>(r.virtual_ns / kNsPerMs));
   ::testing::Test::RecordProperty("retransmits", static_cast<int>(r.retrans));
   ::testing::Test::RecordProperty("rto_timeouts", static_cast<int>(r.timeouts));
