@@ -7,14 +7,17 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "core/stack_impl.hpp"
 #include "ip/arp.hpp"
 #include "ip/icmp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/trace.hpp"
 
 namespace sp {
 
@@ -31,11 +34,16 @@ constexpr std::uint32_t kMinPmtu = 552;
 }  // namespace
 
 Stack::Stack(Clock& clock) : clock_(clock), impl_(std::make_unique<Impl>(*this)) {
+  static std::atomic<unsigned> next_stack{0};
+  trace_id_ = trace::register_stack_name("stack" + std::to_string(next_stack.fetch_add(1)));
   // TcpStackState registers IPPROTO_TCP, so impl_ must exist first.
   tcp_ = std::make_unique<TcpStackState>(*this);
   arp_init(*this);
   icmp_init(*this);
 }
+
+void Stack::set_name(std::string_view name) { trace::rename_stack(trace_id_, name); }
+std::string_view Stack::name() const { return trace::stack_name(trace_id_); }
 
 Stack::~Stack() {
   // Teardown order matters: queued skbs carry destructors (tcp_wfree) that
@@ -111,6 +119,7 @@ void Stack::defer(std::function<void()> fn) {
 int Stack::register_netdev(std::unique_ptr<NetDevice> dev) {
   NetDevice* d = dev.get();
   d->ifindex = static_cast<int>(devs_.size()) + 1;
+  d->stack = this;
   d->rx_handler = [this, d](SkbPtr skb) {
     skb->ifindex = d->ifindex;
     netif_receive_skb(std::move(skb));

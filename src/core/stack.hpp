@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -166,6 +167,12 @@ class Stack {
   void note_progress();
   std::uint64_t progress() const;
 
+  // --- tracing ----------------------------------------------------------------
+  // The name trace events carry ("client", "server"); default "stack<N>".
+  void set_name(std::string_view name);
+  std::string_view name() const;
+  std::uint16_t trace_id() const { return trace_id_; }
+
   // Per-stack TCP state (owned here, defined in tcp/).
   TcpStackState& tcp();
 
@@ -181,6 +188,7 @@ class Stack {
   WaitDriver wait_driver_;
   std::unique_ptr<TcpStackState> tcp_;
   std::unique_ptr<Impl> impl_;
+  std::uint16_t trace_id_ = 0;
 };
 
 }  // namespace sp

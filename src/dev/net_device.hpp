@@ -11,6 +11,8 @@
 
 namespace sp {
 
+class Stack;
+
 // netdev_features_t bits (include/linux/netdev_features.h names).
 enum : std::uint64_t {
   NETIF_F_SG = 1u << 0,       // scatter-gather: paged skbs accepted
@@ -60,6 +62,8 @@ class NetDevice {
 
   // Set by the stack when the device is registered (netif_receive_skb).
   std::function<void(SkbPtr)> rx_handler;
+  // The stack the device is registered with (dev_net(dev)), for tracepoints.
+  Stack* stack = nullptr;
 };
 
 }  // namespace sp

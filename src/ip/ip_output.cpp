@@ -10,6 +10,7 @@
 #include "ip/ip.hpp"
 #include "ip/neighbour.hpp"
 #include "sock/sock_errqueue.hpp"
+#include "trace/events.hpp"
 #include "wire/ipv4.hpp"
 
 namespace sp {
@@ -35,7 +36,11 @@ bool dev_can_checksum(const NetDevice& dev) {
 int xmit_one(NetDevice& dev, SkbPtr skb) {
   // A refused frame was consumed (dropped) by the device; there is no qdisc
   // to requeue into, so the caller hears NET_XMIT_DROP as -ENOBUFS.
-  return dev.xmit(std::move(skb)) == NETDEV_TX_OK ? 0 : -ENOBUFS;
+  const SkBuff* id = skb.get();  // identity only: the device owns it after xmit
+  const std::uint32_t len = skb->len;
+  const NetdevTx rc = dev.xmit(std::move(skb));
+  trace_net_dev_xmit(id, &dev, static_cast<int>(rc), len);
+  return rc == NETDEV_TX_OK ? 0 : -ENOBUFS;
 }
 
 }  // namespace
@@ -60,6 +65,7 @@ int dev_queue_xmit(NetDevice& dev, SkbPtr skb) {
     skb_tstamp_sched(skb.get());
     skb_tx_timestamp(skb.get());
   }
+  trace_dev_queue_xmit(skb.get());
   // validate_xmit_skb: what the device cannot do is done here, in software.
   if (skb_needs_gso(skb.get(), dev.features)) {
     std::vector<SkbPtr> segs = skb_gso_segment(skb.get(), dev.features);
@@ -67,6 +73,7 @@ int dev_queue_xmit(NetDevice& dev, SkbPtr skb) {
       dev.stats.tx_dropped++;
       return -ENOMEM;
     }
+    trace_skb_gso_segment(skb.get(), static_cast<std::uint32_t>(segs.size()));
     skb.reset();  // its socket charge moved to the last segment
     int err = 0;
     for (auto& s : segs) {
@@ -151,6 +158,7 @@ int Stack::ip_queue_xmit(SkbPtr skb, const IpXmitParams& p) {
   ip.emit(iph);
   skb->protocol = ETH_P_IP;
   skb->ifindex = dev.ifindex;
+  trace_ip_queue_xmit(skb.get(), Ipv4Repr::header_len());
   mib_.inc(MibId::IpOutRequests);
 
   // ip_finish_output: no fragmentation here. A packet (or a GSO segment)

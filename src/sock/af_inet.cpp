@@ -15,6 +15,7 @@
 #include "sock/sock_errqueue.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -406,6 +407,7 @@ int inet_getsockopt(Socket* sock, int level, int optname, void* optval, socklen_
 // inet_sendmsg -> sk->sk_prot->sendmsg (tcp_sendmsg).
 int inet_sendmsg(Socket* sock, const msghdr* msg, std::size_t size) {
   Sock* sk = sock->sk;
+  trace_inet_sendmsg(sk, size, static_cast<std::uint32_t>(msg->msg_flags));
   return sk->sk_prot->sendmsg(sk, msg, size);
 }
 

@@ -4,11 +4,13 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -22,6 +24,8 @@ Sock::Sock(Stack& st, Proto* prot)
       sk_data_ready(sock_def_readable),
       sk_write_space(sk_stream_write_space),
       sk_error_report(sock_def_error_report) {
+  static std::atomic<std::uint64_t> next_cookie{1};
+  sk_cookie = next_cookie.fetch_add(1, std::memory_order_relaxed);
   st.tcp().register_sock(this);
 }
 
@@ -246,6 +250,8 @@ long iov_length(const iovec* iov, std::size_t n) {
 int sock_sendmsg(Socket* sock, const msghdr* msg) {
   long total = iov_length(msg->msg_iov, msg->msg_iovlen);
   if (total < 0) return static_cast<int>(total);
+  trace_sock_sendmsg(sock->sk, static_cast<std::uint64_t>(total),
+                     static_cast<std::uint32_t>(msg->msg_flags));
   return sock->ops->sendmsg(sock, msg, static_cast<std::size_t>(total));
 }
 

@@ -136,6 +136,9 @@ struct Sock {
   std::uint32_t sk_mark = 0;
   std::uint32_t sk_priority = 0;
   std::uint32_t sk_txhash = 0;
+  // sock_gen_cookie(sk): a process-wide unique id, as the kernel's socket
+  // cookie; tracepoints and `ss`-style dumps name the socket by it.
+  std::uint64_t sk_cookie = 0;
 
   // --- send-side memory (sk_stream_*) --------------------------------------
   int sk_sndbuf = 0;               // bytes; SO_SNDBUF stores 2x the request

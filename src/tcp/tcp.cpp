@@ -19,6 +19,7 @@
 #include "sock/sock_errqueue.hpp"
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -489,7 +490,9 @@ void tcp_skb_entail(Sock* sk, SkbPtr skb) {
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
   if (tp->nonagle & TCP_NAGLE_PUSH) tp->nonagle &= ~TCP_NAGLE_PUSH;
   tcp_slow_start_after_idle_check(sk);
+  SkBuff* raw = skb.get();
   tcp_add_write_queue_tail(sk, std::move(skb));
+  trace_tcp_skb_entail(sk, raw);
 }
 
 void tcp_slow_start_after_idle_check(Sock* sk) {
@@ -643,6 +646,7 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
     TCP_SKB_CB(skb)->end_seq += static_cast<std::uint32_t>(copy);
     tcp_skb_pcount_set(skb, 0);
     copied += static_cast<int>(copy);
+    trace_tcp_skb_append(sk, skb, static_cast<std::uint32_t>(copy), tcp_route_can_sg(sk));
 
     if (!it.left) {
       if (flags & MSG_EOR) TCP_SKB_CB(skb)->eor = 1;
@@ -691,6 +695,7 @@ do_error:
 int tcp_sendmsg(Sock* sk, const msghdr* msg, std::size_t size) {
   // lock_sock/release_sock: one thread, nothing to lock; inbound packets
   // are only processed by the loop, never in the middle of this call.
+  trace_tcp_sendmsg(sk, size, static_cast<std::uint32_t>(msg->msg_flags));
   return tcp_sendmsg_locked(sk, msg, size);
 }
 

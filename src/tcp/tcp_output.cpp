@@ -13,6 +13,7 @@
 #include "tcp/tcp_stack_state.hpp"
 #include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -593,6 +594,7 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   tcp_header_write(th, h, static_cast<std::uint8_t>(header_size / 4));
   tcp_options_write(th + TCP_HEADER_LEN, opts);
   if (opts.num_sacks) tp->rx_opt.dsack = false;  // the D-SACK block went out
+  trace_tcp_transmit_skb(sk, skb, header_size);
 
   // Checksum: partial for a device that completes it (and for GSO, whose
   // segments the device or software GSO finishes), full otherwise.
@@ -675,6 +677,7 @@ void tcp_event_new_data_sent(Sock* sk, SkBuff* skb) {
   tp->tsorted_sent_queue.push_back(*skb);
   if (!tp->highest_sack) tp->highest_sack = skb;
   tp->packets_out += tcp_skb_pcount(skb);
+  trace_tcp_event_new_data_sent(sk, skb);
   if (!prior_packets || icsk->icsk_pending == ICSK_TIME_LOSS_PROBE) tcp_rearm_rto(sk);
   sk->stack->mib().inc(MibId::TcpExtTCPOrigDataSent, tcp_skb_pcount(skb));
   tcp_check_space(sk);
@@ -1215,58 +1218,89 @@ int tcp_trim_head(Sock* sk, SkBuff* skb, std::uint32_t len) {
 bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
   TcpSock* tp = tcp_sk(sk);
   unsigned sent_pkts = 0;
+  unsigned sent_skbs = 0;
   bool is_cwnd_limited = false, is_rwnd_limited = false;
+  // Which test ended the loop (sendpath:tcp_write_xmit's `stop`).
+  std::string_view stop = "empty";
 
   tcp_mstamp_refresh(tp);
   if (!push_one) {
     const int probed = tcp_mtu_probe(sk);
-    if (probed == 0) return false;
+    if (probed == 0) {
+      trace_tcp_write_xmit(sk, 0, 0, "mtu_probe");
+      return false;
+    }
     if (probed > 0) sent_pkts = 1;
   }
   const std::uint32_t max_segs = tcp_tso_segs(sk, mss_now);
   while (SkBuff* skb = tcp_send_head(sk)) {
-    if (tcp_pacing_check(sk)) break;
+    if (tcp_pacing_check(sk)) {
+      stop = "pacing";
+      break;
+    }
 
     // Segments first: the FIN exception of tcp_cwnd_test needs the count.
     const int tso_segs = tcp_set_skb_tso_segs(skb, mss_now);
     std::uint32_t cwnd_quota = tcp_cwnd_test(tp, skb);
     if (!cwnd_quota) {
-      if (push_one == 2)
+      if (push_one == 2) {
         cwnd_quota = 1;  // force out a loss probe
-      else
+      } else {
+        stop = "cwnd";
         break;
+      }
     }
     cwnd_quota = std::min(cwnd_quota, max_segs);
 
     if (!tcp_snd_wnd_test(tp, skb, mss_now)) {
       is_rwnd_limited = true;
+      stop = "rwnd";
       break;
     }
     if (tso_segs == 1) {
-      if (!tcp_nagle_test(tp, skb, mss_now, tcp_skb_is_last(sk, skb) ? nonagle : TCP_NAGLE_PUSH))
+      if (!tcp_nagle_test(tp, skb, mss_now, tcp_skb_is_last(sk, skb) ? nonagle : TCP_NAGLE_PUSH)) {
+        stop = "nagle";
         break;
+      }
     } else {
-      if (!push_one && tcp_tso_should_defer(sk, skb, &is_cwnd_limited, &is_rwnd_limited, max_segs))
+      if (!push_one &&
+          tcp_tso_should_defer(sk, skb, &is_cwnd_limited, &is_rwnd_limited, max_segs)) {
+        stop = "tso_defer";
         break;
+      }
     }
 
     unsigned limit = mss_now;
     if (tso_segs > 1) limit = tcp_mss_split_point(sk, skb, mss_now, cwnd_quota, nonagle);
-    if (skb->len > limit && tso_fragment(sk, skb, limit, mss_now)) break;
+    if (skb->len > limit && tso_fragment(sk, skb, limit, mss_now)) {
+      stop = "error";
+      break;
+    }
 
-    if (tcp_small_queue_check(sk, skb, 0)) break;
+    if (tcp_small_queue_check(sk, skb, 0)) {
+      stop = "tsq";
+      break;
+    }
 
     // An empty skb means a writer is blocked in sendmsg between allocating
     // and filling it; never send it as a bare ACK.
     if (TCP_SKB_CB(skb)->end_seq == TCP_SKB_CB(skb)->seq) break;
 
-    if (tcp_transmit_skb(sk, skb, 1)) break;
+    if (tcp_transmit_skb(sk, skb, 1)) {
+      stop = "error";
+      break;
+    }
 
     tcp_event_new_data_sent(sk, skb);
     tcp_minshall_update(tp, mss_now, skb);
     sent_pkts += static_cast<unsigned>(tcp_skb_pcount(skb));
-    if (push_one) break;
+    ++sent_skbs;
+    if (push_one) {
+      stop = "push_one";
+      break;
+    }
   }
+  trace_tcp_write_xmit(sk, sent_skbs, sent_pkts, stop);
 
   if (is_rwnd_limited)
     tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED);
@@ -1287,6 +1321,7 @@ bool tcp_write_xmit(Sock* sk, unsigned mss_now, int nonagle, int push_one) {
 
 void __tcp_push_pending_frames(Sock* sk, unsigned cur_mss, int nonagle) {
   if (sk->sk_state == TCP_CLOSE) return;
+  trace_tcp_push(sk, cur_mss, nonagle);
   // Nothing could be sent and nothing is in flight to bring an ACK: arm the
   // probe timer so that a zero window (or a cork) cannot stall forever.
   if (tcp_write_xmit(sk, cur_mss, nonagle, 0)) tcp_check_probe_timer(sk);
@@ -1298,6 +1333,7 @@ void tcp_push_pending_frames(Sock* sk) {
 
 void tcp_push_one(Sock* sk, unsigned mss_now) {
   if (!tcp_send_head(sk)) return;
+  trace_tcp_push(sk, mss_now, TCP_NAGLE_PUSH);
   tcp_write_xmit(sk, mss_now, TCP_NAGLE_PUSH, 1);
 }
 

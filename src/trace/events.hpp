@@ -1,0 +1,145 @@
+// The call sites: trace_<event>(...) as Linux spells them. Each is an inline
+// test of the enabled mask; the out-of-line part (events.cpp) runs only when
+// a sink listens, and fills the event from the kernel objects.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "trace/trace.hpp"
+
+namespace sp {
+struct Sock;
+struct SkBuff;
+class NetDevice;
+class Stack;
+}  // namespace sp
+
+namespace sp::trace::detail {
+void tcp_probe(Sock* sk, const SkBuff* skb);
+void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb);
+void tcp_sock_event(Ev id, Sock* sk);
+void tcp_rcv_space_adjust(Sock* sk);
+void tcp_cong_state_set(Sock* sk, std::uint8_t ca_state);
+void inet_sock_set_state(Sock* sk, int oldstate, int newstate);
+void sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size);
+void kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason);
+void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len);
+void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags);
+void skb_step(Ev id, Sock* sk, const SkBuff* skb, std::string_view queue, std::uint32_t copy,
+              bool paged, std::uint32_t pushed, std::uint32_t segs);
+void tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle);
+void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs, std::string_view stop);
+void tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq);
+}  // namespace sp::trace::detail
+
+namespace sp {
+
+#define SP_TRACE_CALL(ev, call)                                  \
+  do {                                                           \
+    if (::sp::trace::enabled(::sp::trace::Ev::ev)) ::sp::trace::detail::call; \
+  } while (0)
+
+// --- Linux's tracepoints ---------------------------------------------------------
+// tcp:tcp_probe: an established socket received a segment (tcp_rcv_established).
+inline void trace_tcp_probe(Sock* sk, const SkBuff* skb) { SP_TRACE_CALL(tcp_probe, tcp_probe(sk, skb)); }
+inline void trace_tcp_retransmit_skb(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_retransmit_skb, tcp_sock_skb(trace::Ev::tcp_retransmit_skb, sk, skb));
+}
+// sk may be null (a reset for a segment that matched no socket).
+inline void trace_tcp_send_reset(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_send_reset, tcp_sock_skb(trace::Ev::tcp_send_reset, sk, skb));
+}
+inline void trace_tcp_receive_reset(Sock* sk) {
+  SP_TRACE_CALL(tcp_receive_reset, tcp_sock_event(trace::Ev::tcp_receive_reset, sk));
+}
+inline void trace_tcp_destroy_sock(Sock* sk) {
+  SP_TRACE_CALL(tcp_destroy_sock, tcp_sock_event(trace::Ev::tcp_destroy_sock, sk));
+}
+inline void trace_tcp_rcv_space_adjust(Sock* sk) {
+  SP_TRACE_CALL(tcp_rcv_space_adjust, tcp_rcv_space_adjust(sk));
+}
+inline void trace_tcp_cong_state_set(Sock* sk, std::uint8_t ca_state) {
+  SP_TRACE_CALL(tcp_cong_state_set, tcp_cong_state_set(sk, ca_state));
+}
+inline void trace_inet_sock_set_state(Sock* sk, int oldstate, int newstate) {
+  SP_TRACE_CALL(inet_sock_set_state, inet_sock_set_state(sk, oldstate, newstate));
+}
+// kind: "send" (sk_wmem_schedule / sndbuf) or "receive" (rcvbuf).
+inline void trace_sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size) {
+  SP_TRACE_CALL(sock_exceed_buf_limit, sock_exceed_buf_limit(sk, kind, size));
+}
+// skb:kfree_skb with the drop reason's name ("TCP_CSUM"); call before freeing.
+inline void trace_kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason) {
+  SP_TRACE_CALL(kfree_skb, kfree_skb(st, skb, reason));
+}
+inline void trace_net_dev_xmit(const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len) {
+  SP_TRACE_CALL(net_dev_xmit, net_dev(trace::Ev::net_dev_xmit, skb, dev, rc, len));
+}
+inline void trace_netif_receive_skb(const SkBuff* skb, const NetDevice* dev) {
+  SP_TRACE_CALL(netif_receive_skb, net_dev(trace::Ev::netif_receive_skb, skb, dev, 0, 0));
+}
+
+// --- the send chain ---------------------------------------------------------------
+inline void trace_sock_sendmsg(Sock* sk, std::uint64_t size, std::uint32_t flags) {
+  SP_TRACE_CALL(sock_sendmsg, sendmsg(trace::Ev::sock_sendmsg, sk, size, flags));
+}
+inline void trace_inet_sendmsg(Sock* sk, std::uint64_t size, std::uint32_t flags) {
+  SP_TRACE_CALL(inet_sendmsg, sendmsg(trace::Ev::inet_sendmsg, sk, size, flags));
+}
+inline void trace_tcp_sendmsg(Sock* sk, std::uint64_t size, std::uint32_t flags) {
+  SP_TRACE_CALL(tcp_sendmsg, sendmsg(trace::Ev::tcp_sendmsg, sk, size, flags));
+}
+inline void trace_tcp_skb_entail(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_skb_entail,
+                skb_step(trace::Ev::tcp_skb_entail, sk, skb, "write", 0, false, 0, 0));
+}
+inline void trace_tcp_skb_append(Sock* sk, const SkBuff* skb, std::uint32_t copy, bool paged) {
+  SP_TRACE_CALL(tcp_skb_append,
+                skb_step(trace::Ev::tcp_skb_append, sk, skb, "write", copy, paged, 0, 0));
+}
+inline void trace_tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle) {
+  SP_TRACE_CALL(tcp_push, tcp_push(sk, mss_now, nonagle));
+}
+inline void trace_tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs,
+                                 std::string_view stop) {
+  SP_TRACE_CALL(tcp_write_xmit, tcp_write_xmit(sk, sent, sent_segs, stop));
+}
+// The clone, after the TCP header went on (pushed = header bytes).
+inline void trace_tcp_transmit_skb(Sock* sk, const SkBuff* skb, std::uint32_t pushed) {
+  SP_TRACE_CALL(tcp_transmit_skb,
+                skb_step(trace::Ev::tcp_transmit_skb, sk, skb, "none", 0, false, pushed, 0));
+}
+inline void trace_tcp_event_new_data_sent(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_event_new_data_sent,
+                skb_step(trace::Ev::tcp_event_new_data_sent, sk, skb, "rtx", 0, false, 0, 0));
+}
+// The socket comes from skb->sk (null for socketless replies).
+inline void trace_ip_queue_xmit(const SkBuff* skb, std::uint32_t pushed) {
+  SP_TRACE_CALL(ip_queue_xmit,
+                skb_step(trace::Ev::ip_queue_xmit, nullptr, skb, "none", 0, false, pushed, 0));
+}
+inline void trace_skb_gso_segment(const SkBuff* skb, std::uint32_t segs) {
+  SP_TRACE_CALL(skb_gso_segment,
+                skb_step(trace::Ev::skb_gso_segment, nullptr, skb, "none", 0, false, 0, segs));
+}
+inline void trace_neigh_output(const SkBuff* skb, std::uint32_t pushed) {
+  SP_TRACE_CALL(neigh_output,
+                skb_step(trace::Ev::neigh_output, nullptr, skb, "none", 0, false, pushed, 0));
+}
+inline void trace_dev_queue_xmit(const SkBuff* skb) {
+  SP_TRACE_CALL(dev_queue_xmit,
+                skb_step(trace::Ev::dev_queue_xmit, nullptr, skb, "device", 0, false, 0, 0));
+}
+// An acknowledged skb leaves the retransmit queue.
+inline void trace_tcp_clean_rtx_queue(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_clean_rtx_queue,
+                skb_step(trace::Ev::tcp_clean_rtx_queue, sk, skb, "none", 0, false, 0, 0));
+}
+// kind: "fast_retransmit", "rack", "tlp", "rto", "undo".
+inline void trace_tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq) {
+  SP_TRACE_CALL(tcp_recovery_event, tcp_recovery_event(sk, kind, seq));
+}
+
+#undef SP_TRACE_CALL
+
+}  // namespace sp
