@@ -65,15 +65,16 @@ int dev_queue_xmit(NetDevice& dev, SkbPtr skb) {
     skb_tstamp_sched(skb.get());
     skb_tx_timestamp(skb.get());
   }
-  trace_dev_queue_xmit(skb.get());
+  trace_dev_queue_xmit(dev.stack, skb.get());
   // validate_xmit_skb: what the device cannot do is done here, in software.
   if (skb_needs_gso(skb.get(), dev.features)) {
+    if (trace::enabled(trace::Ev::skb_gso_segment))
+      trace_skb_gso_segment(dev.stack, skb.get(), skb_shinfo(skb.get())->gso_segs);
     std::vector<SkbPtr> segs = skb_gso_segment(skb.get(), dev.features);
     if (segs.empty()) {
       dev.stats.tx_dropped++;
       return -ENOMEM;
     }
-    trace_skb_gso_segment(skb.get(), static_cast<std::uint32_t>(segs.size()));
     skb.reset();  // its socket charge moved to the last segment
     int err = 0;
     for (auto& s : segs) {
@@ -158,7 +159,7 @@ int Stack::ip_queue_xmit(SkbPtr skb, const IpXmitParams& p) {
   ip.emit(iph);
   skb->protocol = ETH_P_IP;
   skb->ifindex = dev.ifindex;
-  trace_ip_queue_xmit(skb.get(), Ipv4Repr::header_len());
+  trace_ip_queue_xmit(this, skb.get(), Ipv4Repr::header_len());
   mib_.inc(MibId::IpOutRequests);
 
   // ip_finish_output: no fragmentation here. A packet (or a GSO segment)

@@ -88,7 +88,7 @@ void NeighTable::connected(Neighbour& n, const MacAddr& mac) {
       stack_.mib().inc(MibId::IpOutDiscards);
       continue;  // freed by SkbPtr
     }
-    trace_neigh_output(skb.get(), dev->hard_header_len);
+    trace_neigh_output(&stack_, skb.get(), dev->hard_header_len);
     dev_queue_xmit(*dev, std::move(skb));
   }
 }
@@ -185,7 +185,7 @@ int NeighTable::output(NetDevice& dev, be32 nexthop, SkbPtr skb) {
     stack_.mib().inc(MibId::IpOutDiscards);
     return -ENOMEM;
   }
-  trace_neigh_output(skb.get(), dev.hard_header_len);
+  trace_neigh_output(&stack_, skb.get(), dev.hard_header_len);
   return dev_queue_xmit(dev, std::move(skb));
 }
 

@@ -232,10 +232,10 @@ void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags) {
   emit(e);
 }
 
-void skb_step(Ev id, Sock* sk, const SkBuff* skb, std::string_view queue, std::uint32_t copy,
-              bool paged, std::uint32_t pushed, std::uint32_t segs) {
+void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb, std::string_view queue,
+              std::uint32_t copy, bool paged, std::uint32_t pushed, std::uint32_t segs) {
   if (!sk && skb) sk = static_cast<Sock*>(skb->sk);
-  auto e = make<SkbStep>(id, stack_of(sk));
+  auto e = make<SkbStep>(id, st ? st : stack_of(sk));
   e.sk = sock_fields(sk);
   const bool below_tcp = id == Ev::ip_queue_xmit || id == Ev::skb_gso_segment ||
                          id == Ev::neigh_output || id == Ev::dev_queue_xmit;

@@ -25,8 +25,8 @@ void sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size);
 void kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason);
 void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len);
 void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags);
-void skb_step(Ev id, Sock* sk, const SkBuff* skb, std::string_view queue, std::uint32_t copy,
-              bool paged, std::uint32_t pushed, std::uint32_t segs);
+void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb, std::string_view queue,
+              std::uint32_t copy, bool paged, std::uint32_t pushed, std::uint32_t segs);
 void tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle);
 void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs, std::string_view stop);
 void tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq);
@@ -91,11 +91,11 @@ inline void trace_tcp_sendmsg(Sock* sk, std::uint64_t size, std::uint32_t flags)
 }
 inline void trace_tcp_skb_entail(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_skb_entail,
-                skb_step(trace::Ev::tcp_skb_entail, sk, skb, "write", 0, false, 0, 0));
+                skb_step(trace::Ev::tcp_skb_entail, nullptr, sk, skb, "write", 0, false, 0, 0));
 }
 inline void trace_tcp_skb_append(Sock* sk, const SkBuff* skb, std::uint32_t copy, bool paged) {
   SP_TRACE_CALL(tcp_skb_append,
-                skb_step(trace::Ev::tcp_skb_append, sk, skb, "write", copy, paged, 0, 0));
+                skb_step(trace::Ev::tcp_skb_append, nullptr, sk, skb, "write", copy, paged, 0, 0));
 }
 inline void trace_tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle) {
   SP_TRACE_CALL(tcp_push, tcp_push(sk, mss_now, nonagle));
@@ -107,33 +107,35 @@ inline void trace_tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sen
 // The clone, after the TCP header went on (pushed = header bytes).
 inline void trace_tcp_transmit_skb(Sock* sk, const SkBuff* skb, std::uint32_t pushed) {
   SP_TRACE_CALL(tcp_transmit_skb,
-                skb_step(trace::Ev::tcp_transmit_skb, sk, skb, "none", 0, false, pushed, 0));
+                skb_step(trace::Ev::tcp_transmit_skb, nullptr, sk, skb, "none", 0, false, pushed, 0));
 }
 inline void trace_tcp_event_new_data_sent(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_event_new_data_sent,
-                skb_step(trace::Ev::tcp_event_new_data_sent, sk, skb, "rtx", 0, false, 0, 0));
+                skb_step(trace::Ev::tcp_event_new_data_sent, nullptr, sk, skb, "rtx", 0, false, 0, 0));
 }
-// The socket comes from skb->sk (null for socketless replies).
-inline void trace_ip_queue_xmit(const SkBuff* skb, std::uint32_t pushed) {
+// Below TCP the socket comes from skb->sk (null for socketless replies) and
+// the stack is passed in.
+inline void trace_ip_queue_xmit(const Stack* st, const SkBuff* skb, std::uint32_t pushed) {
   SP_TRACE_CALL(ip_queue_xmit,
-                skb_step(trace::Ev::ip_queue_xmit, nullptr, skb, "none", 0, false, pushed, 0));
+                skb_step(trace::Ev::ip_queue_xmit, st, nullptr, skb, "none", 0, false, pushed, 0));
 }
-inline void trace_skb_gso_segment(const SkBuff* skb, std::uint32_t segs) {
+// Fired before the skb is cut into segs segments.
+inline void trace_skb_gso_segment(const Stack* st, const SkBuff* skb, std::uint32_t segs) {
   SP_TRACE_CALL(skb_gso_segment,
-                skb_step(trace::Ev::skb_gso_segment, nullptr, skb, "none", 0, false, 0, segs));
+                skb_step(trace::Ev::skb_gso_segment, st, nullptr, skb, "none", 0, false, 0, segs));
 }
-inline void trace_neigh_output(const SkBuff* skb, std::uint32_t pushed) {
+inline void trace_neigh_output(const Stack* st, const SkBuff* skb, std::uint32_t pushed) {
   SP_TRACE_CALL(neigh_output,
-                skb_step(trace::Ev::neigh_output, nullptr, skb, "none", 0, false, pushed, 0));
+                skb_step(trace::Ev::neigh_output, st, nullptr, skb, "none", 0, false, pushed, 0));
 }
-inline void trace_dev_queue_xmit(const SkBuff* skb) {
+inline void trace_dev_queue_xmit(const Stack* st, const SkBuff* skb) {
   SP_TRACE_CALL(dev_queue_xmit,
-                skb_step(trace::Ev::dev_queue_xmit, nullptr, skb, "device", 0, false, 0, 0));
+                skb_step(trace::Ev::dev_queue_xmit, st, nullptr, skb, "device", 0, false, 0, 0));
 }
 // An acknowledged skb leaves the retransmit queue.
 inline void trace_tcp_clean_rtx_queue(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_clean_rtx_queue,
-                skb_step(trace::Ev::tcp_clean_rtx_queue, sk, skb, "none", 0, false, 0, 0));
+                skb_step(trace::Ev::tcp_clean_rtx_queue, nullptr, sk, skb, "none", 0, false, 0, 0));
 }
 // kind: "fast_retransmit", "rack", "tlp", "rto", "undo".
 inline void trace_tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq) {
