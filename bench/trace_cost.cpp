@@ -87,7 +87,7 @@ void run(benchmark::State& state) {
 
 #if SP_TRACE
 void BM_transfer_trace_off(benchmark::State& state) { run(state); }
-BENCHMARK(BM_transfer_trace_off)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_transfer_trace_off)->Unit(benchmark::kMillisecond);
 
 // Every event to a sink that only counts: the cost of producing events.
 void BM_transfer_trace_on(benchmark::State& state) {
@@ -97,10 +97,10 @@ void BM_transfer_trace_on(benchmark::State& state) {
   state.counters["events_per_iter"] =
       static_cast<double>(n) / static_cast<double>(std::max<std::int64_t>(1, state.iterations()));
 }
-BENCHMARK(BM_transfer_trace_on)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_transfer_trace_on)->Unit(benchmark::kMillisecond);
 #else
 void BM_transfer_compiled_out(benchmark::State& state) { run(state); }
-BENCHMARK(BM_transfer_compiled_out)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_transfer_compiled_out)->Unit(benchmark::kMillisecond);
 #endif
 
 }  // namespace
