@@ -14,6 +14,7 @@
 #include "command.hpp"
 #include "realnet.hpp"
 #include "sendpath/api.hpp"
+#include "stats_view.hpp"
 
 namespace sp::tools {
 namespace {
@@ -26,7 +27,16 @@ struct SendOptions {
   bool json = false;
   double timeout_s = 120;
   RealNetOptions net;
+  StatsOptions stats;
 };
+
+// The sent bytes are all acknowledged (nothing unsent, nothing in flight).
+bool all_acked(int fd) {
+  tcp_info_612 ti{};
+  socklen_t len = sizeof(ti);
+  return sp::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.v.tcpi_unacked == 0 &&
+         ti.v.tcpi_notsent_bytes == 0;
+}
 
 int send_main(const SendOptions& o) {
   be32 daddr = 0;
@@ -49,6 +59,13 @@ int send_main(const SendOptions& o) {
     std::fprintf(stderr, "send: bad --size %s\n", o.size.c_str());
     return 2;
   }
+
+  const auto stats_every = stats_interval(o.stats);
+  if (!stats_every) {
+    std::fprintf(stderr, "send: bad --stats-interval %s\n", o.stats.interval.c_str());
+    return 2;
+  }
+  const bool stats_on = o.stats.enabled || *stats_every > 0;
 
   RealNet net(o.net);
   if (!net.error().empty()) {
@@ -77,6 +94,17 @@ int send_main(const SendOptions& o) {
   sin.sin_addr.s_addr = daddr;
   const double cpu0 = cpu_seconds();
   const Nanos t0 = st.now();
+  StatsReporter stats(o.json);
+  // Interval views run from the stack's timer, so they come while a
+  // blocking call waits as well.
+  Timer stats_tick;
+  if (*stats_every > 0) {
+    stats_tick.set_function([&] {
+      stats.interval("", st, st.now() - t0);
+      st.mod_timer(stats_tick, st.now() + *stats_every);
+    });
+    st.mod_timer(stats_tick, t0 + *stats_every);
+  }
   if (sp::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) < 0) {
     std::fprintf(stderr, "send: connect %s: %s\n", o.target.c_str(), std::strerror(errno));
     return 1;
@@ -112,6 +140,13 @@ int send_main(const SendOptions& o) {
     if (failed) break;
   }
   if (in) std::fclose(in);
+  if (stats_on && !failed) {
+    // The connection's final view while it is still established: wait for
+    // the last byte's ACK before the FIN (as sendpath sim --stats does).
+    net.loop().run_until([&] { return all_acked(fd); },
+                         st.now() + static_cast<Nanos>(o.timeout_s * 1e9));
+    stats.sockets("", st, st.now() - t0, "last_byte", "last byte acknowledged");
+  }
   // Orderly close: our FIN, then wait for the peer's (recv returns 0).
   sp::shutdown(fd, SHUT_WR);
   std::uint64_t echoed = 0;
@@ -126,6 +161,8 @@ int send_main(const SendOptions& o) {
   const bool have_info = sp::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == 0;
   sp::close(fd);
   net.loop().run_until([] { return false; }, st.now() + 200 * kNsPerMs);
+  st.del_timer(stats_tick);
+  if (stats_on) stats.totals("", st, st.now() - t0, "closed", "after close");
   const double cpu = cpu_seconds() - cpu0;
 
   const double secs = static_cast<double>(t1 - t0) / 1e9;
@@ -139,9 +176,10 @@ int send_main(const SendOptions& o) {
         fmt::format("{{\"target\":\"{}\",\"bytes_sent\":{},\"sha256\":\"{}\","
                     "\"seconds\":{:.6f},\"goodput_mbps\":{:.3f},\"cpu_seconds\":{:.3f},"
                     "\"retransmits\":{},\"tx_frames\":{},\"tx_gso_frames\":{},"
-                    "\"rx_frames\":{},\"bytes_echoed\":{},\"ok\":{}}}",
+                    "\"rx_frames\":{},\"bytes_echoed\":{},\"ok\":{}{}}}",
                     o.target, sent, digest, secs, mbps, cpu, retrans, net.dev().stats.tx_packets,
-                    ds.tx_gso_frames, net.dev().stats.rx_packets, echoed, failed ? "false" : "true")
+                    ds.tx_gso_frames, net.dev().stats.rx_packets, echoed, failed ? "false" : "true",
+                    stats_on ? ",\"stats\":" + stats.json() : "")
             .c_str());
   } else {
     std::printf("sent %llu bytes to %s in %.3f s (%.1f Mbit/s), cpu %.3f s\n",
@@ -167,6 +205,7 @@ static Command cmd("send", "send data to HOST:PORT over a tap/tun device (see sc
                      app.add_option("--timeout", o->timeout_s,
                                     "give up when a call waits longer (seconds)");
                      add_realnet_options(app, o->net);
+                     add_stats_options(app, o->stats);
                      return [o] { return send_main(*o); };
                    });
 

@@ -15,6 +15,7 @@
 #include "command.hpp"
 #include "realnet.hpp"
 #include "sendpath/api.hpp"
+#include "stats_view.hpp"
 
 namespace sp::tools {
 namespace {
@@ -26,6 +27,7 @@ struct ServeOptions {
   bool json = false;
   double timeout_s = 0;  // 0: forever
   RealNetOptions net;
+  StatsOptions stats;
 };
 
 struct Conn {
@@ -55,6 +57,12 @@ void report(const ServeOptions& o, Conn& c, Nanos now, const char* how) {
 }
 
 int serve(const ServeOptions& o) {
+  const auto stats_every = stats_interval(o.stats);
+  if (!stats_every) {
+    std::fprintf(stderr, "serve: bad --stats-interval %s\n", o.stats.interval.c_str());
+    return 2;
+  }
+  const bool stats_on = o.stats.enabled || *stats_every > 0;
   RealNet net(o.net);
   if (!net.error().empty()) {
     std::fprintf(stderr, "serve: %s\n", net.error().c_str());
@@ -92,6 +100,20 @@ int serve(const ServeOptions& o) {
                o.echo ? "echo" : "sink");
   const Nanos deadline =
       o.timeout_s > 0 ? st.now() + static_cast<Nanos>(o.timeout_s * 1e9) : Stack::kNoTimer;
+  // With --json each view is one line {"stats":{...}} as it is made.
+  StatsReporter stats(o.json, [](const std::string& sample) {
+    std::printf("{\"stats\":%s}\n", sample.c_str());
+    std::fflush(stdout);
+  });
+  const Nanos t0 = st.now();
+  Timer stats_tick;
+  if (*stats_every > 0) {
+    stats_tick.set_function([&] {
+      stats.interval("", st, st.now() - t0);
+      st.mod_timer(stats_tick, st.now() + *stats_every);
+    });
+    st.mod_timer(stats_tick, t0 + *stats_every);
+  }
   std::list<Conn> conns;
   std::vector<std::uint8_t> buf(256 * 1024);
   int finished = 0;
@@ -143,6 +165,8 @@ int serve(const ServeOptions& o) {
       if (!closed && c.eof && c.pending.empty()) closed = "fin";
       if (closed) {
         report(o, c, st.now(), closed);
+        // The connection's last view, before close() lets it go.
+        if (stats_on) stats.sockets("", st, st.now() - t0, "connection_end", "connection end");
         sp::close(c.fd);
         it = conns.erase(it);
         ++finished;
@@ -159,6 +183,8 @@ int serve(const ServeOptions& o) {
   sp::close(lfd);
   // Let the FINs and last ACKs leave before the device goes away.
   net.loop().run_until([] { return false; }, st.now() + 200 * kNsPerMs);
+  st.del_timer(stats_tick);
+  if (stats_on) stats.totals("", st, st.now() - t0, "closed", "after close");
   return 0;
 }
 
@@ -171,6 +197,7 @@ static Command cmd("serve", "TCP sink or echo server on a tap/tun device (see sc
                      app.add_flag("--json", o->json, "one JSON object per connection");
                      app.add_option("--timeout", o->timeout_s, "give up after this many seconds");
                      add_realnet_options(app, o->net);
+                     add_stats_options(app, o->stats);
                      return [o] { return serve(*o); };
                    });
 

@@ -14,6 +14,7 @@
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "dev/sim_transfer.hpp"
+#include "stats_view.hpp"
 
 namespace {
 
@@ -41,6 +42,7 @@ struct Options {
   std::string pcap;
   bool json = false;
   bool quiet = false;
+  sp::tools::StatsOptions stats;
 };
 
 // A string as a JSON string body (quotes, backslashes, control characters).
@@ -119,7 +121,33 @@ int run(const Options& o) {
     p->dup = o.dup;
     p->queue_limit = o.queue;
   }
-  const bool bar = !o.quiet && isatty(STDERR_FILENO);
+  const auto stats_every = sp::tools::stats_interval(o.stats);
+  if (!stats_every) {
+    std::fprintf(stderr, "sendpath sim: bad --stats-interval %s\n", o.stats.interval.c_str());
+    return 2;
+  }
+  sp::tools::StatsReporter stats(o.json);
+  if (o.stats.enabled || *stats_every > 0) {
+    t.stats_every = *stats_every;
+    t.stats = [&stats](StatsPoint at, Stack& client, Stack& server, Nanos elapsed) {
+      for (auto [label, st] :
+           {std::pair<const char*, Stack*>{"client", &client}, {"server", &server}}) {
+        switch (at) {
+          case StatsPoint::kInterval:
+            stats.interval(label, *st, elapsed);
+            break;
+          case StatsPoint::kLastByte:
+            stats.sockets(label, *st, elapsed, "last_byte", "last byte acknowledged");
+            break;
+          case StatsPoint::kClosed:
+            stats.totals(label, *st, elapsed, "closed", "after close");
+            break;
+        }
+      }
+    };
+  }
+  // Interval stats share the terminal: no progress bar between them.
+  const bool bar = !o.quiet && isatty(STDERR_FILENO) && *stats_every == 0;
   if (bar) {
     t.progress = [](std::uint64_t done, std::uint64_t total, Nanos now) {
       const double f = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
@@ -157,7 +185,7 @@ int run(const Options& o) {
         "\"duplicated\":%llu,\"max_queue\":%u},\"cwnd\":%u,\"srtt_us\":%u,"
         "\"options\":{\"size\":%llu,\"rate_bps\":%llu,\"rtt_ns\":%llu,\"loss\":%g,\"reorder\":%g,"
         "\"dup\":%g,\"queue\":%u,\"cc\":\"%s\",\"mss\":%u,\"tso\":%s,\"seed\":%llu,\"conns\":%d},"
-        "\"flows\":[%s]}\n",
+        "\"flows\":[%s]%s}\n",
         static_cast<unsigned long long>(r.bytes_sent),
         static_cast<unsigned long long>(r.bytes_received), r.digest_ok ? "true" : "false",
         r.stalled ? "true" : "false", json_escape(r.error).c_str(), vsec, goodput,
@@ -171,7 +199,8 @@ int run(const Options& o) {
         r.to_server.max_queue, r.last_cwnd, r.last_srtt_us, static_cast<unsigned long long>(*size),
         static_cast<unsigned long long>(*rate), static_cast<unsigned long long>(*rtt), o.loss,
         o.reorder, o.dup, o.queue, o.cc.c_str(), o.mss, o.tso ? "true" : "false",
-        static_cast<unsigned long long>(o.seed), o.connections, flows.c_str());
+        static_cast<unsigned long long>(o.seed), o.connections, flows.c_str(),
+        t.stats ? (",\"stats\":" + stats.json()).c_str() : "");
   } else {
     std::printf("sendpath sim: %s over %s, rtt %s, loss %g, cc %s, %d connection%s%s\n",
                 human_bytes(static_cast<double>(*size)).c_str(),
@@ -238,6 +267,7 @@ sp::tools::Command cmd(
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
       sub.add_flag("--json", o->json, "one JSON object on stdout");
       sub.add_flag("--quiet", o->quiet, "no progress bar");
+      sp::tools::add_stats_options(sub, o->stats);
       return [o] { return run(*o); };
     });
 

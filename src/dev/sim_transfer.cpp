@@ -20,6 +20,7 @@
 #include "dev/pcap_tap.hpp"
 #include "dev/sim_world.hpp"
 #include "sendpath/api.hpp"
+#include "tcp/tcp_stack_state.hpp"
 
 namespace sp {
 
@@ -149,12 +150,20 @@ class Runner {
       cleanup();
       return res_;
     }
-    const Nanos start = world_.now();
+    start_ = world_.now();
     loop();
-    res_.virtual_ns = world_.now() - start;
+    res_.virtual_ns = world_.now() - start_;
     if (opt_.zerocopy) drain_completions();
     collect();
     cleanup();
+    if (opt_.stats) {
+      // Let the closes finish (FINs, last ACKs) so the final view shows
+      // what is left: time-wait socks and the complete counters.
+      world_.run_until(
+          [&] { return client_->tcp().sock_count() == 0 && server_->tcp().sock_count() == 0; },
+          world_.now() + opt_.stall_timeout);
+      opt_.stats(StatsPoint::kClosed, *client_, *server_, world_.now() - start_);
+    }
     return res_;
   }
 
@@ -341,7 +350,7 @@ class Runner {
       f.sent += static_cast<std::uint64_t>(n);
       moved = true;
     }
-    if (!f.shut) {
+    if (!f.shut && !holding_fins()) {
       if (sp::shutdown(fd, SHUT_WR) != 0) return api_error("shutdown");
       f.shut = true;
       moved = true;
@@ -367,6 +376,42 @@ class Runner {
       delivered_ += static_cast<std::uint64_t>(n);
     }
     return moved;
+  }
+
+  // With a stats hook the FINs wait for kLastByte (see TransferOptions::stats).
+  bool holding_fins() const { return opt_.stats && !last_byte_seen_; }
+
+  // The flow's bytes are all sent, read by the peer and acknowledged.
+  static bool flow_complete(int fd, const Flow& f) {
+    if (f.sent != f.total || f.received != f.total) return false;
+    ::tcp_info ti{};
+    socklen_t len = sizeof ti;
+    if (sp::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return false;
+    return ti.tcpi_unacked == 0 && ti.tcpi_notsent_bytes == 0;
+  }
+
+  bool all_complete() const {
+    for (const auto& c : conns_) {
+      if (!flow_complete(c->cfd, *c->up)) return false;
+      if (c->down && (c->sfd < 0 || !flow_complete(c->sfd, *c->down))) return false;
+    }
+    return !conns_.empty();
+  }
+
+  // kLastByte, then the FINs that waited for it.
+  void last_byte_stats() {
+    last_byte_seen_ = true;
+    opt_.stats(StatsPoint::kLastByte, *client_, *server_, world_.now() - start_);
+    for (auto& c : conns_) {
+      for (auto [fd, f] : {std::pair{c->cfd, c->up.get()}, std::pair{c->sfd, c->down.get()}}) {
+        if (!f || f->shut || fd < 0) continue;
+        if (sp::shutdown(fd, SHUT_WR) != 0) {
+          api_error("shutdown");
+          return;
+        }
+        f->shut = true;
+      }
+    }
   }
 
   bool all_done() const {
@@ -418,9 +463,15 @@ class Runner {
     Nanos last_move = world_.now();
     std::uint64_t last_delivered = 0;
     Nanos next_progress = world_.now();
+    Nanos next_stats = world_.now() + opt_.stats_every;
+    const bool interval_stats = opt_.stats && opt_.stats_every > 0;
     for (;;) {
       pump_all();
       if (!res_.error.empty()) return;
+      if (holding_fins() && all_complete()) {
+        last_byte_stats();
+        if (!res_.error.empty()) return;
+      }
       if (all_done()) return;
       if (delivered_ != last_delivered) {
         last_delivered = delivered_;
@@ -430,13 +481,22 @@ class Runner {
         opt_.progress(delivered_, total, world_.now());
         next_progress = world_.now() + opt_.progress_every;
       }
+      if (interval_stats && world_.now() >= next_stats) {
+        opt_.stats(StatsPoint::kInterval, *client_, *server_, world_.now() - start_);
+        while (next_stats <= world_.now()) next_stats += opt_.stats_every;
+      }
       if (world_.now() - last_move > opt_.stall_timeout) {
         res_.stalled = true;
         return;
       }
-      if (!world_.step(last_move + opt_.stall_timeout + 1)) {
+      // Interval stats stop the clock on their grid, so each one covers
+      // exactly stats_every of virtual time.
+      Nanos deadline = last_move + opt_.stall_timeout + 1;
+      if (interval_stats) deadline = std::min(deadline, next_stats);
+      if (!world_.step(deadline)) {
         // Idle world: one more pass may finish the job (a last recv).
         pump_all();
+        if (holding_fins() && all_complete()) continue;  // the FINs are still to go
         if (!all_done()) res_.stalled = true;
         return;
       }
@@ -509,6 +569,8 @@ class Runner {
   std::vector<pollfd> pfds_;
   std::vector<std::uint8_t> rxbuf_ = std::vector<std::uint8_t>(256 * 1024);
   std::uint64_t delivered_ = 0;
+  Nanos start_ = 0;
+  bool last_byte_seen_ = false;
   TransferResult res_;
 };
 

@@ -14,6 +14,17 @@
 
 namespace sp {
 
+class Stack;
+
+// When TransferOptions::stats sees the two stacks.
+enum class StatsPoint {
+  kInterval,  // every stats_every of virtual time while the transfer runs
+  kLastByte,  // every byte sent is read and acknowledged; sockets still open
+  kClosed,    // the sockets closed and their FINs exchanged (or the stall timeout)
+};
+// elapsed: virtual time since the first connect.
+using StatsHook = std::function<void(StatsPoint, Stack& client, Stack& server, Nanos elapsed)>;
+
 struct TransferOptions {
   std::uint64_t size = 256ull << 20;  // bytes per connection and direction
   int connections = 1;
@@ -32,6 +43,13 @@ struct TransferOptions {
   // buffers until each send completes on the error queue, so the sender
   // refills a buffer only after the completions for it came back.
   bool zerocopy = false;
+  // Counters and sockets for `--stats`. With a hook, each sender holds its
+  // FIN back until all its data is acknowledged, so that kLastByte finds
+  // the connections ESTABLISHED with their final byte counts (an
+  // application that waits for its data to be acknowledged before closing;
+  // the FIN leaves about one round trip later than without the hook).
+  StatsHook stats;
+  Nanos stats_every = 0;  // > 0: also kInterval on this grid of virtual time
 };
 
 struct FlowResult {

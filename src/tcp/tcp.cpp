@@ -1282,6 +1282,11 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
   ::tcp_info* info = &ext->v;
   *ext = {};
   info->tcpi_state = sk->sk_state;
+  // Meaningful in every state, listeners included (ss shows "cwnd:10" for one).
+  info->tcpi_pacing_rate = sk->sk_pacing_rate;
+  info->tcpi_max_pacing_rate = sk->sk_max_pacing_rate;
+  info->tcpi_reordering = tp->reordering;
+  info->tcpi_snd_cwnd = tcp_snd_cwnd(tp);
   if (sk->sk_state == TCP_LISTEN) {
     // Listeners report their accept queue in unacked/sacked, as Linux.
     info->tcpi_unacked = sk->sk_ack_backlog;
@@ -1318,14 +1323,10 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
   info->tcpi_rtt = tp->srtt_us >> 3;
   info->tcpi_rttvar = tp->mdev_us >> 2;
   info->tcpi_snd_ssthresh = tp->snd_ssthresh;
-  info->tcpi_snd_cwnd = tcp_snd_cwnd(tp);
   info->tcpi_advmss = tp->advmss;
-  info->tcpi_reordering = tp->reordering;
   info->tcpi_rcv_rtt = tp->rcv_rtt_est.rtt_us >> 3;
   info->tcpi_rcv_space = static_cast<std::uint32_t>(tp->rcvq_space.space);
   info->tcpi_total_retrans = tp->total_retrans;
-  info->tcpi_pacing_rate = sk->sk_pacing_rate;
-  info->tcpi_max_pacing_rate = sk->sk_max_pacing_rate;
   info->tcpi_bytes_acked = tp->bytes_acked;
   info->tcpi_bytes_received = tp->bytes_received;
   info->tcpi_notsent_bytes =

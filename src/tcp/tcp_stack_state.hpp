@@ -101,6 +101,16 @@ class TcpStackState {
   void for_each_sock(F&& f) const {
     for (Sock* sk : all_socks_) f(sk);
   }
+  // The SYN-queue entries and time-wait socks, which inet_diag (and so ss)
+  // lists beside the full sockets.
+  template <typename F>
+  void for_each_reqsk(F&& f) const {
+    for (const auto& [key, req] : reqhash_) f(key, *req);
+  }
+  template <typename F>
+  void for_each_tw(F&& f) const {
+    for (const auto& [key, tw] : twhash_) f(*tw);
+  }
   // sock_put reached zero: destroy sk from deferred work.
   void schedule_free(Sock* sk);
   // Destroy what schedule_free queued (also run by the stack's deferred work).
