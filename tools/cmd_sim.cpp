@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "dev/sim_transfer.hpp"
+#include "report/report.hpp"
 #include "stats_view.hpp"
 
 namespace {
@@ -40,6 +42,7 @@ struct Options {
   bool bidirectional = false;
   bool zerocopy = false;
   std::string pcap;
+  std::string report;
   bool json = false;
   bool quiet = false;
   sp::tools::StatsOptions stats;
@@ -85,6 +88,50 @@ std::string human_rate(double bps) {
   return fmt::format("{:.2f} kbit/s", bps / 1e3);
 }
 
+// Ethernet (14) + the longest IPv4 (60) and TCP (60) headers.
+constexpr std::uint32_t kHeadersSnaplen = 14 + 60 + 60;
+
+std::string write_sim_report(const Options& o, const TransferOptions& t, const TransferResult& r) {
+  report::RunInput run;
+  run.name = fmt::format("sendpath sim --size {} --rate {} --rtt {} --loss {} --seed {}", o.size,
+                         o.rate, o.rtt, o.loss, o.seed);
+  run.pcap_path = t.pcap_path;
+  auto p = [&](const char* k, std::string v) { run.params.emplace_back(k, std::move(v)); };
+  p("size", o.size);
+  p("rate", o.rate);
+  p("rtt", o.rtt);
+  p("loss", fmt::format("{}", o.loss));
+  p("reorder", fmt::format("{} (delay {})", o.reorder, o.reorder_delay));
+  p("dup", fmt::format("{}", o.dup));
+  p("jitter", o.jitter);
+  p("queue", fmt::format("{} frames", o.queue));
+  p("cc", o.cc);
+  p("mss", fmt::format("{}", o.mss));
+  p("tso", o.tso ? "on" : "off");
+  p("seed", fmt::format("{}", o.seed));
+  p("connections", fmt::format("{}", o.connections));
+  auto c = [&](const char* k, std::uint64_t v) {
+    run.counters.emplace_back(k, fmt::format("{}", v));
+  };
+  run.counters.emplace_back("digest",
+                            r.digest_ok ? "OK (SHA-256 of sent == received)" : "MISMATCH");
+  c("bytes sent", r.bytes_sent);
+  c("bytes received", r.bytes_received);
+  run.counters.emplace_back("virtual time",
+                            fmt::format("{:.6f} s", static_cast<double>(r.virtual_ns) / 1e9));
+  c("TcpOutSegs (both stacks)", r.segments_out);
+  c("TcpRetransSegs (both stacks)", r.retransmits);
+  c("link frames to server", r.to_server.frames_sent);
+  c("link loss drops", r.to_server.loss_drops + r.to_client.loss_drops);
+  c("link queue drops", r.to_server.queue_drops + r.to_client.queue_drops);
+  c("link reordered", r.to_server.reordered + r.to_client.reordered);
+  c("link duplicated", r.to_server.duplicated + r.to_client.duplicated);
+  c("link max queue (frames)", r.to_server.max_queue);
+  c("cwnd at the end", r.last_cwnd);
+  c("srtt at the end (us)", r.last_srtt_us);
+  return report::write_report({run}, o.report);
+}
+
 int run(const Options& o) {
   auto size = parse_size(o.size);
   auto rate = parse_rate(o.rate);
@@ -107,6 +154,16 @@ int run(const Options& o) {
   t.cc = o.cc;
   t.seed = o.seed;
   t.pcap_path = o.pcap;
+  // The report reads the client's capture; without --pcap it takes one of
+  // headers only (a 1 GiB run must not write a 1 GiB file) and removes it.
+  std::string report_pcap;
+  if (!o.report.empty() && o.pcap.empty()) {
+    report_pcap =
+        (std::filesystem::temp_directory_path() / fmt::format("sendpath-report-{}.pcap", getpid()))
+            .string();
+    t.pcap_path = report_pcap;
+    t.pcap_snaplen = kHeadersSnaplen;
+  }
   // The MSS a peer announces is the link MTU minus the IPv4 and TCP headers.
   t.link.mtu = o.mss + 40;
   t.link.tso = o.tso;
@@ -166,6 +223,14 @@ int run(const Options& o) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu = cpu_seconds() - cpu0;
   if (bar) std::fprintf(stderr, "\r%*s\r", 80, "");
+  if (!o.report.empty()) {
+    const std::string err = write_sim_report(o, t, r);
+    if (!report_pcap.empty()) std::filesystem::remove(report_pcap);
+    if (!err.empty()) {
+      std::fprintf(stderr, "sendpath sim: report: %s\n", err.c_str());
+      return 1;
+    }
+  }
 
   const double vsec = static_cast<double>(r.virtual_ns) / 1e9;
   const double goodput = vsec > 0 ? static_cast<double>(r.bytes_received) * 8 / vsec : 0;
@@ -265,6 +330,8 @@ sp::tools::Command cmd(
       sub.add_flag("--zerocopy", o->zerocopy,
                    "send with MSG_ZEROCOPY, reusing a buffer once its completions are back");
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
+      sub.add_option("--report", o->report,
+                     "write an HTML report (time-sequence graph, sender state) here");
       sub.add_flag("--json", o->json, "one JSON object on stdout");
       sub.add_flag("--quiet", o->quiet, "no progress bar");
       sp::tools::add_stats_options(sub, o->stats);

@@ -61,7 +61,11 @@ class PcapTap final : public NetDevice {
   PcapTap(std::unique_ptr<NetDevice> lower, const Clock& clock);
   ~PcapTap() override;
 
-  std::string open(const std::string& path) { return writer_.open(path, type); }
+  // snaplen below the frame size captures headers only (tcpdump -s): a long
+  // run's capture then stays small.
+  std::string open(const std::string& path, std::uint32_t snaplen = PcapWriter::kSnapLen) {
+    return writer_.open(path, type, snaplen);
+  }
   void close() { writer_.close(); }
 
   // Writes the frame, then hands it to the lower device.

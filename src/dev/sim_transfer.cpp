@@ -139,7 +139,7 @@ class Runner {
     if (!opt_.pcap_path.empty()) {
       wrap = [&](std::unique_ptr<NetDevice> dev) -> std::unique_ptr<NetDevice> {
         auto tap = std::make_unique<PcapTap>(std::move(dev), world_.clock());
-        pcap_err = tap->open(opt_.pcap_path);
+        pcap_err = tap->open(opt_.pcap_path, opt_.pcap_snaplen);
         return tap;
       };
     }

@@ -38,7 +38,8 @@ struct TransferOptions {
   // Called now and then (every `progress_every` of virtual time).
   std::function<void(std::uint64_t delivered, std::uint64_t total, Nanos now)> progress;
   Nanos progress_every = 100 * kNsPerMs;
-  std::string pcap_path;  // capture the client's device here (PcapTap)
+  std::string pcap_path;               // capture the client's device here (PcapTap)
+  std::uint32_t pcap_snaplen = 65535;  // bytes kept of each frame (headers only if small)
   // Send with MSG_ZEROCOPY (SO_ZEROCOPY on): the stack reads the sender's
   // buffers until each send completes on the error queue, so the sender
   // refills a buffer only after the completions for it came back.
