@@ -3,6 +3,11 @@
 #   make test  builds and runs every test: Release (unit, e2e, conformance,
 #              interop), ASan+UBSan (unit, e2e) and the fuzzers.
 JOBS ?= $(shell nproc)
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere
+# (CI) reuses what an earlier build compiled; the debug trees' working
+# directory is left out of the key for the same reason.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 BUILD ?= build
 CMAKE_FLAGS ?=
 
