@@ -407,6 +407,7 @@ bool tcp_ack_update_rtt(Sock* sk, int flag, long seq_rtt_us, long sack_rtt_us, l
   }
   if (seq_rtt_us < 0) return false;
   tcp_update_rtt_min(sk, static_cast<std::uint32_t>(*ca_rtt_us >= 0 ? *ca_rtt_us : seq_rtt_us));
+  tp->rtt_last_us = static_cast<std::uint32_t>(seq_rtt_us);
   tcp_rtt_estimator(sk, seq_rtt_us);
   tcp_set_rto(sk);
   // A valid sample ends any exponential backoff (RFC 6298 5.7).

@@ -284,6 +284,9 @@ struct TcpSock : InetConnectionSock {
   std::uint32_t mdev_max_us = 0;
   std::uint32_t rttvar_us = 0;
   std::uint32_t rtt_seq = 0;
+  // sendpath: the latest RTT sample tcp_rtt_estimator took (us), for
+  // tcp:tcp_probe's rtt_us; Linux keeps only the smoothed values.
+  std::uint32_t rtt_last_us = 0;
   struct {                  // windowed min filter of RTT samples (struct minmax)
     std::uint32_t t = 0;    // jiffies of the sample
     std::uint32_t v = ~0u;  // us

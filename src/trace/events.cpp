@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "core/stack.hpp"
 #include "dev/net_device.hpp"
 #include "skb/skbuff.hpp"
@@ -102,14 +104,32 @@ SkbFields skb_fields(const SkBuff* skb, bool below_tcp) {
   f.tailroom = skb_tailroom(s);
   const SkbSharedInfo* sh = skb_shinfo(s);
   f.nr_frags = sh->nr_frags;
-  f.gso_segs = sh->gso_segs;
-  f.gso_size = sh->gso_size;
+  if (below_tcp) {
+    f.gso_segs = sh->gso_segs;
+    f.gso_size = sh->gso_size;
+  } else {
+    // At the TCP layer the segment count lives in TCP_SKB_CB (tcp_skb_pcount):
+    // the shared info is written only at transmit and is shared with clones,
+    // so there it still holds the previous transmission's values.
+    const TcpSkbCb* cb = TCP_SKB_CB(s);
+    f.gso_segs = cb->gso.tcp_gso_segs;
+    f.gso_size = cb->gso.tcp_gso_size;
+  }
   f.truesize = skb->truesize;
   f.cloned = skb->cloned;
   return f;
 }
 
 const Stack* stack_of(const Sock* sk) { return sk ? sk->stack : nullptr; }
+
+// Linux's tcp_current_ssthresh, which tcp:tcp_probe prints: outside a cwnd
+// reduction, at least 3/4 of cwnd (where the window would fall back to).
+std::uint32_t tcp_current_ssthresh(const Sock* sk) {
+  const TcpSock* tp = tcp_sk(sk);
+  if (tcp_in_cwnd_reduction(sk)) return tp->snd_ssthresh;
+  const std::uint32_t cwnd = tcp_snd_cwnd(tp);
+  return std::max(tp->snd_ssthresh, (cwnd >> 1) + (cwnd >> 2));
+}
 
 }  // namespace
 
@@ -123,22 +143,21 @@ void tcp_probe(Sock* sk, const SkBuff* skb) {
   e.sport = ntohs(inet->inet_sport);
   e.dport = ntohs(inet->inet_dport);
   e.mark = skb ? skb->mark : 0;
-  if (skb) {
-    // The segment's payload: skb->data is at the TCP header here.
-    const TcpSkbCb* cb = TCP_SKB_CB(const_cast<SkBuff*>(skb));
-    e.data_len = cb->end_seq - cb->seq;
-    if (cb->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN)) e.data_len = e.data_len ? e.data_len - 1 : 0;
+  if (skb && skb->len >= 20) {
+    // skb->len - __tcp_hdrlen(th): skb->data is at the TCP header here.
+    const std::uint32_t doff = (skb->data[12] >> 4) * 4u;
+    e.data_len = skb->len > doff ? skb->len - doff : 0;
   }
   e.snd_nxt = tp->snd_nxt;
   e.snd_una = tp->snd_una;
   e.snd_cwnd = tcp_snd_cwnd(tp);
-  e.ssthresh = tp->snd_ssthresh;
+  e.ssthresh = tcp_current_ssthresh(sk);
   e.snd_wnd = tp->snd_wnd;
   e.srtt = tp->srtt_us >> 3;
   e.rcv_wnd = tp->rcv_wnd;
   e.sock_cookie.v = sk->sk_cookie;
   e.rto_us = static_cast<std::uint32_t>(jiffies_to_usecs(icsk->icsk_rto));
-  e.rtt_us = tp->rack.rtt_us;
+  e.rtt_us = tp->rtt_last_us;
   e.min_rtt_us = tcp_min_rtt(tp);
   e.packets_out = tp->packets_out;
   e.in_flight = tcp_packets_in_flight(tp);
@@ -159,6 +178,16 @@ void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb) {
   auto e = make<TcpRetransmitSkb>(id, stack_of(sk));
   e.sk = sock_fields(sk);
   e.skb = skb_fields(skb, false);
+  emit(e);
+}
+
+void tcp_send_reset_nosk(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
+                         std::uint16_t sport, std::uint16_t dport) {
+  auto e = make<TcpRetransmitSkb>(Ev::tcp_send_reset, &st);
+  e.sk.saddr.be = saddr;
+  e.sk.daddr.be = daddr;
+  e.sk.sport = ntohs(sport);
+  e.sk.dport = ntohs(dport);
   emit(e);
 }
 

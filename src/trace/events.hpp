@@ -17,6 +17,8 @@ class Stack;
 namespace sp::trace::detail {
 void tcp_probe(Sock* sk, const SkBuff* skb);
 void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb);
+void tcp_send_reset_nosk(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
+                         std::uint16_t sport, std::uint16_t dport);
 void tcp_sock_event(Ev id, Sock* sk);
 void tcp_rcv_space_adjust(Sock* sk);
 void tcp_cong_state_set(Sock* sk, std::uint8_t ca_state);
@@ -45,9 +47,17 @@ inline void trace_tcp_probe(Sock* sk, const SkBuff* skb) { SP_TRACE_CALL(tcp_pro
 inline void trace_tcp_retransmit_skb(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_retransmit_skb, tcp_sock_skb(trace::Ev::tcp_retransmit_skb, sk, skb));
 }
-// sk may be null (a reset for a segment that matched no socket).
+// tcp:tcp_send_reset from a socket: skb is the segment that caused the RST,
+// null for an active reset (tcp_send_active_reset), as Linux passes them.
 inline void trace_tcp_send_reset(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_send_reset, tcp_sock_skb(trace::Ev::tcp_send_reset, sk, skb));
+}
+// tcp:tcp_send_reset for a segment that matched no socket: the RST's own
+// addresses and ports (network order; the offending segment's, reversed),
+// as Linux takes them from the skb when there is no full socket.
+inline void trace_tcp_send_reset(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
+                                 std::uint16_t sport, std::uint16_t dport) {
+  SP_TRACE_CALL(tcp_send_reset, tcp_send_reset_nosk(st, saddr, daddr, sport, dport));
 }
 inline void trace_tcp_receive_reset(Sock* sk) {
   SP_TRACE_CALL(tcp_receive_reset, tcp_sock_event(trace::Ev::tcp_receive_reset, sk));

@@ -164,13 +164,15 @@ struct TcpProbe : Header {
   std::uint32_t mark = 0;
   std::uint32_t data_len = 0;  // payload of the segment that arrived
   std::uint32_t snd_nxt = 0, snd_una = 0;
-  std::uint32_t snd_cwnd = 0, ssthresh = 0, snd_wnd = 0;
+  std::uint32_t snd_cwnd = 0;
+  std::uint32_t ssthresh = 0;  // tcp_current_ssthresh(), as Linux prints it
+  std::uint32_t snd_wnd = 0;
   std::uint32_t srtt = 0;  // us (srtt_us >> 3)
   std::uint32_t rcv_wnd = 0;
   Hex sock_cookie;
   // sendpath's additions
   std::uint32_t rto_us = 0;
-  std::uint32_t rtt_us = 0;  // latest RTT sample (RACK's newest delivered skb)
+  std::uint32_t rtt_us = 0;  // latest RTT sample the estimator took (0 before the first)
   std::uint32_t min_rtt_us = 0;
   std::uint32_t packets_out = 0, in_flight = 0, sacked_out = 0, lost_out = 0, retrans_out = 0;
   std::uint32_t mss = 0;
@@ -214,7 +216,9 @@ struct TcpProbe : Header {
   }
 };
 
-// tcp:tcp_retransmit_skb (also the TLP's probe and the RTO's head resend).
+// tcp:tcp_retransmit_skb (also the TLP's probe and the RTO's head resend),
+// and tcp:tcp_send_reset (skb zero for an active reset; for a segment that
+// matched no socket only the addresses and ports are set, state is empty).
 struct TcpRetransmitSkb : Header {
   SockFields sk;
   SkbFields skb;
