@@ -56,6 +56,13 @@ bool tcp_stream_memory_free_hook(const Sock* sk, int wake) {
   return tcp_stream_memory_free(sk, wake);
 }
 
+// inet_sk_set_state / inet_sk_state_store: every change of sk_state goes
+// through here so that sock:inet_sock_set_state sees it, as in Linux.
+void inet_sk_set_state(Sock* sk, int state) {
+  trace_inet_sock_set_state(sk, sk->sk_state, state);
+  sk->sk_state = static_cast<std::uint8_t>(state);
+}
+
 }  // namespace
 
 Proto tcp_prot = {
@@ -185,7 +192,7 @@ void tcp_set_state(Sock* sk, int state) {
     default:
       if (oldstate == TCP_ESTABLISHED) mib.dec(MibId::TcpCurrEstab);
   }
-  sk->sk_state = static_cast<std::uint8_t>(state);
+  inet_sk_set_state(sk, state);
 }
 
 void inet_csk_destroy_sock(Sock* sk) {
@@ -208,6 +215,7 @@ void tcp_done(Sock* sk) {
 void tcp_v4_destroy_sock(Sock* sk) {
   if (sock_flag(sk, SOCK_DESTROY)) return;
   sock_set_flag(sk, SOCK_DESTROY);
+  trace_tcp_destroy_sock(sk);
   TcpSock* tp = tcp_sk(sk);
   tcp_clear_xmit_timers(sk);
   sk->stack->del_timer(sk->sk_timer);
@@ -281,6 +289,9 @@ TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req) {
     RouteResult rt = sk->stack->ip_route_output(req->ir_rmt_addr);
     sk_setup_caps(sk, rt);
   }
+  // inet_sk_set_state(newsk, TCP_SYN_RECV): the child is a clone of the
+  // listener (sk_clone_lock), so Linux reports LISTEN -> SYN_RECV.
+  trace_inet_sock_set_state(sk, listener->sk_state, TCP_SYN_RECV);
   sk->sk_state = TCP_SYN_RECV;
   // The child shares the listener's port (__inet_inherit_port).
   sk->stack->tcp().inet_inherit_port(listener, sk);
@@ -1131,16 +1142,16 @@ int inet_listen(Socket* sock, int backlog) {
   if (old_state != TCP_LISTEN) {
     // inet_csk_listen_start
     sk->sk_ack_backlog = 0;
-    sk->sk_state = TCP_LISTEN;
+    inet_sk_set_state(sk, TCP_LISTEN);
     int err = sk->sk_prot->get_port(sk, inet_sk(sk)->inet_num);
     if (err) {
-      sk->sk_state = TCP_CLOSE;
+      inet_sk_set_state(sk, TCP_CLOSE);
       return err;
     }
     inet_sk(sk)->inet_sport = htons(inet_sk(sk)->inet_num);
     err = sk->sk_prot->hash(sk);
     if (err) {
-      sk->sk_state = TCP_CLOSE;
+      inet_sk_set_state(sk, TCP_CLOSE);
       return err;
     }
   }

@@ -12,6 +12,7 @@
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 #include "wire/tcp.hpp"
 
 namespace sp {
@@ -60,6 +61,7 @@ void tcp_drop(Sock* sk, SkbPtr skb, SkbDropReason reason) {
 
 void tcp_drop_reason(Stack& st, SkbPtr skb, SkbDropReason reason) {
   st.tcp().drops.inc(reason);
+  trace_kfree_skb(st, skb.get(), skb_drop_reason_name(reason));
   kfree_skb(std::move(skb));
 }
 
@@ -300,6 +302,7 @@ void tcp_done_with_error(Sock* sk, int err) {
 // RFC 9293 3.10.7: an acceptable RST ends the connection; the error the user
 // sees depends on how far the connection had come.
 void tcp_reset(Sock* sk, SkBuff* /*skb*/) {
+  trace_tcp_receive_reset(sk);
   int err;
   switch (sk->sk_state) {
     case TCP_SYN_SENT:
@@ -476,6 +479,7 @@ void tcp_ca_event(Sock* sk, TcpCaEvent event) {
 
 void tcp_set_ca_state(Sock* sk, std::uint8_t ca_state) {
   InetConnectionSock* icsk = inet_csk(sk);
+  trace_tcp_cong_state_set(sk, ca_state);
   if (icsk->icsk_ca_ops && icsk->icsk_ca_ops->set_state) icsk->icsk_ca_ops->set_state(sk, ca_state);
   icsk->icsk_ca_state = ca_state;
 }
@@ -536,6 +540,7 @@ bool tcp_try_undo_loss(Sock* sk, bool frto_undo) {
     tcp_undo_cwnd_reduction(sk, true);
     mib_of(sk).inc(MibId::TcpExtTCPLossUndo);
     if (frto_undo) mib_of(sk).inc(MibId::TcpExtTCPSpuriousRTOs);
+    trace_tcp_recovery_event(sk, "undo", tp->snd_una);
     inet_csk(sk)->icsk_retransmits = 0;
     if (tcp_is_non_sack_preventing_reopen(sk)) return true;
     if (frto_undo || tcp_is_sack(tp)) {
@@ -755,6 +760,7 @@ int tcp_clean_rtx_queue(Sock* sk, std::uint32_t prior_fack, std::uint32_t prior_
     if (tp->retransmit_skb_hint == skb) tp->retransmit_skb_hint = nullptr;
     if (tp->lost_skb_hint == skb) tp->lost_skb_hint = nullptr;
     tcp_highest_sack_replace(sk, skb, next);
+    trace_tcp_clean_rtx_queue(sk, skb);
     sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
     skb = next;
   }
@@ -1425,7 +1431,12 @@ int tcp_prune_queue(Sock* sk, const SkBuff* in_skb) {
 // Linux, the check is on what is already queued, so one skb may overshoot.
 // There is no global TCP memory limit here, so only sk_rcvbuf can refuse.
 bool tcp_try_rmem_schedule(Sock* sk, const SkBuff* skb) {
-  if (sk->sk_rmem_alloc > sk->sk_rcvbuf) return tcp_prune_queue(sk, skb) == 0;
+  if (sk->sk_rmem_alloc > sk->sk_rcvbuf && tcp_prune_queue(sk, skb) != 0) {
+    // Linux's sock:sock_exceed_buf_limit fires where __sk_mem_raise_allocated
+    // refuses a charge; here the only limit that can refuse is sk_rcvbuf.
+    trace_sock_exceed_buf_limit(sk, "receive", static_cast<int>(skb->truesize));
+    return false;
+  }
   return true;
 }
 
@@ -1960,6 +1971,8 @@ void tcp_rcv_established(Sock* sk, SkbPtr skb) {
   TcpSock* tp = tcp_sk(sk);
   const std::uint8_t* th = tcp_hdr(skb.get());
   TcpSkbCb* cb = TCP_SKB_CB(skb.get());
+  // TCP congestion window tracking: the state before this segment is seen.
+  trace_tcp_probe(sk, skb.get());
   tcp_mstamp_refresh(tp);
   tp->rx_opt.saw_tstamp = false;
 
@@ -2210,6 +2223,7 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
 void tcp_rcv_space_adjust(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   const Sysctl& sc = sk->stack->sysctl();
+  trace_tcp_rcv_space_adjust(sk);
   tcp_mstamp_refresh(tp);
   std::uint64_t rtt_us = tp->rcv_rtt_est.rtt_us ? tp->rcv_rtt_est.rtt_us >> 3 : tp->srtt_us >> 3;
   if (rtt_us == 0) return;

@@ -11,6 +11,7 @@
 
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 #include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
 
@@ -131,9 +132,16 @@ void tcp_v4_send_ctl(Stack& st, be32 saddr, be32 daddr, std::uint16_t sport, std
 
 // RFC 9293 3.10.7.1 reset generation for a segment nobody wants: if it had
 // an ACK, the RST takes its sequence number from that ACK; otherwise it
-// ACKs everything the segment occupied.
-void tcp_v4_send_reset(Stack& st, const SegInfo& in) {
+// ACKs everything the segment occupied. sk is the socket Linux hands to
+// tcp_v4_send_reset (the connection, the child, or the listener that
+// refused the segment), null when none matched; only the tracepoint uses it.
+void tcp_v4_send_reset(Stack& st, const SegInfo& in, Sock* sk = nullptr) {
   if (in.flags & TCPHDR_RST) return;  // never answer a reset
+  // The segment that caused the reset is consumed by now: no skb.
+  if (sk)
+    trace_tcp_send_reset(sk, nullptr);
+  else
+    trace_tcp_send_reset(st, in.daddr, in.saddr, in.dport, in.sport);
   std::uint32_t seq = 0, ack = 0;
   std::uint8_t flags = TCPHDR_RST;
   if (in.flags & TCPHDR_ACK) {
@@ -169,8 +177,8 @@ int tcp_v4_do_rcv(Sock* sk, SkbPtr skb) {
   Stack& st = *sk->stack;
   sock_hold(sk);  // the state machine may drop the last reference
   int reset = tcp_rcv_state_process(sk, std::move(skb));
+  if (reset) tcp_v4_send_reset(st, info, sk);
   sock_put(sk);
-  if (reset) tcp_v4_send_reset(st, info);
   return 0;
 }
 
@@ -345,7 +353,7 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
 
   // An ACK that does not acknowledge our SYN-ACK: reset it.
   if ((flg & TCPHDR_ACK) && in.ack_seq != req->snt_isn + 1) {
-    tcp_v4_send_reset(st, in);
+    tcp_v4_send_reset(st, in, listener);
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_INVALID_ACK_SEQUENCE);
     return;
   }
@@ -371,7 +379,7 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   // RST, or a SYN inside the window: the embryonic connection dies.
   if (flg & (TCPHDR_RST | TCPHDR_SYN)) {
     st.mib().inc(MibId::TcpAttemptFails);
-    if (!(flg & TCPHDR_RST)) tcp_v4_send_reset(st, in);
+    if (!(flg & TCPHDR_RST)) tcp_v4_send_reset(st, in, listener);
     st.mib().inc(MibId::TcpExtEmbryonicRsts);
     reqsk_drop(st, key);
     tcp_drop_reason(st, std::move(skb),
@@ -427,7 +435,7 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   sock_hold(csk);
   inet_csk_reqsk_queue_add(listener, csk);
   int reset = tcp_rcv_state_process(csk, std::move(skb));
-  if (reset) tcp_v4_send_reset(st, in);
+  if (reset) tcp_v4_send_reset(st, in, csk);
   listener->sk_data_ready(listener);
   sock_put(csk);
 }
@@ -443,7 +451,7 @@ void tcp_v4_listen_rcv(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   if (flags & TCPHDR_ACK) {
     // An ACK for a connection we know nothing about: reset it.
     SegInfo in = seg_info(skb.get());
-    tcp_v4_send_reset(st, in);
+    tcp_v4_send_reset(st, in, listener);
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
     return;
   }

@@ -1435,6 +1435,8 @@ void tcp_send_active_reset(Sock* sk) {
   tcp_mstamp_refresh(tcp_sk(sk));
   if (tcp_transmit_skb(sk, skb.release(), 0)) sk->stack->mib().inc(MibId::TcpExtTCPAbortFailed);
   sk->stack->mib().inc(MibId::TcpOutRsts);
+  // Linux passes no skb: the one that would name the cause does not exist.
+  trace_tcp_send_reset(sk, nullptr);
 }
 
 // ==================================================================================
@@ -1605,10 +1607,13 @@ int __tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs) {
   tp->bytes_retrans += skb->len;
   tcp_mstamp_refresh(tp);
   int err = tcp_transmit_skb(sk, skb, 1);
-  // RACK orders by transmit time: the resent skb is now the newest.
-  if (!err) tcp_tsorted_move_tail(tp, skb);
-  if (err && err != -EBUSY)
+  if (!err) {
+    // RACK orders by transmit time: the resent skb is now the newest.
+    tcp_tsorted_move_tail(tp, skb);
+    trace_tcp_retransmit_skb(sk, skb);
+  } else if (err != -EBUSY) {
     st.mib().inc(MibId::TcpExtTCPRetransFail, static_cast<std::uint64_t>(nsegs));
+  }
   // Mark it even on failure: a timestamp from a transmit that never
   // happened must not become an RTT sample.
   TCP_SKB_CB(skb)->sacked |= TCPCB_EVER_RETRANS;
@@ -1804,6 +1809,7 @@ void tcp_send_loss_probe(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   const unsigned mss = tcp_current_mss(sk);
   bool sent = false;
+  std::uint32_t probe_seq = 0;  // the probe's first byte (sendpath:tcp_recovery_event)
 
   // At most one probe outstanding.
   if (!tp->tlp_high_seq) {
@@ -1811,6 +1817,7 @@ void tcp_send_loss_probe(Sock* sk) {
     SkBuff* skb = tcp_send_head(sk);
     if (skb && tcp_snd_wnd_test(tp, skb, mss)) {
       const std::uint32_t pcount = tp->packets_out;
+      probe_seq = TCP_SKB_CB(skb)->seq;
       tcp_write_xmit(sk, mss, TCP_NAGLE_OFF, 2);
       sent = tp->packets_out > pcount;
     } else if ((skb = tcp_rtx_queue_tail(sk)) != nullptr) {
@@ -1826,6 +1833,7 @@ void tcp_send_loss_probe(Sock* sk) {
       if (skb && tcp_skb_pcount(skb) && __tcp_retransmit_skb(sk, skb, 1) == 0) {
         tp->tlp_retrans = true;
         sent = true;
+        probe_seq = TCP_SKB_CB(skb)->seq;
       }
     } else {
       // Nothing to probe with, so nothing can be in flight.
@@ -1836,6 +1844,7 @@ void tcp_send_loss_probe(Sock* sk) {
   if (sent) {
     tp->tlp_high_seq = tp->snd_nxt;
     sk->stack->mib().inc(MibId::TcpExtTCPLossProbes);
+    trace_tcp_recovery_event(sk, "tlp", probe_seq);
     // The RTO now runs from the probe, not from the original schedule.
     inet_csk(sk)->icsk_pending = 0;
   }

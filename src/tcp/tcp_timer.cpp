@@ -10,6 +10,7 @@
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -158,10 +159,13 @@ void tcp_retransmit_timer(Sock* sk) {
       tcp_write_err(sk);
       return;
     }
+    // An RTO too, though Linux does not count it in TCPTimeouts.
+    trace_tcp_recovery_event(sk, "rto", tp->snd_una);
     tcp_enter_loss(sk);
     tcp_retransmit_skb(sk, skb, 1);
   } else {
     mib.inc(MibId::TcpExtTCPTimeouts);
+    trace_tcp_recovery_event(sk, "rto", tp->snd_una);
     if (tcp_write_timeout(sk)) return;
 
     if (icsk->icsk_retransmits == 0) {

@@ -85,8 +85,9 @@ inline void trace_kfree_skb(const Stack& st, const SkBuff* skb, std::string_view
 inline void trace_net_dev_xmit(const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len) {
   SP_TRACE_CALL(net_dev_xmit, net_dev(trace::Ev::net_dev_xmit, skb, dev, rc, len));
 }
-inline void trace_netif_receive_skb(const SkBuff* skb, const NetDevice* dev) {
-  SP_TRACE_CALL(netif_receive_skb, net_dev(trace::Ev::netif_receive_skb, skb, dev, 0, 0));
+// len: the packet from its network header (after eth_type_trans), as Linux.
+inline void trace_netif_receive_skb(const SkBuff* skb, const NetDevice* dev, std::uint32_t len) {
+  SP_TRACE_CALL(netif_receive_skb, net_dev(trace::Ev::netif_receive_skb, skb, dev, 0, len));
 }
 
 // --- the send chain ---------------------------------------------------------------

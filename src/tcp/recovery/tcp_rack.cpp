@@ -8,6 +8,7 @@
 
 #include "core/stack.hpp"
 #include "tcp/recovery/tcp_recovery.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -45,6 +46,7 @@ void tcp_rack_detect_loss(Sock* sk, std::uint32_t* reo_timeout) {
       break;
     const std::int32_t remaining = tcp_rack_skb_timeout(tp, skb, reo_wnd);
     if (remaining <= 0) {
+      if (!(scb->sacked & TCPCB_SACKED_ACKED)) trace_tcp_recovery_event(sk, "rack", scb->seq);
       tcp_mark_skb_lost(sk, skb);
       tcp_tsorted_unlink(tp, skb);
     } else {

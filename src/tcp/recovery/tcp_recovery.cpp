@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/stack.hpp"
+#include "trace/events.hpp"
 
 namespace sp {
 
@@ -63,6 +64,7 @@ bool tcp_try_undo_dsack(Sock* sk) {
         std::min<std::uint32_t>(TCP_RACK_RECOVERY_THRESH, tp->rack.reo_wnd_persist + 1u));
     tcp_undo_cwnd_reduction(sk, false);
     mib_of(sk).inc(MibId::TcpExtTCPDSACKUndo);
+    trace_tcp_recovery_event(sk, "undo", tp->snd_una);
     return true;
   }
   return false;
@@ -94,6 +96,7 @@ bool tcp_try_undo_partial(Sock* sk, std::uint32_t prior_snd_una, bool* do_lost) 
     if (!tcp_any_retrans_done(sk)) tp->retrans_stamp = 0;
     tcp_undo_cwnd_reduction(sk, true);
     mib_of(sk).inc(MibId::TcpExtTCPPartialUndo);
+    trace_tcp_recovery_event(sk, "undo", tp->snd_una);
     tcp_try_keep_open(sk);
   } else {
     *do_lost = tcp_force_fast_retransmit(sk);
@@ -187,6 +190,7 @@ bool tcp_try_undo_recovery(Sock* sk) {
     tcp_undo_cwnd_reduction(sk, false);
     mib_of(sk).inc(inet_csk(sk)->icsk_ca_state == TCP_CA_Loss ? MibId::TcpExtTCPLossUndo
                                                               : MibId::TcpExtTCPFullUndo);
+    trace_tcp_recovery_event(sk, "undo", tp->snd_una);
   } else if (tp->rack.reo_wnd_persist) {
     tp->rack.reo_wnd_persist--;
   }
@@ -217,6 +221,7 @@ void tcp_enter_recovery(Sock* sk, bool ece_ack) {
     tcp_init_cwnd_reduction(sk);
   }
   tcp_set_ca_state(sk, TCP_CA_Recovery);
+  trace_tcp_recovery_event(sk, "fast_retransmit", tp->snd_una);
 }
 
 void tcp_update_rto_time(TcpSock* tp) {
