@@ -241,7 +241,8 @@ void tcp_create_openreq_child(Sock* child, const RequestSock* req, const SkBuff*
   tp->lsndtime = tcp_jiffies32(child);
   tp->rcv_tstamp = tcp_jiffies32(child);
   icsk->icsk_ack.lrcvtime = tcp_jiffies32(child);
-  tcp_set_state(child, TCP_SYN_RECV);
+  // The child is in SYN_RECV already (inet_csk_clone_lock), as in Linux,
+  // whose tcp_create_openreq_child sets no state.
 }
 
 }  // namespace sp
