@@ -204,6 +204,7 @@ static Command cmd("send", "send data to HOST:PORT over a tap/tun device (see sc
                      app.add_flag("--json", o->json, "one JSON object as the result");
                      app.add_option("--timeout", o->timeout_s,
                                     "give up when a call waits longer (seconds)");
+                     o->net.name = "client";  // in trace events
                      add_realnet_options(app, o->net);
                      add_stats_options(app, o->stats);
                      return [o] { return send_main(*o); };

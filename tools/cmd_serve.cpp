@@ -196,6 +196,7 @@ static Command cmd("serve", "TCP sink or echo server on a tap/tun device (see sc
                      app.add_flag("--once", o->once, "exit after the first connection ends");
                      app.add_flag("--json", o->json, "one JSON object per connection");
                      app.add_option("--timeout", o->timeout_s, "give up after this many seconds");
+                     o->net.name = "server";  // in trace events
                      add_realnet_options(app, o->net);
                      add_stats_options(app, o->stats);
                      return [o] { return serve(*o); };

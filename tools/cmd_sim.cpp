@@ -43,6 +43,7 @@ struct Options {
   bool zerocopy = false;
   std::string pcap;
   std::string report;
+  std::string trace, trace_events;
   bool json = false;
   bool quiet = false;
   sp::tools::StatsOptions stats;
@@ -164,6 +165,8 @@ int run(const Options& o) {
     t.pcap_path = report_pcap;
     t.pcap_snaplen = kHeadersSnaplen;
   }
+  t.trace_path = o.trace;
+  t.trace_events = o.trace_events;
   // The MSS a peer announces is the link MTU minus the IPv4 and TCP headers.
   t.link.mtu = o.mss + 40;
   t.link.tso = o.tso;
@@ -332,6 +335,10 @@ sp::tools::Command cmd(
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
       sub.add_option("--report", o->report,
                      "write an HTML report (time-sequence graph, sender state) here");
+      sub.add_option("--trace", o->trace, "write trace events as JSON lines to this file");
+      sub.add_option("--trace-events", o->trace_events,
+                     "events for --trace: names, systems or all (default: tcp,sock,skb,net,"
+                     "sendpath:tcp_write_xmit,sendpath:tcp_recovery_event)");
       sub.add_flag("--json", o->json, "one JSON object on stdout");
       sub.add_flag("--quiet", o->quiet, "no progress bar");
       sp::tools::add_stats_options(sub, o->stats);

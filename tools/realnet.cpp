@@ -28,6 +28,10 @@ void add_realnet_options(CLI::App& app, RealNetOptions& o) {
   app.add_option("--mtu", o.mtu, "link MTU")->capture_default_str();
   app.add_option("--cc", o.cc, "congestion control for our sockets (TCP_CONGESTION)");
   app.add_option("--sysctl", o.sysctls, "stack sysctl name=value (repeatable)");
+  app.add_option("--trace", o.trace, "write trace events as JSON lines to this file");
+  app.add_option("--trace-events", o.trace_events,
+                 "events for --trace: names, systems or all (default: tcp,sock,skb,net,"
+                 "sendpath:tcp_write_xmit,sendpath:tcp_recovery_event)");
 }
 
 bool parse_prefix(const std::string& s, be32* addr, int* prefix) {
@@ -67,6 +71,14 @@ bool parse_host_port(const std::string& s, be32* addr, std::uint16_t* port) {
 
 RealNet::RealNet(const RealNetOptions& o) {
   stack_ = std::make_unique<Stack>(clock_);
+  stack_->set_name(o.name);
+  if (!o.trace.empty()) {
+    error_ = trace_.open(o.trace, o.trace_events);
+    if (!error_.empty()) {
+      error_ = "--trace: " + error_;
+      return;
+    }
+  }
   for (const auto& kv : o.sysctls) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) {

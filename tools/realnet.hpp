@@ -11,6 +11,7 @@
 #include "core/stack.hpp"
 #include "dev/realtime_loop.hpp"
 #include "dev/tun.hpp"
+#include "trace/trace_file.hpp"
 
 namespace sp::tools {
 
@@ -28,6 +29,9 @@ struct RealNetOptions {
   std::uint32_t mtu = 1500;
   std::string cc;                    // TCP_CONGESTION for our sockets
   std::vector<std::string> sysctls;  // name=value for the stack's table
+  std::string trace;                 // JSON-lines trace file (--trace)
+  std::string trace_events;          // --trace-events; empty: the default set
+  std::string name = "stack";        // the stack's name in trace events
 };
 
 void add_realnet_options(CLI::App& app, RealNetOptions& o);
@@ -47,6 +51,7 @@ class RealNet {
 
  private:
   MonotonicClock clock_;
+  trace::TraceFile trace_;  // before stack_: it outlives the stack
   std::unique_ptr<Stack> stack_;
   std::unique_ptr<RealtimeLoop> loop_;
   TunFdDevice* dev_ = nullptr;

@@ -21,6 +21,7 @@
 #include "dev/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/trace_file.hpp"
 
 namespace sp {
 
@@ -127,6 +128,12 @@ class Runner {
   TransferResult run() {
     client_ = &world_.add_stack();
     server_ = &world_.add_stack();
+    client_->set_name("client");
+    server_->set_name("server");
+    if (!opt_.trace_path.empty()) {
+      if (auto e = trace_.open(opt_.trace_path, opt_.trace_events); !e.empty())
+        return fail("trace: " + e);
+    }
     for (Stack* s : {client_, server_}) {
       if (auto e = s->sysctl().set("net.ipv4.tcp_congestion_control", opt_.cc); !e.empty())
         return fail("congestion control: " + e);
@@ -558,6 +565,7 @@ class Runner {
   }
 
   TransferOptions opt_;
+  trace::TraceFile trace_;  // before world_: it outlives the stacks
   SimWorld world_;
   Stack* client_ = nullptr;
   Stack* server_ = nullptr;

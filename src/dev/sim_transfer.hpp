@@ -51,6 +51,11 @@ struct TransferOptions {
   // the FIN leaves about one round trip later than without the hook).
   StatsHook stats;
   Nanos stats_every = 0;  // > 0: also kInterval on this grid of virtual time
+  // Write trace events as JSON lines here (the stacks are named "client"
+  // and "server"); trace_events as parse_event_list takes it, empty for
+  // trace::kDefaultTraceEvents.
+  std::string trace_path;
+  std::string trace_events;
 };
 
 struct FlowResult {

@@ -1,0 +1,41 @@
+#include "trace/trace_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace sp::trace {
+
+std::string TraceFile::open(const std::string& path, const std::string& events) {
+  close();
+  std::uint64_t mask = 0;
+  std::string bad;
+  if (!parse_event_list(events.empty() ? kDefaultTraceEvents : events, &mask, &bad))
+    return "unknown trace event: " + bad;
+  if (!mask) return "no trace events selected";
+  if (path == "-") {
+    f_ = stdout;
+    own_ = false;
+  } else {
+    f_ = std::fopen(path.c_str(), "w");
+    if (!f_) return path + ": " + std::strerror(errno);
+    own_ = true;
+  }
+  sink_ = std::make_unique<JsonlSink>(f_, mask);
+  return "";
+}
+
+void TraceFile::close() {
+  if (sink_) {
+    lines_ = sink_->lines();
+    sink_.reset();  // detaches
+  }
+  if (f_) {
+    if (own_)
+      std::fclose(f_);
+    else
+      std::fflush(f_);
+  }
+  f_ = nullptr;
+}
+
+}  // namespace sp::trace
