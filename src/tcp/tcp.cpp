@@ -289,10 +289,11 @@ TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req) {
     RouteResult rt = sk->stack->ip_route_output(req->ir_rmt_addr);
     sk_setup_caps(sk, rt);
   }
-  // inet_sk_set_state(newsk, TCP_SYN_RECV): the child is a clone of the
-  // listener (sk_clone_lock), so Linux reports LISTEN -> SYN_RECV.
-  trace_inet_sock_set_state(sk, listener->sk_state, TCP_SYN_RECV);
-  sk->sk_state = TCP_SYN_RECV;
+  // The child is a clone of the listener (sk_clone_lock copies sk_state),
+  // so Linux's inet_sk_set_state(newsk, TCP_SYN_RECV) reports LISTEN ->
+  // SYN_RECV.
+  sk->sk_state = listener->sk_state;
+  inet_sk_set_state(sk, TCP_SYN_RECV);
   // The child shares the listener's port (__inet_inherit_port).
   sk->stack->tcp().inet_inherit_port(listener, sk);
   return child;

@@ -388,7 +388,9 @@ struct TcpPush : Header {
 
 // sendpath:tcp_write_xmit: one call's result, with the test that stopped
 // it: "cwnd", "rwnd", "nagle", "tso_defer", "tsq", "pacing", "empty"
-// (nothing left to send), "error" (the device refused).
+// (nothing left to send), "push_one" (a one-skb push sent its skb),
+// "mtu_probe" (an MTU probe is pending), "error" (fragmenting or the
+// device failed).
 struct TcpWriteXmit : Header {
   SockFields sk;
   std::uint32_t sent = 0;  // skbs transmitted by this call

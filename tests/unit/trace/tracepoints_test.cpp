@@ -296,6 +296,7 @@ TEST_F(TraceWorld, active_open_and_close_walk_linux_state_sequence) {
   std::map<std::uint64_t, int> destroyed;
   for (const auto& any : rec.events()) {
     if (const auto* e = std::get_if<trace::InetSockSetState>(&any)) {
+      EXPECT_EQ(e->sk.state, e->oldstate) << "the event shows the socket before the change";
       if (!cookies.count(e->sk.sock_cookie.v)) continue;
       const std::string step = std::string(e->oldstate) + ">" + std::string(e->newstate);
       (e->stack == client.trace_id() ? client_states : server_states).push_back(step);
