@@ -272,7 +272,10 @@ void TraceCollector::add(const TraceEvent& ev) {
                        static_cast<std::uint32_t>(una) - static_cast<std::uint32_t>(s.first_una))));
     s.probe_t.push_back(t);
     auto put = [&](ProbeCol c, double v) { s.probe[c].push_back(v); };
-    const double ssth = n("ssthresh");
+    // The chart wants the threshold itself: tcp_probe's Linux field is
+    // tcp_current_ssthresh() (at least 3/4 of cwnd in Open), sendpath's
+    // snd_ssthresh the raw value.
+    const double ssth = ev.num("snd_ssthresh") ? n("snd_ssthresh") : n("ssthresh");
     put(kCwnd, n("snd_cwnd"));
     put(kSsthresh, ssth >= kInfiniteSsthresh ? kNaN : ssth);
     put(kInFlight, n("in_flight"));

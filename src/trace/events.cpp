@@ -156,6 +156,7 @@ void tcp_probe(Sock* sk, const SkBuff* skb) {
   e.srtt = tp->srtt_us >> 3;
   e.rcv_wnd = tp->rcv_wnd;
   e.sock_cookie.v = sk->sk_cookie;
+  e.snd_ssthresh = tp->snd_ssthresh;
   e.rto_us = static_cast<std::uint32_t>(jiffies_to_usecs(icsk->icsk_rto));
   e.rtt_us = tp->rtt_last_us;
   e.min_rtt_us = tcp_min_rtt(tp);

@@ -171,6 +171,7 @@ struct TcpProbe : Header {
   std::uint32_t rcv_wnd = 0;
   Hex sock_cookie;
   // sendpath's additions
+  std::uint32_t snd_ssthresh = 0;  // the raw tp->snd_ssthresh (TCP_INFO's tcpi_snd_ssthresh)
   std::uint32_t rto_us = 0;
   std::uint32_t rtt_us = 0;  // latest RTT sample the estimator took (0 before the first)
   std::uint32_t min_rtt_us = 0;
@@ -198,6 +199,7 @@ struct TcpProbe : Header {
     v("srtt", srtt);
     v("rcv_wnd", rcv_wnd);
     v("sock_cookie", sock_cookie);
+    v("snd_ssthresh", snd_ssthresh);
     v("rto_us", rto_us);
     v("rtt_us", rtt_us);
     v("min_rtt_us", min_rtt_us);

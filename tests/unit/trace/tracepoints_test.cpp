@@ -173,6 +173,7 @@ TEST_F(TraceWorld, tcp_probe_fields_match_tcp_info_at_a_quiet_moment) {
   EXPECT_EQ(p.ssthresh, in_reduction ? ti.v.tcpi_snd_ssthresh
                                      : std::max(ti.v.tcpi_snd_ssthresh, (cwnd >> 1) + (cwnd >> 2)));
   EXPECT_LT(ti.v.tcpi_snd_ssthresh, 0x7fffffffu) << "the loss must have set ssthresh";
+  EXPECT_EQ(p.snd_ssthresh, ti.v.tcpi_snd_ssthresh);
   EXPECT_EQ(p.srtt, ti.v.tcpi_rtt);
   EXPECT_EQ(p.snd_wnd, ti.v.tcpi_snd_wnd);
   EXPECT_EQ(p.rcv_wnd, ti.tcpi_rcv_wnd);
