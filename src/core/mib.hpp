@@ -35,7 +35,7 @@ namespace sp {
   X(TcpExtTCPDSACKOfoRecv) X(TcpExtTCPAbortOnData) X(TcpExtTCPAbortOnClose)             \
   X(TcpExtTCPAbortOnMemory) X(TcpExtTCPAbortOnTimeout) X(TcpExtTCPAbortOnLinger)        \
   X(TcpExtTCPAbortFailed) X(TcpExtTCPMemoryPressures) X(TcpExtTCPSpuriousRTOs)          \
-  X(TcpExtTCPSACKDiscard) X(TcpExtSACKShifted) X(TcpExtSACKMerged) X(TcpExtSACKShiftFallback) X(TcpExtTCPDSACKIgnoredOld) X(TcpExtTCPDSACKIgnoredNoUndo)    \
+  X(TcpExtTCPSACKDiscard) X(TcpExtTCPDSACKIgnoredOld) X(TcpExtTCPDSACKIgnoredNoUndo)          \
   X(TcpExtTCPBacklogDrop) X(TcpExtTCPMinTTLDrop) X(TcpExtTCPDeferAcceptDrop)            \
   X(TcpExtTCPTimeWaitOverflow) X(TcpExtTCPReqQFullDrop) X(TcpExtTCPRetransFail)         \
   X(TcpExtTCPRcvCoalesce) X(TcpExtTCPOFOQueue) X(TcpExtTCPOFODrop) X(TcpExtTCPOFOMerge) \

@@ -210,7 +210,7 @@ bool tcp_shifted_skb(Sock* sk, SkBuff* prev, SkBuff* skb, TcpSacktagState* state
   pcb->sacked |= scb->sacked & TCPCB_EVER_RETRANS;
 
   if (skb->len > 0) {
-    mib_of(sk).inc(MibId::TcpExtSACKShifted);
+    mib_of(sk).inc(MibId::TcpExtTCPSackShifted);
     return false;
   }
   // All of skb moved into prev.
@@ -232,7 +232,7 @@ bool tcp_shifted_skb(Sock* sk, SkBuff* prev, SkBuff* skb, TcpSacktagState* state
   // prev was sampled already; its merged bytes must not give another sample.
   pcb->tx_delivered_mstamp = 0;
   sk_wmem_free_skb(sk, tcp_rtx_queue_unlink(sk, skb));
-  mib_of(sk).inc(MibId::TcpExtSACKMerged);
+  mib_of(sk).inc(MibId::TcpExtTCPSackMerged);
   return true;
 }
 
@@ -267,7 +267,7 @@ ShiftResult tcp_shift_skb_data(Sock* sk, SkBuff** skbp, TcpSacktagState* state,
   SkBuff* skb = *skbp;
   const TcpSkbCb* scb = TCP_SKB_CB(skb);
   auto fallback = [sk] {
-    mib_of(sk).inc(MibId::TcpExtSACKShiftFallback);
+    mib_of(sk).inc(MibId::TcpExtTCPSackShiftFallback);
     return ShiftResult::kFallback;
   };
   // A retransmission not marked lost: the plain path tags it.

@@ -291,7 +291,7 @@ TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) 
                                               {4000, 6000, false},
                                               {6000, 8000, false},
                                               {8000, 10000, false}}));
-  EXPECT_EQ(mib(MibId::TcpExtSACKShiftFallback), 1u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackShiftFallback), 1u);
   // The block grows by a segment: [3000,4000) is merged into [2000,3000).
   advance_ms(1);
   sack(0, {{2000, 4000}});
@@ -300,7 +300,7 @@ TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) 
                                               {4000, 6000, false},
                                               {6000, 8000, false},
                                               {8000, 10000, false}}));
-  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 1u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackMerged), 1u);
   EXPECT_EQ(sk->sacked_out, 2u);
   // A separate block past a hole (a tail, which cannot move back) splits.
   // Three segments SACKed: Recovery, and PRR resends one segment of the
@@ -325,8 +325,8 @@ TEST_F(TcpSackShiftTest, scattered_sacks_coalesce_into_the_previous_sacked_skb) 
                                               {2000, 7000, true},
                                               {7000, 8000, false},
                                               {8000, 10000, false}}));
-  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 3u);
-  EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 1u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackMerged), 3u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackShifted), 1u);
   EXPECT_EQ(tcp_skb_pcount(sk->tcp_rtx_queue.find_containing(data_seq(2000))), 5);
   EXPECT_EQ(sk->sacked_out, 5u);
   EXPECT_EQ(sk->packets_out, 10u);
@@ -359,8 +359,8 @@ TEST_F(TcpSackShiftTest, eor_skbs_are_not_merged) {
                                               {3000, 4000, true},
                                               {4000, 5000, true},
                                               {5000, 6000, false}}));
-  EXPECT_EQ(mib(MibId::TcpExtSACKShifted), 0u);
-  EXPECT_EQ(mib(MibId::TcpExtSACKMerged), 0u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackShifted), 0u);
+  EXPECT_EQ(mib(MibId::TcpExtTCPSackMerged), 0u);
   EXPECT_EQ(sk->sacked_out, 4u);
 }
 
