@@ -14,7 +14,7 @@ namespace sp::tools {
 
 void add_stats_options(CLI::App& app, StatsOptions& o) {
   app.add_flag("--stats", o.enabled,
-               "print MIB counters like `nstat -a` and sockets like `ss -tin` at the end");
+               "print MIB counters like `nstat -a` and sockets like `ss -tina` at the end");
   app.add_option("--stats-interval", o.interval,
                  "also every DURATION while running (counter increases, like `nstat`); "
                  "implies --stats");
@@ -42,13 +42,15 @@ void StatsReporter::emit(const std::string& label, Nanos t, const std::string& w
                          Stack* sockets_of) {
   std::vector<SsEntry> socks;
   if (sockets_of) socks = ss_collect(*sockets_of);
+  SsOptions ss_opt;
+  ss_opt.numeric = true;  // ss -n: rates in whole bit/s, as `ss -tina` prints them
   if (!json_) {
     const std::string head = when_line(label, t);
     if (nstat_text)
       std::printf("--- %s: %s ---\n%s", head.c_str(), nstat_title.c_str(), nstat_text->c_str());
     if (sockets_of)
-      std::printf("--- %s: ss -tin (%s) ---\n%s", head.c_str(), title.c_str(),
-                  ss_text(socks).c_str());
+      std::printf("--- %s: ss -tina (%s) ---\n%s", head.c_str(), title.c_str(),
+                  ss_text(socks, ss_opt).c_str());
     std::fflush(stdout);
     return;
   }

@@ -1,5 +1,5 @@
 // `--stats` and `--stats-interval` of sim, send and serve: a stack's MIB
-// counters as `nstat` prints them and its sockets as `ss -tin` does (the
+// counters as `nstat` prints them and its sockets as `ss -tina` does (the
 // formatting is src/trace/nstat and src/trace/ss; this file decides when
 // and where each view goes).
 #pragma once

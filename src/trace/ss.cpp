@@ -277,6 +277,43 @@ void rtrim_blanks(std::string& s) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
 }
 
+// struct tcp_info's fields in their order (a macro, not member pointers,
+// because some are bitfields).
+// clang-format off
+#define SP_TCP_INFO_FIELDS(X)                                                                \
+  X(tcpi_state) X(tcpi_ca_state) X(tcpi_retransmits) X(tcpi_probes) X(tcpi_backoff)          \
+  X(tcpi_options) X(tcpi_snd_wscale) X(tcpi_rcv_wscale) X(tcpi_delivery_rate_app_limited)    \
+  X(tcpi_fastopen_client_fail) X(tcpi_rto) X(tcpi_ato) X(tcpi_snd_mss) X(tcpi_rcv_mss)       \
+  X(tcpi_unacked) X(tcpi_sacked) X(tcpi_lost) X(tcpi_retrans) X(tcpi_fackets)                \
+  X(tcpi_last_data_sent) X(tcpi_last_ack_sent) X(tcpi_last_data_recv) X(tcpi_last_ack_recv)  \
+  X(tcpi_pmtu) X(tcpi_rcv_ssthresh) X(tcpi_rtt) X(tcpi_rttvar) X(tcpi_snd_ssthresh)          \
+  X(tcpi_snd_cwnd) X(tcpi_advmss) X(tcpi_reordering) X(tcpi_rcv_rtt) X(tcpi_rcv_space)       \
+  X(tcpi_total_retrans) X(tcpi_pacing_rate) X(tcpi_max_pacing_rate) X(tcpi_bytes_acked)      \
+  X(tcpi_bytes_received) X(tcpi_segs_out) X(tcpi_segs_in) X(tcpi_notsent_bytes)              \
+  X(tcpi_min_rtt) X(tcpi_data_segs_in) X(tcpi_data_segs_out) X(tcpi_delivery_rate)           \
+  X(tcpi_busy_time) X(tcpi_rwnd_limited) X(tcpi_sndbuf_limited) X(tcpi_delivered)            \
+  X(tcpi_delivered_ce) X(tcpi_bytes_sent) X(tcpi_bytes_retrans) X(tcpi_dsack_dups)           \
+  X(tcpi_reord_seen) X(tcpi_rcv_ooopack) X(tcpi_snd_wnd)
+// clang-format on
+
+// {"tcpi_state":1,...}: every field of tcp_info_612 under its kernel name.
+std::string tcp_info_json(const tcp_info_612& ext) {
+  const ::tcp_info& i = ext.v;
+  std::string out = "{";
+  auto field = [&out](const char* name, std::uint64_t v) {
+    out += fmt::format("{}\"{}\":{}", out.size() > 1 ? "," : "", name, v);
+  };
+#define SP_TCPI_JSON(n) field(#n, static_cast<std::uint64_t>(i.n));
+  SP_TCP_INFO_FIELDS(SP_TCPI_JSON)
+#undef SP_TCPI_JSON
+  field("tcpi_rcv_wnd", ext.tcpi_rcv_wnd);
+  field("tcpi_rehash", ext.tcpi_rehash);
+  field("tcpi_total_rto", ext.tcpi_total_rto);
+  field("tcpi_total_rto_recoveries", ext.tcpi_total_rto_recoveries);
+  field("tcpi_total_rto_time", ext.tcpi_total_rto_time);
+  return out + "}";
+}
+
 }  // namespace
 
 std::string ss_text(const std::vector<SsEntry>& entries, const SsOptions& opt) {
@@ -334,46 +371,8 @@ std::string ss_json(const std::vector<SsEntry>& entries) {
         e.dport, e.rqueue, e.wqueue);
     first = false;
     if (e.has_info) {
-      const ::tcp_info& i = e.info.v;
-      out += fmt::format(",\"cong\":\"{}\",\"tcp_info\":{{", e.cong);
-      bool f = true;
-      auto field = [&](const char* name, std::uint64_t v) {
-        out += fmt::format("{}\"{}\":{}", f ? "" : ",", name, v);
-        f = false;
-      };
-#define SP_TCPI(n) field(#n, static_cast<std::uint64_t>(i.n));
-      SP_TCPI(tcpi_state)
-      SP_TCPI(tcpi_ca_state) SP_TCPI(tcpi_retransmits) SP_TCPI(tcpi_probes) SP_TCPI(
-          tcpi_backoff) SP_TCPI(tcpi_options) SP_TCPI(tcpi_snd_wscale) SP_TCPI(tcpi_rcv_wscale)
-          SP_TCPI(tcpi_delivery_rate_app_limited) SP_TCPI(tcpi_fastopen_client_fail) SP_TCPI(
-              tcpi_rto) SP_TCPI(tcpi_ato) SP_TCPI(tcpi_snd_mss) SP_TCPI(tcpi_rcv_mss)
-              SP_TCPI(tcpi_unacked) SP_TCPI(tcpi_sacked) SP_TCPI(tcpi_lost) SP_TCPI(
-                  tcpi_retrans) SP_TCPI(tcpi_fackets) SP_TCPI(tcpi_last_data_sent)
-                  SP_TCPI(tcpi_last_ack_sent) SP_TCPI(tcpi_last_data_recv) SP_TCPI(
-                      tcpi_last_ack_recv) SP_TCPI(tcpi_pmtu) SP_TCPI(tcpi_rcv_ssthresh)
-                      SP_TCPI(tcpi_rtt) SP_TCPI(tcpi_rttvar) SP_TCPI(tcpi_snd_ssthresh) SP_TCPI(
-                          tcpi_snd_cwnd) SP_TCPI(tcpi_advmss) SP_TCPI(tcpi_reordering)
-                          SP_TCPI(tcpi_rcv_rtt) SP_TCPI(tcpi_rcv_space) SP_TCPI(
-                              tcpi_total_retrans) SP_TCPI(tcpi_pacing_rate)
-                              SP_TCPI(tcpi_max_pacing_rate) SP_TCPI(tcpi_bytes_acked) SP_TCPI(
-                                  tcpi_bytes_received) SP_TCPI(tcpi_segs_out) SP_TCPI(tcpi_segs_in)
-                                  SP_TCPI(tcpi_notsent_bytes) SP_TCPI(tcpi_min_rtt) SP_TCPI(
-                                      tcpi_data_segs_in) SP_TCPI(tcpi_data_segs_out)
-                                      SP_TCPI(tcpi_delivery_rate) SP_TCPI(tcpi_busy_time) SP_TCPI(
-                                          tcpi_rwnd_limited) SP_TCPI(tcpi_sndbuf_limited)
-                                          SP_TCPI(tcpi_delivered) SP_TCPI(tcpi_delivered_ce)
-                                              SP_TCPI(tcpi_bytes_sent) SP_TCPI(tcpi_bytes_retrans)
-                                                  SP_TCPI(tcpi_dsack_dups) SP_TCPI(tcpi_reord_seen)
-                                                      SP_TCPI(tcpi_rcv_ooopack)
-                                                          SP_TCPI(tcpi_snd_wnd)
-#undef SP_TCPI
-                                                              field("tcpi_rcv_wnd",
-                                                                    e.info.tcpi_rcv_wnd);
-      field("tcpi_rehash", e.info.tcpi_rehash);
-      field("tcpi_total_rto", e.info.tcpi_total_rto);
-      field("tcpi_total_rto_recoveries", e.info.tcpi_total_rto_recoveries);
-      field("tcpi_total_rto_time", e.info.tcpi_total_rto_time);
-      out += "}";
+      out += fmt::format(",\"cong\":\"{}\",\"tcp_info\":", e.cong);
+      out += tcp_info_json(e.info);
     }
     out += "}";
   }

@@ -121,5 +121,28 @@ TEST(StatsEndToEnd, lossy_transfer_counters_and_sockets_agree_with_the_run) {
   EXPECT_FALSE(seen.client_closed[0].has_info);
 }
 
+TEST(StatsEndToEnd, interval_views_show_the_handshake_states) {
+  // 10 ms each way: the SYN is in flight at 5 ms (client SYN-SENT) and the
+  // SYN-ACK at 15 ms (a request sock on the server, SYN-RECV as ss lists it).
+  TransferOptions o;
+  o.size = 64 * 1024;
+  for (SimPathConfig* p : {&o.link.a_to_b, &o.link.b_to_a}) {
+    p->rate_bps = 100'000'000;
+    p->delay = 10 * kNsPerMs;
+  }
+  o.stats_every = 5 * kNsPerMs;
+  std::string client_views, server_views;
+  o.stats = [&](StatsPoint at, Stack& client, Stack& server, Nanos) {
+    if (at != StatsPoint::kInterval) return;
+    client_views += ss_text(ss_collect(client));
+    server_views += ss_text(ss_collect(server));
+  };
+  const TransferResult r = run_transfer(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_NE(client_views.find("\nSYN-SENT "), std::string::npos) << client_views;
+  EXPECT_NE(server_views.find("\nSYN-RECV "), std::string::npos) << server_views;
+  EXPECT_NE(server_views.find("\nLISTEN "), std::string::npos) << server_views;
+}
+
 }  // namespace
 }  // namespace sp
