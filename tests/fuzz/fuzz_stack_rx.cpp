@@ -9,6 +9,8 @@
 //   0  active open: the application connects to 10.0.0.1:9000 (the send
 //      path's usual side) instead of listening on port 8080
 //   1  sysctl tcp_timestamps = 0;  2  tcp_sack = 0;  3  tcp_window_scaling = 0
+//   4  every tracepoint on, each event formatted as text and JSON (the
+//      fillers read inbound headers and skbs the fuzzer shaped)
 // Mode bits:
 //   0  fix the IPv4 and TCP checksums (else most packets stop at the drop)
 //   1  send the bytes as ARP instead of IPv4
@@ -29,6 +31,7 @@
 
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
+#include "trace/sinks.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -118,6 +121,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (config & 2) stack->sysctl().tcp_timestamps = 0;
   if (config & 4) stack->sysctl().tcp_sack = 0;
   if (config & 8) stack->sysctl().tcp_window_scaling = 0;
+  std::size_t traced = 0;
+  std::unique_ptr<sp::trace::CallbackSink> tracer;
+  if (config & 16)
+    tracer = std::make_unique<sp::trace::CallbackSink>(
+        sp::trace::kAllEvents, [&traced](const sp::trace::AnyEvent& e) {
+          traced += sp::trace::format_json(e).size() + sp::trace::format_text(e).size();
+        });
 
   int lfd = -1, cfd = -1;
   if (config & 1) {
@@ -189,5 +199,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     clock.advance_by(sp::kNsPerSec);
     stack->poll();
   }
+  (void)traced;
   return 0;
 }
