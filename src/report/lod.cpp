@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::size_t kCoarsestBuckets = 256;
 constexpr std::size_t kLevelFactor = 4;
+constexpr double kNsPerS = 1e9;  // times are packed as nanoseconds
 
 void base64(std::string& out, const std::uint8_t* p, std::size_t n) {
   static constexpr char kAlphabet[] =
@@ -77,11 +78,27 @@ void JsonOut::number(double v) {
   s_ += fmt::format("{}", v);
 }
 
-void JsonOut::f64(const std::vector<double>& v) {
-  s_ += '"';
-  // Little-endian hosts only (x86-64, arm64), as the page's Float64Array.
-  base64(s_, reinterpret_cast<const std::uint8_t*>(v.data()), v.size() * sizeof(double));
-  s_ += '"';
+void JsonOut::packed(const std::vector<double>& v, double scale) {
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(v.size() * 3);
+  std::int64_t prev = 0;
+  for (double x : v) {
+    std::uint64_t code = 0;  // a gap
+    if (std::isfinite(x)) {
+      const auto q = static_cast<std::int64_t>(std::llround(x * scale));
+      const std::int64_t d = q - prev;
+      prev = q;
+      code = ((static_cast<std::uint64_t>(d) << 1) ^ static_cast<std::uint64_t>(d >> 63)) + 1;
+    }
+    while (code >= 0x80) {
+      bytes.push_back(static_cast<std::uint8_t>(code | 0x80));
+      code >>= 7;
+    }
+    bytes.push_back(static_cast<std::uint8_t>(code));
+  }
+  s_ += fmt::format("{{\"s\":{},\"n\":{},\"d\":\"", scale, v.size());
+  base64(s_, bytes.data(), bytes.size());
+  s_ += "\"}";
 }
 
 void JsonOut::u8(const std::vector<std::uint8_t>& v) {
@@ -106,15 +123,22 @@ void JsonOut::pairs(const std::vector<std::pair<std::string, std::string>>& kv) 
 void write_items(JsonOut& j, const std::vector<SeqItem>& items, const TimeBase& tb) {
   std::vector<double> t, lo, hi;
   std::vector<std::uint8_t> k;
+  // Points (ACKs) have hi == lo and no flags: only lo is written.
   auto emit = [&](const char* tkey) {
     j.raw(fmt::format("{{\"{}\":", tkey));
-    j.f64(t);
+    j.packed(t, kNsPerS);
     j.raw(",\"lo\":");
-    j.f64(lo);
+    j.packed(lo, 1);
     j.raw(",\"hi\":");
-    j.f64(hi);
+    if (hi == lo)
+      j.raw("null");
+    else
+      j.packed(hi, 1);
     j.raw(",\"k\":");
-    j.u8(k);
+    if (std::all_of(k.begin(), k.end(), [](std::uint8_t x) { return x == 0; }))
+      j.raw("null");
+    else
+      j.u8(k);
   };
   t.reserve(items.size());
   for (const auto& it : items) {
@@ -154,7 +178,8 @@ void write_items(JsonOut& j, const std::vector<SeqItem>& items, const TimeBase& 
 
 void write_table(JsonOut& j, const std::vector<double>& t_ns,
                  const std::vector<std::vector<double>>& cols,
-                 const std::vector<std::string>& names, const TimeBase& tb) {
+                 const std::vector<std::string>& names, const std::vector<double>& scales,
+                 const TimeBase& tb) {
   j.raw("{\"cols\":[");
   for (std::size_t c = 0; c < names.size(); ++c) {
     if (c) j.raw(",");
@@ -164,11 +189,11 @@ void write_table(JsonOut& j, const std::vector<double>& t_ns,
   t.reserve(t_ns.size());
   for (double x : t_ns) t.push_back(secs(x, tb));
   j.raw(fmt::format("],\"n\":{},\"raw\":{{\"t\":", t.size()));
-  j.f64(t);
+  j.packed(t, kNsPerS);
   j.raw(",\"v\":[");
   for (std::size_t c = 0; c < cols.size(); ++c) {
     if (c) j.raw(",");
-    j.f64(cols[c]);
+    j.packed(cols[c], scales[c]);
   }
   j.raw("]},\"levels\":[");
   bool first = true;
@@ -198,13 +223,13 @@ void write_table(JsonOut& j, const std::vector<double>& t_ns,
     if (!first) j.raw(",");
     first = false;
     j.raw(fmt::format("{{\"w\":{},\"t\":", w));
-    j.f64(bt);
+    j.packed(bt, kNsPerS);
     for (const char* side : {"lo", "hi"}) {
       j.raw(fmt::format(",\"{}\":[", side));
       auto& v = side[0] == 'l' ? lo : hi;
       for (std::size_t c = 0; c < cols.size(); ++c) {
         if (c) j.raw(",");
-        j.f64(v[c]);
+        j.packed(v[c], scales[c]);
       }
       j.raw("]");
     }
@@ -218,9 +243,9 @@ void write_band(JsonOut& j, const std::vector<Interval>& runs,
   auto emit = [&](const std::vector<double>& t0, const std::vector<double>& t1,
                   const std::vector<std::uint8_t>& k) {
     j.raw("{\"t0\":");
-    j.f64(t0);
+    j.packed(t0, kNsPerS);
     j.raw(",\"t1\":");
-    j.f64(t1);
+    j.packed(t1, kNsPerS);
     j.raw(",\"k\":");
     j.u8(k);
   };

@@ -5,9 +5,12 @@
 // are no wider than a pixel, and the raw points once few enough are in
 // view. Levels stop once a level would be about as large as the raw data.
 //
-// Everything is written as JSON whose numeric columns are base64 typed
-// arrays (little-endian float64 or uint8), which the page decodes with
-// atob: no per-number parsing for millions of points.
+// Everything is written as JSON whose numeric columns are packed: each
+// value times a column scale (1e9 for seconds: nanoseconds) rounded to an
+// integer, delta-coded against the previous value, zigzagged and written as
+// a LEB128 varint (0 is a gap, NaN), then base64. Times and sequence numbers
+// move in small steps, so a point costs a few bytes instead of 8 per
+// column, which is what keeps a 1 GiB run's page small enough to open fast.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -23,10 +26,11 @@ class JsonOut {
  public:
   std::string& str() { return s_; }
   void raw(std::string_view v) { s_ += v; }
-  void string(std::string_view v);         // quoted and escaped (also '<', for <script>)
-  void number(double v);                   // NaN and infinities as null
-  void f64(const std::vector<double>& v);  // base64 float64 array as a string
-  void u8(const std::vector<std::uint8_t>& v);
+  void string(std::string_view v);  // quoted and escaped (also '<', for <script>)
+  void number(double v);            // NaN and infinities as null
+  // {"s":scale,"n":count,"d":"<base64 varints>"} (see above).
+  void packed(const std::vector<double>& v, double scale);
+  void u8(const std::vector<std::uint8_t>& v);  // base64 bytes as a string
   void pairs(const std::vector<std::pair<std::string, std::string>>& kv);  // [[k,v],...]
 
  private:
@@ -44,9 +48,12 @@ void write_items(JsonOut& j, const std::vector<SeqItem>& items, const TimeBase& 
 
 // Samples of several values at shared times (tcp_probe's columns):
 // {"cols":[names],"raw":{"t","v":[..]},"levels":[{"w","t","lo":[..],"hi":[..]}]}
+// scales: per column, what one unit of the packed integer is (1e3 keeps
+// three decimals).
 void write_table(JsonOut& j, const std::vector<double>& t_ns,
                  const std::vector<std::vector<double>>& cols,
-                 const std::vector<std::string>& names, const TimeBase& tb);
+                 const std::vector<std::string>& names, const std::vector<double>& scales,
+                 const TimeBase& tb);
 
 // A state over time: {"names":[..],"raw":{"t0","t1","k"},"levels":[{"w","t0","t1","k"}]},
 // a level keeping per bucket the state that lasted longest in it.

@@ -116,7 +116,7 @@ void write_goodput(JsonOut& j, const std::vector<std::pair<double, double>>& g,
     t.push_back(a);
     v.push_back(b);
   }
-  write_table(j, t, {v}, {"goodput_mbps"}, tb);
+  write_table(j, t, {v}, {"goodput_mbps"}, {1e3}, tb);
 }
 
 KeyValues trace_counts(const TraceData& tr) {
@@ -193,12 +193,15 @@ std::string write_run(JsonOut& j, const RunInput& run) {
     if (!tr->probe_t.empty()) {
       std::vector<std::vector<double>> cols;
       std::vector<std::string> names;
+      std::vector<double> scales;
       for (ProbeCol c : kDrawn) {
         cols.push_back(tr->probe[c]);
         names.push_back(kProbeNames[c]);
+        // Packets are whole; ms to the microsecond; Mbit/s to the bit/s.
+        scales.push_back(c == kPacingMbps ? 1e6 : (c >= kSrttMs && c <= kRtoMs) ? 1e3 : 1);
       }
       j.raw(",\"probe\":");
-      write_table(j, tr->probe_t, cols, names, tbt);
+      write_table(j, tr->probe_t, cols, names, scales, tbt);
     }
     j.raw(",\"cong\":");
     write_band(j, tr->cong_state, kCongStateNames, tbt);

@@ -39,27 +39,48 @@
     none: 'none (application)', busy: 'busy (cwnd)', rwnd_limited: 'rwnd', sndbuf_limited: 'sndbuf',
   };
 
-  // ---- data decoding (base64 typed arrays, decoded on first use) ----
+  // ---- data decoding (see src/report/lod.hpp: packed columns) ----
   function bytes(b64) {
     const s = atob(b64);
     const u = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
     return u;
   }
-  const cache = new Map();
-  function f64(b64) {
-    let v = cache.get(b64);
-    if (!v) {
-      v = new Float64Array(bytes(b64).buffer);
-      cache.set(b64, v);
+  const cache = new WeakMap();
+  // {"s":scale,"n":count,"d":base64 of LEB128 varints of zigzagged deltas
+  // (+1; 0 is a gap)} -> Float64Array of the values (NaN for gaps).
+  function f64(col) {
+    let v = cache.get(col);
+    if (v) return v;
+    const b = bytes(col.d);
+    v = new Float64Array(col.n);
+    let pos = 0, prev = 0;
+    for (let i = 0; i < col.n; i++) {
+      let code = 0, mul = 1, byte;
+      do {
+        byte = b[pos++];
+        code += (byte & 0x7f) * mul;
+        mul *= 128;
+      } while (byte & 0x80);
+      if (code === 0) {
+        v[i] = NaN;
+        continue;
+      }
+      code -= 1;
+      const d = code % 2 === 0 ? code / 2 : -(code + 1) / 2;
+      prev += d;
+      v[i] = col.s === 1 ? prev : prev / col.s;
     }
+    cache.set(col, v);
     return v;
   }
+  const u8cache = new Map();
   function u8(b64) {
-    let v = cache.get(b64);
+    if (b64 == null) return null;
+    let v = u8cache.get(b64);
     if (!v) {
       v = bytes(b64);
-      cache.set(b64, v);
+      u8cache.set(b64, v);
     }
     return v;
   }
@@ -91,7 +112,8 @@
     const p = pickLevel(series, 't', a, b, px);
     const t = f64(p.lv.t);
     const i0 = lowerBound(t, a - p.w), i1 = lowerBound(t, b + 1e-12);
-    return { t, lo: f64(p.lv.lo), hi: f64(p.lv.hi), k: u8(p.lv.k), i0, i1, raw: p.raw, w: p.w };
+    const lo = f64(p.lv.lo);
+    return { t, lo, hi: p.lv.hi ? f64(p.lv.hi) : lo, k: u8(p.lv.k), i0, i1, raw: p.raw, w: p.w };
   }
 
   function pickBand(band, a, b, px) {
