@@ -14,9 +14,12 @@
 
 #include "cli_parse.hpp"
 #include "command.hpp"
+#include "core/stack.hpp"
 #include "dev/sim_transfer.hpp"
 #include "report/report.hpp"
 #include "stats_view.hpp"
+#include "trace/nstat.hpp"
+#include "trace/ss.hpp"
 
 namespace {
 
@@ -92,8 +95,59 @@ std::string human_rate(double bps) {
 // Ethernet (14) + the longest IPv4 (60) and TCP (60) headers.
 constexpr std::uint32_t kHeadersSnaplen = 14 + 60 + 60;
 
-std::string write_sim_report(const Options& o, const TransferOptions& t, const TransferResult& r) {
-  report::RunInput run;
+// What the report shows of the stacks themselves, taken through the stats
+// hook: each client socket's TCP_INFO as ss -tin prints it once the last
+// byte is acknowledged, and both stacks' counters (nstat -a) after close.
+void snapshot_for_report(StatsPoint at, Stack& client, Stack& server, report::RunInput& run) {
+  if (at == StatsPoint::kLastByte) {
+    for (const SsEntry& e : ss_collect(client)) {
+      if (!e.has_info || e.state != 1 /* TCP_ESTABLISHED */) continue;
+      report::KeyValues kv;
+      // " cubic wscale:7,7 rto:204 ...": one row per "label:value" (a bare
+      // word is a flag such as the congestion control's name).
+      std::string text = ss_tcp_info_text(e);
+      std::size_t i = 0;
+      while (i < text.size()) {
+        while (i < text.size() && text[i] == ' ') ++i;
+        std::size_t end = text.find(' ', i);
+        if (end == std::string::npos) end = text.size();
+        std::string word = text.substr(i, end - i);
+        i = end;
+        if (word.empty()) continue;
+        const auto colon = word.find(':');
+        // "send 1.2Gbps" and "pacing_rate 1.2Gbps" take the next word.
+        if (colon == std::string::npos && i < text.size() &&
+            (word == "send" || word == "pacing_rate" || word == "delivery_rate" ||
+             word == "bytes_acked" || word == "minrtt")) {
+          while (i < text.size() && text[i] == ' ') ++i;
+          end = text.find(' ', i);
+          if (end == std::string::npos) end = text.size();
+          kv.emplace_back(word, text.substr(i, end - i));
+          i = end;
+        } else if (colon == std::string::npos) {
+          kv.emplace_back(word, "");
+        } else {
+          kv.emplace_back(word.substr(0, colon), word.substr(colon + 1));
+        }
+      }
+      run.tables.emplace_back(
+          fmt::format("TCP_INFO at the last byte (ss -tin, client port {})", e.sport),
+          std::move(kv));
+    }
+  } else if (at == StatsPoint::kClosed) {
+    for (auto [label, st] :
+         {std::pair<const char*, Stack*>{"client", &client}, {"server", &server}}) {
+      report::KeyValues kv;
+      for (const NstatRow& row : nstat_rows(st->mib(), nullptr))
+        kv.emplace_back(std::string(row.name), fmt::format("{}", row.value));
+      run.tables.emplace_back(fmt::format("Counters after close (nstat -a, {})", label),
+                              std::move(kv));
+    }
+  }
+}
+
+std::string write_sim_report(const Options& o, const TransferOptions& t, const TransferResult& r,
+                             report::RunInput run) {
   run.name = fmt::format("sendpath sim --size {} --rate {} --rtt {} --loss {} --seed {}", o.size,
                          o.rate, o.rtt, o.loss, o.seed);
   run.pcap_path = t.pcap_path;
@@ -187,9 +241,17 @@ int run(const Options& o) {
     return 2;
   }
   sp::tools::StatsReporter stats(o.json);
+  report::RunInput report_run;
+  if (!o.report.empty()) {
+    t.stats = [&report_run](StatsPoint at, Stack& client, Stack& server, Nanos) {
+      snapshot_for_report(at, client, server, report_run);
+    };
+  }
   if (o.stats.enabled || *stats_every > 0) {
     t.stats_every = *stats_every;
-    t.stats = [&stats](StatsPoint at, Stack& client, Stack& server, Nanos elapsed) {
+    t.stats = [&stats, &report_run, for_report = !o.report.empty()](StatsPoint at, Stack& client,
+                                                                    Stack& server, Nanos elapsed) {
+      if (for_report) snapshot_for_report(at, client, server, report_run);
       for (auto [label, st] :
            {std::pair<const char*, Stack*>{"client", &client}, {"server", &server}}) {
         switch (at) {
@@ -227,7 +289,7 @@ int run(const Options& o) {
   const double cpu = cpu_seconds() - cpu0;
   if (bar) std::fprintf(stderr, "\r%*s\r", 80, "");
   if (!o.report.empty()) {
-    const std::string err = write_sim_report(o, t, r);
+    const std::string err = write_sim_report(o, t, r, std::move(report_run));
     if (!report_pcap.empty()) std::filesystem::remove(report_pcap);
     if (!err.empty()) {
       std::fprintf(stderr, "sendpath sim: report: %s\n", err.c_str());
@@ -334,7 +396,8 @@ sp::tools::Command cmd(
                    "send with MSG_ZEROCOPY, reusing a buffer once its completions are back");
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");
       sub.add_option("--report", o->report,
-                     "write an HTML report (time-sequence graph, sender state) here");
+                     "write an HTML report (time-sequence graph, sender state) here; as "
+                     "with --stats, each sender's FIN waits for its last ACK");
       sub.add_option("--trace", o->trace, "write trace events as JSON lines to this file");
       sub.add_option("--trace-events", o->trace_events,
                      "events for --trace: names, systems or all (default: tcp,sock,skb,net,"

@@ -166,6 +166,16 @@ std::string write_run(JsonOut& j, const RunInput& run) {
   j.pairs(run.params);
   j.raw(",\"counters\":");
   j.pairs(run.counters);
+  j.raw(",\"tables\":[");
+  for (std::size_t i = 0; i < run.tables.size(); ++i) {
+    if (i) j.raw(",");
+    j.raw("[");
+    j.string(run.tables[i].first);
+    j.raw(",");
+    j.pairs(run.tables[i].second);
+    j.raw("]");
+  }
+  j.raw("]");
   if (cap) {
     j.raw(",\"capture\":");
     j.pairs(cap->summary);

@@ -21,6 +21,8 @@ struct RunInput {
   std::optional<TraceData> trace;  // the sender's side, if traced
   KeyValues params;                // how the run was made (sim's options)
   KeyValues counters;              // what the run counted (sim's result)
+  // More summary tables, titled: TCP_INFO at the end, nstat counters.
+  std::vector<std::pair<std::string, KeyValues>> tables;
 };
 
 // Writes the report to out_path. Returns "" or what went wrong.

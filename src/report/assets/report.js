@@ -767,9 +767,12 @@
     const row = el('div', { class: 'summary-runs' });
     s.append(row);
     runs.forEach((run, ri) => {
-      const col = el('div', { class: 'summary', id: 'summary' + ri }, el('h3', {}, runTitle(run, ri)));
+      const box = el('div', { class: 'summary', id: 'summary' + ri }, el('h3', {}, runTitle(run, ri)));
+      const col = el('div', { class: 'summary-tables' });
+      box.append(col);
       if (run.params.length) col.append(kvTable('Parameters', run.params));
       if (run.counters.length) col.append(kvTable('Counters', run.counters));
+      for (const [title, pairs] of run.tables || []) col.append(kvTable(title, pairs));
       if (run.capture) col.append(kvTable('Capture', run.capture));
       if (run.trace) {
         col.append(kvTable('TCP state at the end (last tcp:tcp_probe)', run.trace.tcp_info));
@@ -777,7 +780,7 @@
         if (run.trace.states.length) col.append(kvTable('Socket states (sock:inet_sock_set_state)', run.trace.states));
         col.append(kvTable('Trace events', run.trace.events));
       }
-      row.append(col);
+      row.append(box);
     });
     if (runs.some((r) => r.trace)) {
       s = section('One segment down the send chain (sk_buff layout at each step)');
