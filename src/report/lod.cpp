@@ -287,19 +287,20 @@ void write_band(JsonOut& j, const std::vector<Interval>& runs,
     };
     for (const auto& r : runs) {
       if (r.state < 0 || static_cast<std::size_t>(r.state) >= nstates) continue;
-      double a = secs(r.t0_ns, tb);
-      const double e = secs(r.t1_ns, tb);
-      while (a < e || (a == e && bucket_of(a, w) == cur)) {
-        const std::size_t b = bucket_of(a, w);
+      const double a = secs(r.t0_ns, tb);
+      const double e = std::max(a, secs(r.t1_ns, tb));
+      // Bucket by bucket (integers: a bucket's end divided by w may round
+      // back into the bucket).
+      const std::size_t last = bucket_of(e, w);
+      for (std::size_t b = bucket_of(a, w); b <= last; ++b) {
         if (b != cur) {
           close_bucket();
           cur = b;
         }
-        const double bucket_end = static_cast<double>(b + 1) * w;
-        const double upto = std::min(e, bucket_end);
-        in_bucket[static_cast<std::size_t>(r.state)] += std::max(upto - a, 1e-12);
-        if (upto >= e) break;
-        a = upto;
+        const double from = std::max(a, static_cast<double>(b) * w);
+        const double upto = std::min(e, static_cast<double>(b + 1) * w);
+        // An instant still counts, so a short state is not lost.
+        in_bucket[static_cast<std::size_t>(r.state)] += std::max(upto - from, 1e-12);
       }
     }
     close_bucket();

@@ -199,7 +199,7 @@ std::string write_run(JsonOut& j, const RunInput& run) {
     j.raw(",\"trace\":{\"stack\":");
     j.string(tr->stack);
     j.raw(",\"sock_cookie\":");
-    j.number(tr->sock_cookie);
+    j.string(tr->sock_cookie);
     if (!tr->probe_t.empty()) {
       std::vector<std::vector<double>> cols;
       std::vector<std::string> names;

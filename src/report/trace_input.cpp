@@ -11,8 +11,8 @@ namespace sp::report {
 
 const std::vector<std::string> kCongStateNames = {"Open", "Disorder", "CWR", "Recovery", "Loss"};
 const std::vector<std::string> kLimitNames = {"none", "busy", "rwnd_limited", "sndbuf_limited"};
-const std::vector<std::string> kStopNames = {"cwnd", "rwnd",   "nagle", "tso_defer",
-                                             "tsq",  "pacing", "empty"};
+const std::vector<std::string> kStopNames = {"cwnd",   "rwnd",  "nagle",    "tso_defer", "tsq",
+                                             "pacing", "empty", "push_one", "mtu_probe", "error"};
 
 namespace {
 
@@ -20,14 +20,16 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Linux's TCP_INFINITE_SSTHRESH: "no threshold yet", drawn as a gap.
 constexpr double kInfiniteSsthresh = 0x7fffffff;
 
-bool is_send_chain(std::string_view ev) {
-  static constexpr std::string_view kChain[] = {
-      "sendpath:sock_sendmsg",   "sendpath:inet_sendmsg",     "sendpath:tcp_sendmsg",
-      "sendpath:tcp_skb_entail", "sendpath:tcp_transmit_skb", "sendpath:ip_queue_xmit",
-      "sendpath:neigh_output",   "sendpath:dev_queue_xmit"};
-  for (auto c : kChain)
-    if (ev == c) return true;
-  return false;
+// The calls above the skbs: they head the skb picture.
+bool is_send_call(std::string_view ev) {
+  return ev == "sendpath:sock_sendmsg" || ev == "sendpath:inet_sendmsg" ||
+         ev == "sendpath:tcp_sendmsg";
+}
+
+// The steps below TCP, on the clone tcp_transmit_skb sent.
+bool is_below_tcp(std::string_view ev) {
+  return ev == "sendpath:ip_queue_xmit" || ev == "sendpath:skb_gso_segment" ||
+         ev == "sendpath:neigh_output" || ev == "sendpath:dev_queue_xmit";
 }
 
 int index_of(const std::vector<std::string>& names, std::string_view s) {
@@ -204,7 +206,7 @@ std::string parse_trace_line(std::string_view line, TraceEvent& ev, std::string&
 // What the report keeps of one socket.
 struct TraceCollector::Sock {
   std::string stack;
-  double cookie = 0;
+  std::string cookie;
   double first_una = kNaN, bytes_acked = 0;  // how much it sent, to pick the sender
   std::vector<double> probe_t;
   std::vector<std::vector<double>> probe = std::vector<std::vector<double>>(kProbeCols);
@@ -215,14 +217,17 @@ struct TraceCollector::Sock {
   // The skb picture: the chain of the first data segment.
   std::vector<SkbStep> pre;  // sock_sendmsg .. tcp_sendmsg of the latest write
   std::vector<SkbStep> chain;
+  std::string chain_skb;  // the skb tcp_skb_entail queued
   double chain_seq = kNaN;
+  int appends = 0;
+  std::string xmit_skb;  // the clone tcp_transmit_skb sent
   bool chain_done = false;
 };
 
 TraceCollector::TraceCollector(std::string stack) : want_stack_(std::move(stack)) {}
 TraceCollector::~TraceCollector() = default;
 
-TraceCollector::Sock& TraceCollector::sock(std::string_view stack, double cookie) {
+TraceCollector::Sock& TraceCollector::sock(std::string_view stack, const std::string& cookie) {
   auto key = std::make_pair(std::string(stack), cookie);
   auto it = socks_.find(key);
   if (it != socks_.end()) return *it->second;
@@ -257,9 +262,10 @@ void TraceCollector::add(const TraceEvent& ev) {
     ++drop_reasons_[reason.empty() ? "?" : reason];
     return;
   }
-  const auto cookie = ev.num("sock_cookie");
-  if (!cookie) return;
-  Sock& s = sock(ev.stack, *cookie);
+  // Hex strings ("0x2") in the trace; numbers are accepted too.
+  const TraceValue* cv = ev.find("sock_cookie");
+  if (!cv) return;
+  Sock& s = sock(ev.stack, cv->is_string ? std::string(cv->str) : format_value(*cv));
 
   if (ev.event == "tcp:tcp_probe") {
     auto n = [&](std::string_view k) { return ev.num(k).value_or(kNaN); };
@@ -282,11 +288,17 @@ void TraceCollector::add(const TraceEvent& ev) {
     put(kSackedOut, n("sacked_out"));
     put(kLostOut, n("lost_out"));
     put(kRetransOut, n("retrans_out"));
-    put(kSrttMs, n("srtt") / 1000);
-    put(kRttMs, n("rtt_us") / 1000);
-    put(kMinRttMs, n("min_rtt_us") / 1000);
+    // Before the first RTT sample srtt and rtt are 0, min_rtt is ~0U and
+    // the pacing rate is computed from no RTT at all: gaps, not values.
+    const double srtt = n("srtt");
+    const bool sampled = srtt > 0;
+    const double min_rtt = n("min_rtt_us");
+    const double rtt = n("rtt_us");
+    put(kSrttMs, sampled ? srtt / 1000 : kNaN);
+    put(kRttMs, rtt > 0 ? rtt / 1000 : kNaN);
+    put(kMinRttMs, min_rtt > 0 && min_rtt < 0xffffffffu ? min_rtt / 1000 : kNaN);
     put(kRtoMs, n("rto_us") / 1000);
-    put(kPacingMbps, n("pacing_rate") * 8 / 1e6);
+    put(kPacingMbps, sampled ? n("pacing_rate") * 8 / 1e6 : kNaN);
     put(kSndUna, una);
     put(kSndNxt, n("snd_nxt"));
     put(kSndWnd, n("snd_wnd"));
@@ -307,25 +319,47 @@ void TraceCollector::add(const TraceEvent& ev) {
   } else if (ev.event == "sock:inet_sock_set_state") {
     s.state_changes.emplace_back(fmt::format("{:.3f} ms", t / 1e6),
                                  fmt::format("{} -> {}", ev.str("oldstate"), ev.str("newstate")));
-  } else if (is_send_chain(ev.event) && !s.chain_done) {
-    const auto seq = ev.num("seq");
-    const auto len = ev.num("len").value_or(0);
-    const bool has_skb = !ev.str("skbaddr").empty() && seq;
-    if (!has_skb) {
-      // A call above the skbs (sock_sendmsg ... tcp_sendmsg): keep the
-      // latest write's calls to head the picture.
-      if (ev.event == "sendpath:sock_sendmsg") s.pre.clear();
+  } else if (!s.chain_done) {
+    follow_chain(s, ev);
+  }
+}
+
+// The skb picture: the first data skb from tcp_skb_entail (after the calls
+// of the write that made it), its appends and push, the clone
+// tcp_transmit_skb sends of its first segment, and that clone's steps
+// below TCP down to dev_queue_xmit.
+void TraceCollector::follow_chain(Sock& s, const TraceEvent& ev) {
+  const std::string_view name = ev.event;
+  const std::string_view skb = ev.str("skbaddr");
+  const bool started = !s.chain_skb.empty();
+  if (!started) {
+    if (is_send_call(name)) {
+      if (name == "sendpath:sock_sendmsg") s.pre.clear();
       s.pre.push_back(make_step(ev));
-      return;
+    } else if (name == "sendpath:tcp_skb_entail" && !skb.empty()) {
+      s.chain = std::move(s.pre);
+      s.chain.push_back(make_step(ev));
+      s.chain_skb = std::string(skb);
+      s.chain_seq = ev.num("seq").value_or(kNaN);
     }
-    if (std::isnan(s.chain_seq)) {
-      if (ev.event != "sendpath:tcp_skb_entail" && len <= 0) return;
-      s.chain_seq = *seq;
-      s.chain = s.pre;
+    return;
+  }
+  if (s.xmit_skb.empty()) {
+    if (name == "sendpath:tcp_skb_append" && skb == s.chain_skb && s.appends < 3) {
+      ++s.appends;
+      s.chain.push_back(make_step(ev));
+    } else if (name == "sendpath:tcp_push") {
+      s.chain.push_back(make_step(ev));
+    } else if (name == "sendpath:tcp_transmit_skb" && ev.num("seq") == s.chain_seq &&
+               ev.num("end_seq").value_or(0) > s.chain_seq) {
+      s.xmit_skb = std::string(skb);
+      s.chain.push_back(make_step(ev));
     }
-    if (*seq != s.chain_seq) return;
+    return;
+  }
+  if (is_below_tcp(name) && skb == s.xmit_skb) {
     s.chain.push_back(make_step(ev));
-    if (ev.event == "sendpath:dev_queue_xmit") s.chain_done = true;
+    if (name == "sendpath:dev_queue_xmit") s.chain_done = true;
   }
 }
 

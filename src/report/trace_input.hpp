@@ -80,7 +80,7 @@ struct SkbStep {
 
 struct TraceData {
   std::string stack;  // the sender's stack and socket
-  double sock_cookie = -1;
+  std::string sock_cookie;
   std::uint64_t events = 0;
   double first_ns = 0, last_ns = 0;
   std::vector<double> probe_t;                                   // ns
@@ -99,7 +99,7 @@ struct TraceData {
 
 extern const std::vector<std::string> kCongStateNames;  // Open, Disorder, CWR, Recovery, Loss
 extern const std::vector<std::string> kLimitNames;      // none, busy, rwnd_limited, ...
-extern const std::vector<std::string> kStopNames;       // cwnd, rwnd, nagle, ...
+extern const std::vector<std::string> kStopNames;       // cwnd, rwnd, nagle, ..., push_one
 
 class TraceCollector {
  public:
@@ -119,11 +119,12 @@ class TraceCollector {
 
  private:
   struct Sock;
-  Sock& sock(std::string_view stack, double cookie);
+  Sock& sock(std::string_view stack, const std::string& cookie);
+  void follow_chain(Sock& s, const TraceEvent& ev);
   static void extend(std::vector<Interval>& v, double t, int state);
 
   std::string want_stack_;
-  std::map<std::pair<std::string, double>, Sock*> socks_;
+  std::map<std::pair<std::string, std::string>, Sock*> socks_;
   std::vector<std::unique_ptr<Sock>> owned_;
   std::uint64_t events_ = 0;
   double first_ns_ = -1, last_ns_ = 0;

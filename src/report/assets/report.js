@@ -31,7 +31,9 @@
   };
   const CONG_COLORS = ['#c7e9c0', '#ffe08a', '#9ecae1', '#fdae6b', '#e6550d'];
   const LIMIT_COLORS = ['#e5e5e5', '#74c476', '#6baed6', '#fd8d3c'];
-  const STOP_COLORS = ['#31a354', '#3182bd', '#9e9ac8', '#bcbddc', '#fdd0a2', '#e6550d', '#d9d9d9'];
+  // cwnd, rwnd, nagle, tso_defer, tsq, pacing, empty, push_one, mtu_probe, error
+  const STOP_COLORS = ['#31a354', '#3182bd', '#9e9ac8', '#bcbddc', '#fdd0a2', '#e6550d', '#d9d9d9',
+    '#a1d99b', '#fa9fb5', '#000000'];
   const EVENT_COLORS = {
     fast_retransmit: '#d62728', rack: '#9467bd', tlp: '#17becf', rto: '#000000', undo: '#2ca02c',
   };
@@ -468,10 +470,12 @@
     const box = el('div', { class: 'chart', id: 'chart-' + id });
     host.append(box);
     const series = [{ label: 'time', value: (u, v) => fmtTime(v) }];
+    const extraScales = new Set();
     for (const part of parts) {
       for (const c of part.cols) {
+        if (c.scale) extraScales.add(c.scale);
         series.push({
-          label: c.label, stroke: c.color, width: c.width || 1.5, dash: c.dash,
+          label: c.label, stroke: c.color, width: c.width || 1.5, dash: c.dash, scale: c.scale || 'y',
           spanGaps: false,
           paths: c.points ? () => null : (c.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined),
           points: c.points ? { show: true, size: 3, fill: c.color, stroke: c.color } : { show: false },
@@ -482,6 +486,15 @@
     const opts = baseOpts(title, chartWidth(host), height || 240, yLabel, yValues);
     opts.scales.y = { auto: true, range: (u, mn, mx) => [Math.min(0, mn ?? 0), (mx ?? 1) * 1.05 || 1] };
     opts.series = series;
+    // A second quantity (RTO beside RTTs) gets its own axis on the right.
+    for (const sc of extraScales) {
+      opts.scales[sc] = { auto: true, range: (u, mn, mx) => [0, (mx ?? 1) * 1.05 || 1] };
+      const col = parts.flatMap((p) => p.cols).find((c) => c.scale === sc);
+      opts.axes.push({
+        scale: sc, side: 1, label: col.axisLabel || col.label, stroke: col.color,
+        grid: { show: false }, ticks: { stroke: '#ccc' }, size: 70,
+      });
+    }
     let u = null;
     const px = () => Math.max(1, u ? u.bbox.width / devicePixelRatio : 800);
     function build() {
@@ -739,12 +752,12 @@
               { col: 'retrans_out', label: 'retransmitted, in flight', color: '#8c564b', stepped: true },
             ],
           }]);
-          lineChart(s, 'rtt' + ri, 'Round-trip time and retransmission timeout', 'milliseconds', null, [{
+          lineChart(s, 'rtt' + ri, 'Round-trip time and retransmission timeout', 'RTT (ms)', null, [{
             table: pr, cols: [
               { col: 'rtt_ms', label: 'RTT sample', color: '#7f7f7f', points: true },
               { col: 'srtt_ms', label: 'srtt', color: '#1f77b4', width: 2 },
               { col: 'min_rtt_ms', label: 'min RTT', color: '#2ca02c', dash: [4, 3] },
-              { col: 'rto_ms', label: 'RTO', color: '#d62728', stepped: true },
+              { col: 'rto_ms', label: 'RTO (right axis)', color: '#d62728', stepped: true, scale: 'rto', axisLabel: 'RTO (ms)' },
             ],
           }]);
         }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "report/capture.hpp"
+#include "report/lod.hpp"
 #include "report/trace_input.hpp"
 
 namespace sp::report {
@@ -69,7 +70,7 @@ TEST(TraceCollector, picks_the_socket_that_sent_and_keeps_its_state) {
       });
   TraceData d = tc.finish();
   EXPECT_EQ(d.stack, "client");
-  EXPECT_EQ(d.sock_cookie, 1);
+  EXPECT_EQ(d.sock_cookie, "1");
   ASSERT_EQ(d.probe_t.size(), 2u);
   EXPECT_EQ(d.probe[kCwnd][1], 7);
   EXPECT_TRUE(std::isnan(d.probe[kSsthresh][0])) << "infinite ssthresh is a gap";
@@ -96,14 +97,17 @@ TEST(TraceCollector, follows_the_first_data_skb_down_the_send_chain) {
   feed(
       tc,
       {
-          R"({"t_ns":1,"stack":"client","event":"sendpath:sock_sendmsg","sock_cookie":1,"len":3000})",
-          R"({"t_ns":1,"stack":"client","event":"sendpath:tcp_sendmsg","sock_cookie":1,"len":3000})",
-          R"({"t_ns":2,"stack":"client","event":"sendpath:tcp_skb_entail","sock_cookie":1,"skbaddr":"0xa","seq":1,"end_seq":1,"len":0,"data_off":320,"tail_off":320,"end_off":1024})",
-          R"({"t_ns":3,"stack":"client","event":"sendpath:tcp_transmit_skb","sock_cookie":1,"skbaddr":"0xb","seq":1,"end_seq":1001,"len":1032,"data_off":288,"tail_off":320,"end_off":1024})",
-          R"({"t_ns":3,"stack":"client","event":"sendpath:tcp_transmit_skb","sock_cookie":1,"skbaddr":"0xc","seq":1001,"end_seq":2001,"len":1032,"data_off":288,"tail_off":320,"end_off":1024})",
-          R"({"t_ns":4,"stack":"client","event":"sendpath:ip_queue_xmit","sock_cookie":1,"skbaddr":"0xb","seq":1,"end_seq":1001,"len":1052,"data_off":268,"tail_off":320,"end_off":1024})",
-          R"({"t_ns":5,"stack":"client","event":"sendpath:dev_queue_xmit","sock_cookie":1,"skbaddr":"0xb","seq":1,"end_seq":1001,"len":1066,"data_off":254,"tail_off":320,"end_off":1024})",
-          R"({"t_ns":6,"stack":"client","event":"sendpath:dev_queue_xmit","sock_cookie":1,"skbaddr":"0xc","seq":1001,"end_seq":2001,"len":1066,"data_off":254,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":1,"stack":"client","event":"sendpath:sock_sendmsg","sock_cookie":"0x1","len":3000})",
+          R"({"t_ns":1,"stack":"client","event":"sendpath:tcp_sendmsg","sock_cookie":"0x1","len":3000})",
+          // The handshake's ACK has the first data byte's sequence number, and
+          // no data: not the segment to follow.
+          R"({"t_ns":1,"stack":"client","event":"sendpath:tcp_transmit_skb","sock_cookie":"0x1","skbaddr":"0x9","seq":1,"end_seq":1,"len":32,"data_off":288,"tail_off":320,"end_off":512})",
+          R"({"t_ns":2,"stack":"client","event":"sendpath:tcp_skb_entail","sock_cookie":"0x1","skbaddr":"0xa","seq":1,"end_seq":1,"len":0,"data_off":320,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":3,"stack":"client","event":"sendpath:tcp_transmit_skb","sock_cookie":"0x1","skbaddr":"0xb","seq":1,"end_seq":1001,"len":1032,"data_off":288,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":3,"stack":"client","event":"sendpath:tcp_transmit_skb","sock_cookie":"0x1","skbaddr":"0xc","seq":1001,"end_seq":2001,"len":1032,"data_off":288,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":4,"stack":"client","event":"sendpath:ip_queue_xmit","sock_cookie":"0x1","skbaddr":"0xb","seq":1,"end_seq":1001,"len":1052,"data_off":268,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":5,"stack":"client","event":"sendpath:dev_queue_xmit","sock_cookie":"0x1","skbaddr":"0xb","seq":1,"end_seq":1001,"len":1066,"data_off":254,"tail_off":320,"end_off":1024})",
+          R"({"t_ns":6,"stack":"client","event":"sendpath:dev_queue_xmit","sock_cookie":"0x1","skbaddr":"0xc","seq":1001,"end_seq":2001,"len":1066,"data_off":254,"tail_off":320,"end_off":1024})",
       });
   TraceData d = tc.finish();
   ASSERT_EQ(d.skb_steps.size(), 6u);
@@ -189,6 +193,30 @@ TEST(Capture, the_direction_with_more_payload_is_the_data_flow) {
   CaptureView v = analyze_capture(recs);
   EXPECT_EQ(v.flow, "0.0.0.2:5001 -> 0.0.0.1:40000");
   EXPECT_EQ(v.segments.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sp::report
+
+namespace sp::report {
+namespace {
+
+// Many short states, each ending on what is a bucket boundary in exact
+// arithmetic (and just inside the bucket in floating point): every level is
+// written, and the coarse levels keep the state that lasted longest.
+TEST(Lod, band_levels_of_many_states_on_bucket_boundaries) {
+  std::vector<Interval> runs;
+  const double span_ns = 2.654144e9;
+  for (int i = 0; i < 20000; ++i) {
+    const double t0 = span_ns * i / 20000, t1 = span_ns * (i + 1) / 20000;
+    runs.push_back({t0, t1, i % 10 == 0 ? 1 : 0});
+  }
+  JsonOut j;
+  TimeBase tb;
+  tb.span_s = span_ns / 1e9;
+  write_band(j, runs, kCongStateNames, tb);
+  EXPECT_NE(j.str().find("\"levels\":[{"), std::string::npos);
+  EXPECT_EQ(j.str().back(), '}');
 }
 
 }  // namespace
