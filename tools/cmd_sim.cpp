@@ -17,6 +17,7 @@
 #include "core/stack.hpp"
 #include "dev/sim_transfer.hpp"
 #include "report/report.hpp"
+#include "report_trace.hpp"
 #include "stats_view.hpp"
 #include "trace/nstat.hpp"
 #include "trace/ss.hpp"
@@ -281,6 +282,9 @@ int run(const Options& o) {
       std::fflush(stderr);
     };
   }
+  // The report's trace listens only for the run.
+  std::optional<sp::tools::ReportTrace> report_trace;
+  if (!o.report.empty()) report_trace.emplace();
   const double cpu0 = cpu_seconds();
   const auto wall0 = std::chrono::steady_clock::now();
   TransferResult r = run_transfer(t);
@@ -288,6 +292,10 @@ int run(const Options& o) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu = cpu_seconds() - cpu0;
   if (bar) std::fprintf(stderr, "\r%*s\r", 80, "");
+  if (report_trace) {
+    report_run.trace = report_trace->finish();
+    report_trace.reset();
+  }
   if (!o.report.empty()) {
     const std::string err = write_sim_report(o, t, r, std::move(report_run));
     if (!report_pcap.empty()) std::filesystem::remove(report_pcap);

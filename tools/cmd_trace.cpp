@@ -35,24 +35,37 @@ struct Options {
 // Depth of each event in the call chain, for indentation.
 int depth(Ev id) {
   switch (id) {
-    case Ev::sock_sendmsg: return 0;
-    case Ev::inet_sendmsg: return 1;
-    case Ev::tcp_sendmsg: return 2;
+    case Ev::sock_sendmsg:
+      return 0;
+    case Ev::inet_sendmsg:
+      return 1;
+    case Ev::tcp_sendmsg:
+      return 2;
     case Ev::tcp_skb_entail:
     case Ev::tcp_skb_append:
-    case Ev::tcp_push: return 3;
-    case Ev::tcp_write_xmit: return 4;
+    case Ev::tcp_push:
+      return 3;
+    case Ev::tcp_write_xmit:
+      return 4;
     case Ev::tcp_transmit_skb:
     case Ev::tcp_event_new_data_sent:
-    case Ev::tcp_retransmit_skb: return 5;
-    case Ev::ip_queue_xmit: return 6;
+    case Ev::tcp_retransmit_skb:
+      return 5;
+    case Ev::ip_queue_xmit:
+      return 6;
     case Ev::neigh_output:
-    case Ev::skb_gso_segment: return 7;
-    case Ev::dev_queue_xmit: return 8;
-    case Ev::net_dev_xmit: return 9;
-    case Ev::netif_receive_skb: return 0;
-    case Ev::tcp_probe: return 1;
-    default: return 2;
+    case Ev::skb_gso_segment:
+      return 7;
+    case Ev::dev_queue_xmit:
+      return 8;
+    case Ev::net_dev_xmit:
+      return 9;
+    case Ev::netif_receive_skb:
+      return 0;
+    case Ev::tcp_probe:
+      return 1;
+    default:
+      return 2;
   }
 }
 
@@ -92,10 +105,11 @@ std::string seq_range(const SkbFields& s, std::uint32_t base) {
 }
 
 void print_text(const Options& o, const OneWrite& w) {
-  fmt::print("sendpath trace: one send() of {} bytes, MSS {}, {} -> {}\n", o.size, o.mss,
-             w.client, w.server);
-  fmt::print("device: scatter-gather {}, TSO {}, checksum offload {}; sequence numbers relative\n\n",
-             o.linear ? "off" : "on", o.no_tso ? "off" : "on", o.no_csum ? "off" : "on");
+  fmt::print("sendpath trace: one send() of {} bytes, MSS {}, {} -> {}\n", o.size, o.mss, w.client,
+             w.server);
+  fmt::print(
+      "device: scatter-gather {}, TSO {}, checksum offload {}; sequence numbers relative\n\n",
+      o.linear ? "off" : "on", o.no_tso ? "off" : "on", o.no_csum ? "off" : "on");
   SkbNames names;
   std::uint32_t base = 0;
   bool have_base = false;
@@ -122,22 +136,37 @@ void print_text(const Options& o, const OneWrite& w) {
             const std::string n = names.name(x.skb.skbaddr.v, born);
             std::string what;
             switch (h.id) {
-              case Ev::tcp_skb_entail: what = "new skb on the write queue"; break;
+              case Ev::tcp_skb_entail:
+                what = "new skb on the write queue";
+                break;
               case Ev::tcp_skb_append:
                 what = fmt::format("+{} B into its {}", x.copy,
                                    x.paged ? "page frags" : "linear part (skb_put)");
                 break;
               case Ev::tcp_transmit_skb:
-                what = fmt::format("clone sharing {}; skb_push({}) TCP header", names.buffer(x.skb.head.v),
-                                   x.pushed);
+                what = fmt::format("clone sharing {}; skb_push({}) TCP header",
+                                   names.buffer(x.skb.head.v), x.pushed);
                 break;
-              case Ev::tcp_event_new_data_sent: what = "original moves to the retransmit queue"; break;
-              case Ev::ip_queue_xmit: what = fmt::format("skb_push({}) IPv4 header", x.pushed); break;
-              case Ev::skb_gso_segment: what = fmt::format("software GSO into {} segments", x.segs); break;
-              case Ev::neigh_output: what = fmt::format("skb_push({}) Ethernet header", x.pushed); break;
-              case Ev::dev_queue_xmit: what = "to the device"; break;
-              case Ev::tcp_clean_rtx_queue: what = "acknowledged: off the retransmit queue, freed"; break;
-              default: break;
+              case Ev::tcp_event_new_data_sent:
+                what = "original moves to the retransmit queue";
+                break;
+              case Ev::ip_queue_xmit:
+                what = fmt::format("skb_push({}) IPv4 header", x.pushed);
+                break;
+              case Ev::skb_gso_segment:
+                what = fmt::format("software GSO into {} segments", x.segs);
+                break;
+              case Ev::neigh_output:
+                what = fmt::format("skb_push({}) Ethernet header", x.pushed);
+                break;
+              case Ev::dev_queue_xmit:
+                what = "to the device";
+                break;
+              case Ev::tcp_clean_rtx_queue:
+                what = "acknowledged: off the retransmit queue, freed";
+                break;
+              default:
+                break;
             }
             const std::string queue =
                 x.queue == "none" ? std::string() : fmt::format(" [{} queue]", x.queue);
@@ -159,7 +188,8 @@ void print_text(const Options& o, const OneWrite& w) {
           } else {
             std::string line = format_text(e);
             const auto colon = line.find(": ", line.find(": ") + 2);
-            fmt::print("{}{}\n", prefix, colon == std::string::npos ? line : line.substr(colon + 1));
+            fmt::print("{}{}\n", prefix,
+                       colon == std::string::npos ? line : line.substr(colon + 1));
           }
         },
         e);
@@ -171,7 +201,8 @@ void print_text(const Options& o, const OneWrite& w) {
 void print_json(const Options& o, const OneWrite& w) {
   std::string out = fmt::format(
       "{{\"size\":{},\"mss\":{},\"sg\":{},\"tso\":{},\"csum_offload\":{},\"client\":\"{}\","
-      "\"server\":\"{}\",\"sent\":{},\"write_t_ns\":{},\"acked_t_ns\":{},\"frames\":{},\"events\":[",
+      "\"server\":\"{}\",\"sent\":{},\"write_t_ns\":{},\"acked_t_ns\":{},\"frames\":{},\"events\":"
+      "[",
       o.size, o.mss, !o.linear, !o.no_tso, !o.no_csum, w.client, w.server, w.sent, w.write_t_ns,
       w.acked_t_ns, w.frames);
   for (std::size_t i = 0; i < w.events.size(); ++i) {
@@ -264,8 +295,8 @@ int run_skb(const Options& o) {
     }
   }
   if (o.json) {
-    std::string out = fmt::format("{{\"size\":{},\"mss\":{},\"sg\":{},\"steps\":[", o.size, o.mss,
-                                  !o.linear);
+    std::string out =
+        fmt::format("{{\"size\":{},\"mss\":{},\"sg\":{},\"steps\":[", o.size, o.mss, !o.linear);
     for (std::size_t i = 0; i < view.size(); ++i) {
       const SkbFields& k = view[i]->skb;
       out += fmt::format(
@@ -287,8 +318,9 @@ int run_skb(const Options& o) {
     const SkbFields& k = s->skb;
     std::string step(event_name(s->id));
     if (s->pushed) step += fmt::format(" +{}", s->pushed);
-    fmt::print("{:<24} {:>6} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>5} {:>8}\n", step, 0, k.data_off,
-               k.tail_off, k.end_off, k.len, k.headroom, k.tailroom, k.nr_frags, k.truesize);
+    fmt::print("{:<24} {:>6} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>5} {:>8}\n", step, 0,
+               k.data_off, k.tail_off, k.end_off, k.len, k.headroom, k.tailroom, k.nr_frags,
+               k.truesize);
   }
   return 0;
 }
@@ -312,13 +344,13 @@ sp::tools::Command cmd_trace(
       return [o] { return run_trace(*o); };
     });
 
-sp::tools::Command cmd_skb(
-    "skb", "one segment's skb down the layers, pointer by pointer (from the trace)",
-    [](CLI::App& sub) {
-      auto o = std::make_shared<Options>();
-      o->size = 1000;
-      add_common(sub, *o);
-      return [o] { return run_skb(*o); };
-    });
+sp::tools::Command cmd_skb("skb",
+                           "one segment's skb down the layers, pointer by pointer (from the trace)",
+                           [](CLI::App& sub) {
+                             auto o = std::make_shared<Options>();
+                             o->size = 1000;
+                             add_common(sub, *o);
+                             return [o] { return run_skb(*o); };
+                           });
 
 }  // namespace

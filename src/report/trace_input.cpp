@@ -359,7 +359,7 @@ void TraceCollector::follow_chain(Sock& s, const TraceEvent& ev) {
   }
   if (is_below_tcp(name) && skb == s.xmit_skb) {
     s.chain.push_back(make_step(ev));
-    if (name == "sendpath:dev_queue_xmit") s.chain_done = true;
+    if (name == "sendpath:dev_queue_xmit") s.chain_done = chain_seen_ = true;
   }
 }
 

@@ -114,6 +114,9 @@ class TraceCollector {
   // Reads a JSON-lines file through add(). Returns "" or what went wrong
   // (the first malformed line is an error: a trace is machine-written).
   std::string add_file(const std::string& path);
+  // False once some socket's first data segment has been followed down
+  // the send chain: its events can be skipped from then on.
+  bool wants_send_chain() const { return !chain_seen_; }
   // Picks the sending socket and closes the open intervals.
   TraceData finish();
 
@@ -126,6 +129,7 @@ class TraceCollector {
   std::string want_stack_;
   std::map<std::pair<std::string, std::string>, Sock*> socks_;
   std::vector<std::unique_ptr<Sock>> owned_;
+  bool chain_seen_ = false;
   std::uint64_t events_ = 0;
   double first_ns_ = -1, last_ns_ = 0;
   std::map<std::string, std::uint64_t> event_counts_;

@@ -89,6 +89,52 @@ if(TSHARK)
   message(STATUS "retransmissions at tshark's times: ${ntsh}")
 endif()
 
+# With the sender's trace: tcp:tcp_retransmit_skb fired at the times the
+# capture shows the resent segments leave (both read the stack's clock).
+string(JSON ntrace ERROR_VARIABLE no_trace LENGTH "${status}" charts tsg0 trace_rtx_times)
+if(NOT no_trace AND ntrace GREATER 0)
+  if(NOT ntrace EQUAL drawn_rtx)
+    message(FATAL_ERROR "the trace has ${ntrace} tcp_retransmit_skb, the capture ${drawn_rtx} resent segments")
+  endif()
+  math(EXPR last "${ntrace} - 1")
+  foreach(i RANGE ${last})
+    string(JSON a GET "${status}" charts tsg0 trace_rtx_times ${i})
+    string(JSON b GET "${times}" ${i})
+    if(NOT a EQUAL b)
+      message(FATAL_ERROR "retransmission ${i}: traced at ${a} s, captured at ${b} s")
+    endif()
+  endforeach()
+  message(STATUS "tcp_retransmit_skb at the capture's times: ${ntrace}")
+endif()
+
+# The skb picture: one segment from tcp_skb_entail down to dev_queue_xmit,
+# with the TCP, IP and Ethernet headers pushed on the way.
+string(JSON skb_rows GET "${status}" charts skb0 rows)
+string(JSON npushed LENGTH "${status}" charts skb0 pushed)
+set(pushed)
+if(npushed GREATER 0)
+  math(EXPR last "${npushed} - 1")
+  foreach(i RANGE ${last})
+    string(JSON h GET "${status}" charts skb0 pushed ${i})
+    list(APPEND pushed ${h})
+  endforeach()
+endif()
+if(skb_rows LESS 6 OR NOT pushed STREQUAL "TCP;IP;Ethernet")
+  message(FATAL_ERROR "the skb picture has ${skb_rows} rows and headers '${pushed}'")
+endif()
+message(STATUS "skb picture: ${skb_rows} rows, headers ${pushed}")
+# The state bands: why tcp_write_xmit stopped, all along; loss events when
+# the trace has them.
+string(JSON stops GET "${status}" charts state0 drawn stop)
+if(stops EQUAL 0)
+  message(FATAL_ERROR "no tcp_write_xmit stop reasons drawn")
+endif()
+string(JSON nev GET "${status}" charts state0 events)
+string(JSON drawn_ev GET "${status}" charts state0 drawn events)
+if(NOT nev EQUAL drawn_ev)
+  message(FATAL_ERROR "drew ${drawn_ev} of ${nev} loss events")
+endif()
+
 # The other charts: each drew something.
 string(JSON nchart LENGTH "${status}" charts)
 math(EXPR last "${nchart} - 1")

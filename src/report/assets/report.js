@@ -460,6 +460,8 @@
         total: Object.fromEntries(legendSeries.map(([k]) => [k, tsg[k].n])),
       };
       if (p.raw) out.rtx_times = Array.from(p.t.subarray(p.i0, p.i1)).slice(0, 2000);
+      // What the sender's trace says it retransmitted (tcp:tcp_retransmit_skb).
+      if (run.trace) out.trace_rtx_times = run.trace.retransmits.map((r) => r[0]).slice(0, 2000);
       return out;
     });
   }
@@ -637,9 +639,11 @@
       return e;
     };
     const sx = (off) => labelW + (off / maxEnd) * barW;
-    const seg = withSkb[0];
+    // The segment as tcp_transmit_skb sent it (the entailed skb grows later).
+    const seg = steps.find((s) => s.event === 'tcp_transmit_skb') || withSkb[0];
     add('text', { x: 4, y: 16, class: 'skb-title' },
-      `seq ${seg.seq}..${seg.end_seq} (${seg.len} bytes), skb ${seg.skbaddr || ''}: head..end = ${maxEnd} bytes, scale ${(barW / maxEnd).toFixed(2)} px/byte`);
+      `segment seq ${seg.seq}..${seg.end_seq} (${seg.end_seq - seg.seq} payload bytes): linear buffer head..end = ${maxEnd} bytes ` +
+      `drawn at ${(barW / maxEnd).toFixed(2)} px/byte; the payload sits in page frags (right)`);
     let prevData = firstData;
     const layerName = { tcp_transmit_skb: 'TCP', ip_queue_xmit: 'IP', neigh_output: 'Ethernet', dev_queue_xmit: 'Ethernet' };
     const pushed = [];  // [from, to, label]
@@ -649,8 +653,9 @@
       add('text', { x: 4, y: y + 20, class: 'skb-label' }, s.event);
       rows++;
       if (s.end_off == null) {
-        const args = ['len', 'size', 'flags'].filter((k) => s[k] != null).map((k) => `${k}=${s[k]}`).join(' ');
-        add('text', { x: labelW, y: y + 20, class: 'skb-call' }, `call, no skb yet ${args}`);
+        const args = ['size', 'len', 'mss_now', 'nonagle'].filter((k) => s[k] != null).map((k) => `${k}=${s[k]}`);
+        if (s.flags != null) args.push('flags=0x' + Number(s.flags).toString(16));
+        add('text', { x: labelW, y: y + 20, class: 'skb-call' }, `call (no skb here) ${args.join(' ')}`);
         return;
       }
       if (s.data_off < prevData) pushed.push([s.data_off, prevData, layerName[s.event] || s.event]);
@@ -668,11 +673,18 @@
         if (a >= s.data_off) rect(a, b, 'skb-hdr skb-hdr-' + name.toLowerCase(), `${name} header ${b - a} bytes`);
       }
       rect(Math.max(s.data_off, firstData), s.tail_off, 'skb-data', `linear data ${s.tail_off - Math.max(s.data_off, firstData)} bytes`);
-      rect(s.tail_off, s.end_off, 'skb-tailroom', `tailroom ${s.tailroom ?? s.end_off - s.tail_off} bytes`);
+      // Linux's skb_tailroom() is 0 once an skb has frags: the space is
+      // there but nothing may be put in it.
+      const unusable = s.tailroom === 0 && s.end_off > s.tail_off;
+      rect(s.tail_off, s.end_off, unusable ? 'skb-tailroom skb-unusable' : 'skb-tailroom',
+        unusable ? `${s.end_off - s.tail_off} bytes after tail, no tailroom: the skb has frags` : `tailroom ${s.tailroom ?? s.end_off - s.tail_off} bytes`);
+      if (unusable && sx(s.end_off) - sx(s.tail_off) > 120)
+        add('text', { x: (sx(s.tail_off) + sx(s.end_off)) / 2, y: y + 19, class: 'skb-hdr-label skb-muted' }, 'no tailroom (paged)');
       // Labels of the pushed headers over their boxes.
       for (const [a, b, name] of pushed) {
-        if (a >= s.data_off && sx(b) - sx(a) > 18)
-          add('text', { x: (sx(a) + sx(b)) / 2, y: y + 19, class: 'skb-hdr-label' }, name.slice(0, 3));
+        if (a >= s.data_off && sx(b) - sx(a) > 11)
+          add('text', { x: (sx(a) + sx(b)) / 2, y: y + 19, class: 'skb-hdr-label' },
+            sx(b) - sx(a) > 26 ? name.slice(0, 3) : name.slice(0, 1));
       }
       const fx = labelW + barW + 12;
       if (s.nr_frags > 0 || s.data_len > 0) {
