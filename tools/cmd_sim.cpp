@@ -284,7 +284,7 @@ int run(const Options& o) {
   }
   // The report's trace listens only for the run.
   std::optional<sp::tools::ReportTrace> report_trace;
-  if (!o.report.empty()) report_trace.emplace();
+  if (!o.report.empty()) report_trace.emplace("client");
   const double cpu0 = cpu_seconds();
   const auto wall0 = std::chrono::steady_clock::now();
   TransferResult r = run_transfer(t);

@@ -21,21 +21,26 @@ constexpr std::uint64_t kChainEvents =
     ev_bit(Ev::tcp_transmit_skb) | ev_bit(Ev::ip_queue_xmit) | ev_bit(Ev::skb_gso_segment) |
     ev_bit(Ev::neigh_output) | ev_bit(Ev::dev_queue_xmit);
 
-Ev id_of(const trace::AnyEvent& e) {
-  return std::visit([](const auto& x) { return x.id; }, e);
+const trace::Header& report_header(const trace::AnyEvent& e) {
+  return std::visit([](const auto& x) -> const trace::Header& { return x; }, e);
 }
 
 }  // namespace
 
-ReportTrace::ReportTrace()
-    : sink_(std::make_unique<trace::CallbackSink>(
+ReportTrace::ReportTrace(std::string stack)
+    : stack_(std::move(stack)),
+      collector_(stack_),
+      sink_(std::make_unique<trace::CallbackSink>(
           kStateEvents | kChainEvents, [this](const trace::AnyEvent& e) { event(e); })) {}
 
 ReportTrace::~ReportTrace() = default;
 
 void ReportTrace::event(const trace::AnyEvent& e) {
-  // Once a segment's trip is recorded the chain's events cost only this.
-  if ((ev_bit(id_of(e)) & kChainEvents) && !collector_.wants_send_chain()) return;
+  // Other stacks' events, and the chain's once a segment's trip is
+  // recorded, cost only this.
+  const trace::Header& h = report_header(e);
+  if (!stack_.empty() && trace::stack_name(h.stack) != stack_) return;
+  if ((ev_bit(h.id) & kChainEvents) && !collector_.wants_send_chain()) return;
   line_ = trace::format_json(e);
   if (report::parse_trace_line(line_, ev_, scratch_).empty()) collector_.add(ev_);
 }

@@ -15,7 +15,8 @@ namespace sp::tools {
 
 class ReportTrace {
  public:
-  ReportTrace();
+  // stack: only that stack's events ("client": the sender in sim and send).
+  explicit ReportTrace(std::string stack);
   ~ReportTrace();
   ReportTrace(const ReportTrace&) = delete;
   ReportTrace& operator=(const ReportTrace&) = delete;
@@ -26,6 +27,7 @@ class ReportTrace {
  private:
   void event(const trace::AnyEvent& e);
 
+  std::string stack_;
   report::TraceCollector collector_;
   report::TraceEvent ev_;
   std::string line_, scratch_;
