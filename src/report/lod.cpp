@@ -39,7 +39,10 @@ void base64(std::string& out, const std::uint8_t* p, std::size_t n) {
 // The bucket widths (seconds) of the levels worth having for n raw points.
 std::vector<double> level_widths(std::size_t n, const TimeBase& tb) {
   std::vector<double> w;
-  for (std::size_t buckets = kCoarsestBuckets; buckets * 2 < n; buckets *= kLevelFactor)
+  // A level pays while it is much smaller than the raw data: once the
+  // finest level is too coarse for the view, at most ~8 points per pixel
+  // column are in view, which the page draws raw.
+  for (std::size_t buckets = kCoarsestBuckets; buckets * 8 < n; buckets *= kLevelFactor)
     w.push_back(tb.span_s / static_cast<double>(buckets));
   return w;
 }

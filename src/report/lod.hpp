@@ -3,7 +3,7 @@
 // buckets and keeps, per non-empty bucket, the minimum and maximum (what one
 // pixel column can show); the page uses the coarsest level whose buckets
 // are no wider than a pixel, and the raw points once few enough are in
-// view. Levels stop once a level would be about as large as the raw data.
+// view. Levels stop while they are still well below the raw data (1/8).
 //
 // Everything is written as JSON whose numeric columns are packed: each
 // value times a column scale (1e9 for seconds: nanoseconds) rounded to an

@@ -171,6 +171,20 @@
     if (a >= 1e3) return f(v / 1e3, 'kB');
     return String(Math.round(v));
   }
+  // Tick labels with as many decimals as the tick spacing needs.
+  function decimalsFor(incr) {
+    return Math.min(9, Math.max(0, -Math.floor(Math.log10(incr) + 1e-9)));
+  }
+  function timeTicks(u, vals, ax, space, incr) {
+    const d = decimalsFor(incr);
+    return vals.map((v) => (v == null ? '' : v.toFixed(d)));
+  }
+  function byteTicks(u, vals, ax, space, incr) {
+    const top = Math.max(...vals.map((v) => Math.abs(v ?? 0)));
+    const [div, unit] = top >= 1e9 ? [1e9, 'GB'] : top >= 1e6 ? [1e6, 'MB'] : top >= 1e3 ? [1e3, 'kB'] : [1, 'B'];
+    const d = decimalsFor(incr / div);
+    return vals.map((v) => (v == null ? '' : (v / div).toFixed(d) + ' ' + unit));
+  }
   function fmtTime(v) {
     return v == null ? '--' : v.toFixed(6) + ' s';
   }
@@ -240,7 +254,7 @@
       title, width, height,
       scales: { x: { time: false, auto: false, range: (u, mn, mx) => [view.a, view.b] } },
       axes: [
-        { label: 'time (s)', stroke: '#333', grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' } },
+        { label: 'time (s)', stroke: '#333', grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' }, values: timeTicks },
         {
           label: yLabel, stroke: '#333', grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' },
           size: 80, values: yValues,
@@ -323,7 +337,7 @@
       return [mn - pad, top + pad];
     }
     const opts = baseOpts('Time-sequence graph: ' + tsg.flow, chartWidth(host), 460,
-      'relative sequence number (bytes)', (u, vals) => vals.map(fmtBytes));
+      'relative sequence number (bytes)', byteTicks);
     opts.scales.y = { auto: true, range: () => yRange() };
     opts.series = [{ label: 'time', value: (u, v) => fmtTime(v) }].concat(legendSeries.map(([key, label]) => ({
       label, stroke: COLORS[key], width: 2, value: () => '', points: { show: false },
@@ -825,6 +839,9 @@
         while (p && p !== document.body) { p.classList.add('keep-path'); p = p.parentElement; }
       }
     }
+    // "#view=A,B" opens zoomed to [A, B] seconds.
+    const v = /view=([\d.e-]+),([\d.e-]+)/.exec(location.hash);
+    if (v) setView(+v[1], +v[2]);
     window.addEventListener('resize', () => {
       for (const c of charts) c.u.setSize({ width: chartWidth(c.u.root.parentElement.parentElement), height: c.u.height });
     });
