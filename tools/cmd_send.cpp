@@ -8,13 +8,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "realnet.hpp"
+#include "report/report.hpp"
+#include "report_trace.hpp"
 #include "sendpath/api.hpp"
 #include "stats_view.hpp"
+#include "trace/nstat.hpp"
 
 namespace sp::tools {
 namespace {
@@ -28,6 +32,7 @@ struct SendOptions {
   double timeout_s = 120;
   RealNetOptions net;
   StatsOptions stats;
+  std::string report;
 };
 
 // The sent bytes are all acknowledged (nothing unsent, nothing in flight).
@@ -67,7 +72,17 @@ int send_main(const SendOptions& o) {
   }
   const bool stats_on = o.stats.enabled || *stats_every > 0;
 
-  RealNet net(o.net);
+  // --report: the device's capture (to a temporary file unless --pcap) and
+  // the stack's trace, recorded for the run.
+  RealNetOptions netopt = o.net;
+  std::string report_pcap;
+  if (!o.report.empty() && netopt.pcap.empty()) {
+    report_pcap = fmt::format("/tmp/sendpath-send-report-{}.pcap", getpid());
+    netopt.pcap = report_pcap;
+  }
+  std::optional<ReportTrace> report_trace;
+  if (!o.report.empty()) report_trace.emplace(netopt.name);
+  RealNet net(netopt);
   if (!net.error().empty()) {
     std::fprintf(stderr, "send: %s\n", net.error().c_str());
     return 1;
@@ -170,6 +185,36 @@ int send_main(const SendOptions& o) {
   const std::string digest = sha.hex();
   const auto& ds = net.dev().tun_stats();
   const unsigned retrans = have_info ? ti.v.tcpi_total_retrans : 0;
+  if (report_trace) {
+    report::RunInput run;
+    run.name = fmt::format("sendpath send {} ({} bytes)", o.target, sent);
+    net.dev().close_pcap();
+    run.pcap_path = netopt.pcap;
+    run.trace = report_trace->finish();
+    report_trace.reset();
+    run.params = {{"target", o.target},
+                  {"device", netopt.dev + (netopt.tun ? " (tun)" : " (tap)")},
+                  {"address", netopt.addr},
+                  {"mtu", fmt::format("{}", netopt.mtu)},
+                  {"cc", netopt.cc.empty() ? "default" : netopt.cc},
+                  {"tso", netopt.no_tso ? "off" : "on"}};
+    run.counters = {{"bytes sent", fmt::format("{}", sent)},
+                    {"seconds", fmt::format("{:.6f}", secs)},
+                    {"goodput", fmt::format("{:.1f} Mbit/s", mbps)},
+                    {"tcpi_total_retrans", fmt::format("{}", retrans)},
+                    {"frames out", fmt::format("{}", net.dev().stats.tx_packets)},
+                    {"frames in", fmt::format("{}", net.dev().stats.rx_packets)}};
+    report::KeyValues mib;
+    for (const NstatRow& row : nstat_rows(st.mib(), nullptr))
+      mib.emplace_back(std::string(row.name), fmt::format("{}", row.value));
+    run.tables.emplace_back("Counters after close (nstat -a)", std::move(mib));
+    const std::string err = report::write_report({run}, o.report);
+    if (!report_pcap.empty()) std::remove(report_pcap.c_str());
+    if (!err.empty()) {
+      std::fprintf(stderr, "send: report: %s\n", err.c_str());
+      return 1;
+    }
+  }
   if (o.json) {
     std::printf(
         "%s\n",
@@ -193,22 +238,23 @@ int send_main(const SendOptions& o) {
   return failed ? 1 : 0;
 }
 
-static Command cmd("send", "send data to HOST:PORT over a tap/tun device (see scripts/netns-lab)",
-                   [](CLI::App& app) {
-                     auto o = std::make_shared<SendOptions>();
-                     app.add_option("target", o->target, "HOST:PORT")->required();
-                     auto* size = app.add_option("--size", o->size,
-                                                 "bytes of seeded pseudo-random data (K/M/G)");
-                     app.add_option("--file", o->file, "send this file instead")->excludes(size);
-                     app.add_option("--seed", o->seed, "seed of the data stream");
-                     app.add_flag("--json", o->json, "one JSON object as the result");
-                     app.add_option("--timeout", o->timeout_s,
-                                    "give up when a call waits longer (seconds)");
-                     o->net.name = "client";  // in trace events
-                     add_realnet_options(app, o->net);
-                     add_stats_options(app, o->stats);
-                     return [o] { return send_main(*o); };
-                   });
+static Command cmd(
+    "send", "send data to HOST:PORT over a tap/tun device (see scripts/netns-lab)",
+    [](CLI::App& app) {
+      auto o = std::make_shared<SendOptions>();
+      app.add_option("target", o->target, "HOST:PORT")->required();
+      auto* size = app.add_option("--size", o->size, "bytes of seeded pseudo-random data (K/M/G)");
+      app.add_option("--file", o->file, "send this file instead")->excludes(size);
+      app.add_option("--seed", o->seed, "seed of the data stream");
+      app.add_flag("--json", o->json, "one JSON object as the result");
+      app.add_option("--timeout", o->timeout_s, "give up when a call waits longer (seconds)");
+      app.add_option("--report", o->report,
+                     "write an HTML report of the transfer (capture and trace) here");
+      o->net.name = "client";  // in trace events
+      add_realnet_options(app, o->net);
+      add_stats_options(app, o->stats);
+      return [o] { return send_main(*o); };
+    });
 
 }  // namespace
 }  // namespace sp::tools

@@ -173,7 +173,10 @@
   }
   // Tick labels with as many decimals as the tick spacing needs.
   function decimalsFor(incr) {
-    return Math.min(9, Math.max(0, -Math.floor(Math.log10(incr) + 1e-9)));
+    const s = String(+incr.toPrecision(6));  // 0.25 -> 2, 0.0001 -> 4, 5 -> 0
+    const dot = s.indexOf('.');
+    if (s.includes('e')) return Math.min(9, Math.max(0, -Math.floor(Math.log10(incr))));
+    return dot < 0 ? 0 : Math.min(9, s.length - dot - 1);
   }
   function timeTicks(u, vals, ax, space, incr) {
     const d = decimalsFor(incr);
