@@ -25,6 +25,7 @@
 namespace sp {
 
 class Stack;
+class Host;  // sendpath/stack.hpp
 
 // TCP_INFO as Linux 6.12 fills it: the system's struct tcp_info, followed by
 // the fields 6.x added (tcpi_rcv_wnd .. tcpi_total_rto_time). A caller that
@@ -38,6 +39,9 @@ struct tcp_info_612 {
   __u32 tcpi_total_rto_time;        // ms spent in RTO recoveries
 };
 
+// A new socket on host's stack (AF_INET, SOCK_STREAM[|SOCK_NONBLOCK], 0 or
+// IPPROTO_TCP). The Stack& form is for code built inside sendpath.
+int socket(Host& host, int domain, int type, int protocol);
 int socket(Stack& st, int domain, int type, int protocol);
 int bind(int fd, const sockaddr* addr, socklen_t addrlen);
 int listen(int fd, int backlog);

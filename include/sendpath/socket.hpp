@@ -28,6 +28,10 @@ class TcpSocket {
   explicit TcpSocket(int fd) : fd_(fd) {}
   // socket(AF_INET, SOCK_STREAM, 0) on st; valid() is false on failure.
   static TcpSocket open(Stack& st) { return TcpSocket(sp::socket(st, AF_INET, SOCK_STREAM, 0)); }
+  // The same on a Host's stack (sendpath/stack.hpp).
+  static TcpSocket open(Host& host) {
+    return TcpSocket(sp::socket(host, AF_INET, SOCK_STREAM, 0));
+  }
 
   TcpSocket(const TcpSocket&) = delete;
   TcpSocket& operator=(const TcpSocket&) = delete;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "api/call_guard.hpp"
 #include "api/fd_table.hpp"
 #include "core/stack.hpp"
 #include "fs/eventpoll.hpp"
@@ -53,6 +54,19 @@ Socket* lookup_live(int fd) {
   return sock;
 }
 
+// The stack a descriptor's socket lives on (nullptr when none).
+Stack* stack_of(const Socket* sock) {
+  return sock && sock->sk ? sock->sk->stack : nullptr;
+}
+
+// The stack whose lock covers work on file (a socket's, or the one an epoll
+// instance waits on).
+Stack* file_stack(File* file) {
+  if (!file) return nullptr;
+  if (file->f_kind == File::Kind::kSocket) return stack_of(static_cast<Socket*>(file));
+  return eventpoll_stack(file);
+}
+
 std::unique_ptr<Socket> sock_alloc(Stack& st) {
   auto sock = std::make_unique<Socket>();
   sock->ops = &inet_stream_ops;
@@ -95,6 +109,7 @@ int socket(Stack& st, int domain, int type, int protocol) {
   if (domain != AF_INET) return ret(-EAFNOSUPPORT);
   if (type != SOCK_STREAM) return ret(-ESOCKTNOSUPPORT);
   if (protocol != 0 && protocol != IPPROTO_TCP) return ret(-EPROTONOSUPPORT);
+  CallGuard guard(&st);
   auto sock = sock_alloc(st);
   if (flags & SOCK_NONBLOCK) sock->file_flags |= O_NONBLOCK;
   return fd_install(std::move(sock));
@@ -103,6 +118,7 @@ int socket(Stack& st, int domain, int type, int protocol) {
 int bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!addr) return ret(-EFAULT);
   return ret(sock->ops->bind(sock, addr, static_cast<int>(addrlen)));
 }
@@ -110,12 +126,14 @@ int bind(int fd, const sockaddr* addr, socklen_t addrlen) {
 int listen(int fd, int backlog) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   return ret(sock->ops->listen(sock, backlog));
 }
 
 int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return ret(-EINVAL);
   auto newsock = std::make_unique<Socket>();
   newsock->ops = sock->ops;
@@ -142,6 +160,7 @@ int accept(int fd, sockaddr* addr, socklen_t* addrlen) {
 int connect(int fd, const sockaddr* addr, socklen_t addrlen) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!addr) return ret(-EFAULT);
   return ret(sock->ops->connect(sock, addr, static_cast<int>(addrlen), sock->file_flags));
 }
@@ -150,6 +169,7 @@ namespace {
 int getname(int fd, sockaddr* addr, socklen_t* addrlen, int peer) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!addr || !addrlen) return ret(-EFAULT);
   sockaddr_in sin{};
   int len = sock->ops->getname(sock, reinterpret_cast<sockaddr*>(&sin), peer);
@@ -171,6 +191,7 @@ int getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
   if (msg->msg_iovlen > IOV_MAX) return ret<ssize_t>(-EMSGSIZE);
   // ____sys_sendmsg copies the control messages in first.
@@ -229,6 +250,7 @@ ssize_t writev(int fd, const iovec* iov, int iovcnt) {
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
   for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
     if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
@@ -277,6 +299,7 @@ ssize_t readv(int fd, const iovec* iov, int iovcnt) {
 int shutdown(int fd, int how) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   return ret(sock->ops->shutdown(sock, how));
 }
 
@@ -286,6 +309,7 @@ int close(int fd) {
     return -1;
   }
   auto& t = fd_table();
+  CallGuard guard(file_stack(t[static_cast<std::size_t>(fd - kFirstFd)].get()));
   std::unique_ptr<File> owned = std::move(t[static_cast<std::size_t>(fd - kFirstFd)]);
   // __fput: epoll instances stop watching the file before it is released.
   eventpoll_release(owned.get());
@@ -299,6 +323,7 @@ int close(int fd) {
 int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!optval && optlen) return ret(-EFAULT);
   return ret(sock->ops->setsockopt(sock, level, optname, optval, optlen));
 }
@@ -306,6 +331,7 @@ int setsockopt(int fd, int level, int optname, const void* optval, socklen_t opt
 int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!optlen || (!optval && *optlen)) return ret(-EFAULT);
   return ret(sock->ops->getsockopt(sock, level, optname, optval, optlen));
 }
@@ -318,6 +344,7 @@ int fcntl(int fd, int cmd, int arg) {
   }
   // An epoll instance keeps no file flags: epoll_wait's timeout decides.
   Socket* sock = sockfd_lookup(fd);
+  CallGuard guard(stack_of(sock));
   switch (cmd) {
     case F_GETFL:
       return O_RDWR | (sock ? sock->file_flags : 0);
@@ -333,6 +360,7 @@ int fcntl(int fd, int cmd, int arg) {
 int ioctl(int fd, unsigned long request, int* arg) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
+  CallGuard guard(stack_of(sock));
   if (!arg) return ret(-EFAULT);
   return ret(
       sock->ops->ioctl(sock, static_cast<unsigned>(request), reinterpret_cast<unsigned long>(arg)));
@@ -340,7 +368,10 @@ int ioctl(int fd, unsigned long request, int* arg) {
 
 int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
   if (nfds && !fds) return ret(-EFAULT);
+  // The first socket's stack: its lock covers the scan, its clock the timeout.
   Stack* st = nullptr;
+  for (nfds_t i = 0; i < nfds && !st; ++i) st = stack_of(sockfd_lookup(fds[i].fd));
+  CallGuard guard(st);
   auto scan = [&]() {
     int ready = 0;
     for (nfds_t i = 0; i < nfds; ++i) {
@@ -352,8 +383,6 @@ int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
         ++ready;
         continue;
       }
-      Socket* sock = sockfd_lookup(fds[i].fd);
-      if (sock && sock->sk && !st) st = sock->sk->stack;
       const unsigned mask = vfs_poll(file);
       // POLLERR and POLLHUP are reported whether asked for or not.
       fds[i].revents =

@@ -71,6 +71,19 @@ using PacketTypeHandler = std::function<void(SkbPtr)>;
 
 class NeighTable;
 
+// Serialises calls into a stack from threads other than the one running its
+// loop (sendpath/stack.hpp's Host::run_in_thread). The BSD-shaped calls take
+// it around their work (api/call_guard.hpp); a blocking call's wait driver
+// gives it up while it sleeps. Single-threaded stacks have none.
+class CallLock {
+ public:
+  virtual void lock() = 0;
+  virtual void unlock() = 0;
+
+ protected:
+  ~CallLock() = default;
+};
+
 class Stack {
  public:
   explicit Stack(Clock& clock);
@@ -167,6 +180,10 @@ class Stack {
   void note_progress();
   std::uint64_t progress() const;
 
+  // The lock calls from other threads take (nullptr: single-threaded).
+  void set_call_lock(CallLock* l) { call_lock_ = l; }
+  CallLock* call_lock() const { return call_lock_; }
+
   // --- tracing ----------------------------------------------------------------
   // The name trace events carry ("client", "server"); default "stack<N>".
   void set_name(std::string_view name);
@@ -186,6 +203,7 @@ class Stack {
   Mib mib_;
   std::vector<std::unique_ptr<NetDevice>> devs_;
   WaitDriver wait_driver_;
+  CallLock* call_lock_ = nullptr;
   std::unique_ptr<TcpStackState> tcp_;
   std::unique_ptr<Impl> impl_;
   std::uint16_t trace_id_ = 0;

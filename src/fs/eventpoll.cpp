@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "api/call_guard.hpp"
 #include "api/fd_table.hpp"
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
@@ -278,6 +279,11 @@ void eventpoll_release(File* file) {
   }
 }
 
+Stack* eventpoll_stack(File* file) {
+  const EventPoll* ep = ep_of(file);
+  return ep ? ep_stack(ep, 0) : nullptr;
+}
+
 // --- the calls --------------------------------------------------------------------
 
 int epoll_create1(int flags) {
@@ -299,6 +305,10 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   if (!tfile) return ret_errno(EBADF);
   EventPoll* ep = ep_of(file);
   if (file == tfile || !ep) return ret_errno(EINVAL);
+  // The watched socket's stack (or, for a nested instance, the one it waits
+  // on) runs the wake-ups this item hooks into.
+  const Socket* tsock = tfile->f_kind == File::Kind::kSocket ? static_cast<const Socket*>(tfile) : nullptr;
+  CallGuard guard(tsock ? (tsock->sk ? tsock->sk->stack : nullptr) : eventpoll_stack(tfile));
   epoll_event epds{};
   if (has_event) epds = *event;
   if (has_event && (epds.events & EPOLLEXCLUSIVE)) {
@@ -346,6 +356,7 @@ int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
   // timeout, on the stack's clock. With no stack to wait on, nothing can
   // change: return at once, as poll() does.
   Stack* st = ep_stack(ep, 0);
+  CallGuard guard(st);
   const bool timed_out = timeout_ms == 0 || !st;
   const Nanos deadline = timed_out        ? 0
                          : timeout_ms < 0 ? Stack::kNoTimer

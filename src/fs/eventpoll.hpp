@@ -56,4 +56,9 @@ struct EventPoll final : File {
 // it drops its item.
 void eventpoll_release(File* file);
 
+class Stack;
+// For an epoll instance: the stack of the first watched socket (whose clock
+// and wait driver epoll_wait uses), or nullptr.
+Stack* eventpoll_stack(File* file);
+
 }  // namespace sp

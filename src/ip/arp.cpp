@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 #include "ip/ip.hpp"
@@ -16,12 +17,19 @@ namespace sp {
 namespace {
 
 // Per-stack counters, keyed by the stack; arp_init resets them, so a stack
-// built where an old one was starts from zero.
+// built where an old one was starts from zero. Stacks on different threads
+// (sendpath/stack.hpp's run_in_thread) share the table: the lock covers the
+// lookup, and an entry's address never moves once made.
 std::unordered_map<const Stack*, ArpStats>& arp_stats_table() {
   static std::unordered_map<const Stack*, ArpStats> t;
   return t;
 }
+std::mutex& arp_stats_mu() {
+  static std::mutex mu;
+  return mu;
+}
 ArpStats& stats_of(const Stack& s) {
+  std::lock_guard lk(arp_stats_mu());
   return arp_stats_table()[&s];
 }
 
@@ -38,7 +46,7 @@ const ArpStats& arp_stats(const Stack& stack) {
 }
 
 void arp_init(Stack& stack) {
-  arp_stats_table()[&stack] = ArpStats{};
+  stats_of(stack) = ArpStats{};
   stack.register_packet_type(ETH_P_ARP, [&stack](SkbPtr skb) { arp_rcv(stack, std::move(skb)); });
   stack.neigh().set_solicit([&stack](NetDevice& dev, be32 target, const SkBuff* skb) {
     arp_solicit(stack, dev, target, skb);
