@@ -28,10 +28,11 @@ void feed(TraceCollector& tc, std::initializer_list<std::string> lines) {
 
 TEST(TraceLine, flat_object_numbers_strings_and_escapes) {
   std::string scratch;
-  auto ev =
-      parse(R"({"t_ns":1500,"stack":"client","event":"tcp:tcp_probe","saddr":"10.0.0.1",)"
-            R"("snd_una":4294967295,"srtt":-1.5e3,"ok":true,"none":null,"note":"a\"b\\c\u0041"})",
-            scratch);
+  // The event's views point into the line: keep it alive while they are read.
+  const std::string line =
+      R"({"t_ns":1500,"stack":"client","event":"tcp:tcp_probe","saddr":"10.0.0.1",)"
+      R"("snd_una":4294967295,"srtt":-1.5e3,"ok":true,"none":null,"note":"a\"b\\c\u0041"})";
+  auto ev = parse(line, scratch);
   EXPECT_EQ(ev.t_ns, 1500);
   EXPECT_EQ(ev.stack, "client");
   EXPECT_EQ(ev.event, "tcp:tcp_probe");
