@@ -47,7 +47,7 @@ struct Options {
   bool zerocopy = false;
   std::string pcap;
   std::string report;
-  std::string trace, trace_events;
+  std::string trace, trace_events, trace_format = "json";
   bool json = false;
   bool quiet = false;
   sp::tools::StatsOptions stats;
@@ -222,6 +222,7 @@ int run(const Options& o) {
   }
   t.trace_path = o.trace;
   t.trace_events = o.trace_events;
+  t.trace_format = o.trace_format;
   // The MSS a peer announces is the link MTU minus the IPv4 and TCP headers.
   t.link.mtu = o.mss + 40;
   t.link.tso = o.tso;
@@ -406,7 +407,10 @@ sp::tools::Command cmd(
       sub.add_option("--report", o->report,
                      "write an HTML report (time-sequence graph, sender state) here; as "
                      "with --stats, each sender's FIN waits for its last ACK");
-      sub.add_option("--trace", o->trace, "write trace events as JSON lines to this file");
+      sub.add_option("--trace", o->trace, "write trace events to this file (- for stdout)");
+      sub.add_option("--trace-format", o->trace_format,
+                     "json (one object per line, default) or text (ftrace-like lines)")
+          ->check(CLI::IsMember({"json", "text"}));
       sub.add_option("--trace-events", o->trace_events,
                      "events for --trace: names, systems or all (default: tcp,sock,skb,net,"
                      "sendpath:tcp_write_xmit,sendpath:tcp_recovery_event)");

@@ -28,7 +28,9 @@ void add_realnet_options(CLI::App& app, RealNetOptions& o) {
   app.add_option("--mtu", o.mtu, "link MTU")->capture_default_str();
   app.add_option("--cc", o.cc, "congestion control for our sockets (TCP_CONGESTION)");
   app.add_option("--sysctl", o.sysctls, "stack sysctl name=value (repeatable)");
-  app.add_option("--trace", o.trace, "write trace events as JSON lines to this file");
+  app.add_option("--trace", o.trace, "write trace events to this file (- for stdout)");
+  app.add_option("--trace-format", o.trace_format, "json (one object per line, default) or text")
+      ->check(CLI::IsMember({"json", "text"}));
   app.add_option("--trace-events", o.trace_events,
                  "events for --trace: names, systems or all (default: tcp,sock,skb,net,"
                  "sendpath:tcp_write_xmit,sendpath:tcp_recovery_event)");
@@ -73,7 +75,7 @@ RealNet::RealNet(const RealNetOptions& o) {
   stack_ = std::make_unique<Stack>(clock_);
   stack_->set_name(o.name);
   if (!o.trace.empty()) {
-    error_ = trace_.open(o.trace, o.trace_events);
+    error_ = trace_.open(o.trace, o.trace_events, o.trace_format);
     if (!error_.empty()) {
       error_ = "--trace: " + error_;
       return;

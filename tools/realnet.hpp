@@ -31,6 +31,7 @@ struct RealNetOptions {
   std::vector<std::string> sysctls;  // name=value for the stack's table
   std::string trace;                 // JSON-lines trace file (--trace)
   std::string trace_events;          // --trace-events; empty: the default set
+  std::string trace_format = "json";  // --trace-format: json or text
   std::string name = "stack";        // the stack's name in trace events
 };
 

@@ -131,7 +131,7 @@ class Runner {
     client_->set_name("client");
     server_->set_name("server");
     if (!opt_.trace_path.empty()) {
-      if (auto e = trace_.open(opt_.trace_path, opt_.trace_events); !e.empty())
+      if (auto e = trace_.open(opt_.trace_path, opt_.trace_events, opt_.trace_format); !e.empty())
         return fail("trace: " + e);
     }
     for (Stack* s : {client_, server_}) {

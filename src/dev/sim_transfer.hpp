@@ -56,6 +56,7 @@ struct TransferOptions {
   // trace::kDefaultTraceEvents.
   std::string trace_path;
   std::string trace_events;
+  std::string trace_format = "json";  // or "text" (ftrace-like lines)
 };
 
 struct FlowResult {

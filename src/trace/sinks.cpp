@@ -97,6 +97,7 @@ void TextSink::event(const AnyEvent& e) {
   const std::string line = format_text(e);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fputc('\n', out_);
+  ++lines_;
 }
 
 void JsonlSink::event(const AnyEvent& e) {

@@ -35,9 +35,11 @@ class TextSink final : public ScopedSink {
  public:
   TextSink(std::FILE* out, std::uint64_t mask) : ScopedSink(mask), out_(out) {}
   void event(const AnyEvent& e) override;
+  std::uint64_t lines() const { return lines_; }
 
  private:
   std::FILE* out_;
+  std::uint64_t lines_ = 0;
 };
 
 class JsonlSink final : public ScopedSink {

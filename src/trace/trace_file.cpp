@@ -5,8 +5,12 @@
 
 namespace sp::trace {
 
-std::string TraceFile::open(const std::string& path, const std::string& events) {
+std::string TraceFile::open(const std::string& path, const std::string& events,
+                            const std::string& format) {
   close();
+  const bool text = format == "text";
+  if (!text && !format.empty() && format != "json")
+    return "unknown trace format '" + format + "' (json or text)";
   std::uint64_t mask = 0;
   std::string bad;
   if (!parse_event_list(events.empty() ? kDefaultTraceEvents : events, &mask, &bad))
@@ -20,7 +24,10 @@ std::string TraceFile::open(const std::string& path, const std::string& events) 
     if (!f_) return path + ": " + std::strerror(errno);
     own_ = true;
   }
-  sink_ = std::make_unique<JsonlSink>(f_, mask);
+  if (text)
+    text_ = std::make_unique<TextSink>(f_, mask);
+  else
+    sink_ = std::make_unique<JsonlSink>(f_, mask);
   return "";
 }
 
@@ -28,6 +35,10 @@ void TraceFile::close() {
   if (sink_) {
     lines_ = sink_->lines();
     sink_.reset();  // detaches
+  }
+  if (text_) {
+    lines_ = text_->lines();
+    text_.reset();
   }
   if (f_) {
     if (own_)

@@ -23,18 +23,23 @@ class TraceFile {
   TraceFile(const TraceFile&) = delete;
   TraceFile& operator=(const TraceFile&) = delete;
 
-  // Opens path ("-" is stdout) and attaches a JsonlSink for `events` (a
-  // list as parse_event_list takes it; empty: kDefaultTraceEvents). Returns
-  // an error message, or "" once the sink listens.
-  std::string open(const std::string& path, const std::string& events);
+  // Opens path ("-" is stdout) and attaches a sink for `events` (a list as
+  // parse_event_list takes it; empty: kDefaultTraceEvents): JSON lines for
+  // format "json" (or empty), ftrace-like text lines for "text". Returns an
+  // error message, or "" once the sink listens.
+  std::string open(const std::string& path, const std::string& events,
+                   const std::string& format = "json");
   // Detaches the sink and closes the file.
   void close();
-  std::uint64_t lines() const { return sink_ ? sink_->lines() : lines_; }
+  std::uint64_t lines() const {
+    return sink_ ? sink_->lines() : text_ ? text_->lines() : lines_;
+  }
 
  private:
   std::FILE* f_ = nullptr;
   bool own_ = false;
   std::unique_ptr<JsonlSink> sink_;
+  std::unique_ptr<TextSink> text_;
   std::uint64_t lines_ = 0;
 };
 

@@ -53,3 +53,16 @@ endif()
                    -DOUT_DIR=${CMAKE_CURRENT_BINARY_DIR} -P ${_sim_trace_check})
   set_tests_properties(cli_sim_trace PROPERTIES LABELS cli TIMEOUT 120)
 endif()
+
+# --trace-format text: the text sink, one ftrace-like line per event
+# ("server 0.030014592: tcp:tcp_probe: saddr=10.0.0.2 ..."), to stdout with -.
+# The client closes at once after its 64 KiB, so its ACKs arrive in
+# FIN_WAIT1, where Linux fires no tcp_probe either; the server's do.
+if(TARGET sendpath)
+  add_test(NAME cli_sim_trace_text
+           COMMAND $<TARGET_FILE:sendpath> sim --size 64k --quiet --trace - --trace-format text
+                   --trace-events tcp:tcp_probe,sock:inet_sock_set_state)
+  set_tests_properties(cli_sim_trace_text PROPERTIES
+    LABELS cli
+    PASS_REGULAR_EXPRESSION "client [0-9]+\\.[0-9]+: sock:inet_sock_set_state: .*oldstate=TCP_CLOSE newstate=TCP_SYN_SENT.*server [0-9]+\\.[0-9]+: tcp:tcp_probe: saddr=10\\.0\\.0\\.2 daddr=10\\.0\\.0\\.1 sport=5001 dport=[0-9]+ mark=0 data_len=1448 ")
+endif()
