@@ -14,24 +14,26 @@ class NetDevice;
 class Stack;
 }  // namespace sp
 
+// The fillers are cold: the compiler keeps their calls out of the hot
+// paths' layout (the kernel's tracepoints live in out-of-line sections too).
 namespace sp::trace::detail {
-void tcp_probe(Sock* sk, const SkBuff* skb);
-void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb);
-void tcp_send_reset_nosk(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
+[[gnu::cold]] void tcp_probe(Sock* sk, const SkBuff* skb);
+[[gnu::cold]] void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb);
+[[gnu::cold]] void tcp_send_reset_nosk(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
                          std::uint16_t sport, std::uint16_t dport);
-void tcp_sock_event(Ev id, Sock* sk);
-void tcp_rcv_space_adjust(Sock* sk);
-void tcp_cong_state_set(Sock* sk, std::uint8_t ca_state);
-void inet_sock_set_state(Sock* sk, int oldstate, int newstate);
-void sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size);
-void kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason);
-void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len);
-void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags);
-void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb, std::string_view queue,
+[[gnu::cold]] void tcp_sock_event(Ev id, Sock* sk);
+[[gnu::cold]] void tcp_rcv_space_adjust(Sock* sk);
+[[gnu::cold]] void tcp_cong_state_set(Sock* sk, std::uint8_t ca_state);
+[[gnu::cold]] void inet_sock_set_state(Sock* sk, int oldstate, int newstate);
+[[gnu::cold]] void sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size);
+[[gnu::cold]] void kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason);
+[[gnu::cold]] void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len);
+[[gnu::cold]] void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags);
+[[gnu::cold]] void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb, std::string_view queue,
               std::uint32_t copy, bool paged, std::uint32_t pushed, std::uint32_t segs);
-void tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle);
-void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs, std::string_view stop);
-void tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq);
+[[gnu::cold]] void tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle);
+[[gnu::cold]] void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs, std::string_view stop);
+[[gnu::cold]] void tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq);
 }  // namespace sp::trace::detail
 
 namespace sp {
