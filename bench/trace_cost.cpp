@@ -57,13 +57,15 @@ std::uint64_t transfer(std::uint64_t bytes) {
   // Bounded: a stalled world ends the loop (run_until returns false).
   while (got < bytes) {
     while (sent < bytes) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), bytes - sent));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), bytes - sent));
       const ssize_t k = sp::send(c, out.data(), n, MSG_DONTWAIT);
       if (k <= 0) break;
       sent += static_cast<std::uint64_t>(k);
     }
     ssize_t k;
-    while ((k = sp::recv(s, in.data(), in.size(), MSG_DONTWAIT)) > 0) got += static_cast<std::uint64_t>(k);
+    while ((k = sp::recv(s, in.data(), in.size(), MSG_DONTWAIT)) > 0)
+      got += static_cast<std::uint64_t>(k);
     if (got >= bytes) break;
     if (!world.step()) break;
   }
@@ -86,7 +88,9 @@ void run(benchmark::State& state) {
 }
 
 #if SP_TRACE
-void BM_transfer_trace_off(benchmark::State& state) { run(state); }
+void BM_transfer_trace_off(benchmark::State& state) {
+  run(state);
+}
 BENCHMARK(BM_transfer_trace_off)->Unit(benchmark::kMillisecond);
 
 // Every event to a sink that only counts: the cost of producing events.
@@ -99,7 +103,9 @@ void BM_transfer_trace_on(benchmark::State& state) {
 }
 BENCHMARK(BM_transfer_trace_on)->Unit(benchmark::kMillisecond);
 #else
-void BM_transfer_compiled_out(benchmark::State& state) { run(state); }
+void BM_transfer_compiled_out(benchmark::State& state) {
+  run(state);
+}
 BENCHMARK(BM_transfer_compiled_out)->Unit(benchmark::kMillisecond);
 #endif
 

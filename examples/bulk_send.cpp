@@ -43,13 +43,13 @@ void print_tcp_info(const sp::tcp_info_612& i) {
               v.tcpi_state, v.tcpi_ca_state, v.tcpi_rto / 1000.0, v.tcpi_rtt / 1000.0,
               v.tcpi_rttvar / 1000.0, v.tcpi_snd_mss, v.tcpi_snd_cwnd);
   if (v.tcpi_snd_ssthresh < 0x7fffffff) std::printf(" ssthresh %u", v.tcpi_snd_ssthresh);
-  std::printf("\ntcp_info: bytes_sent %llu bytes_acked %llu segs_out %u retrans %u/%u lost %u"
-              " delivery_rate %.1fMbit/s pacing_rate %.1fMbit/s total_rto %u\n",
-              static_cast<unsigned long long>(v.tcpi_bytes_sent),
-              static_cast<unsigned long long>(v.tcpi_bytes_acked), v.tcpi_segs_out,
-              v.tcpi_retrans, v.tcpi_total_retrans, v.tcpi_lost,
-              static_cast<double>(v.tcpi_delivery_rate) * 8 / 1e6,
-              static_cast<double>(v.tcpi_pacing_rate) * 8 / 1e6, i.tcpi_total_rto);
+  std::printf(
+      "\ntcp_info: bytes_sent %llu bytes_acked %llu segs_out %u retrans %u/%u lost %u"
+      " delivery_rate %.1fMbit/s pacing_rate %.1fMbit/s total_rto %u\n",
+      static_cast<unsigned long long>(v.tcpi_bytes_sent),
+      static_cast<unsigned long long>(v.tcpi_bytes_acked), v.tcpi_segs_out, v.tcpi_retrans,
+      v.tcpi_total_retrans, v.tcpi_lost, static_cast<double>(v.tcpi_delivery_rate) * 8 / 1e6,
+      static_cast<double>(v.tcpi_pacing_rate) * 8 / 1e6, i.tcpi_total_rto);
 }
 
 // Sends size bytes, waits for the peer's close (so every byte and the FIN

@@ -3,29 +3,29 @@
 // device talking to Linux, and a few small helpers.
 #pragma once
 #include <arpa/inet.h>
-#include <sendpath/api.hpp>
-#include <sendpath/socket.hpp>
-#include <sendpath/stack.hpp>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sendpath/api.hpp>
+#include <sendpath/socket.hpp>
+#include <sendpath/stack.hpp>
 #include <string>
 
 namespace ex {
 
 // Command-line options every example takes.
 struct Options {
-  std::string tap;                   // --tap DEV: one host on this tap device
-  std::string netns;                 // --netns NS: the tap lives in this namespace
-  std::string addr = "10.77.0.2/24"; // --addr A/P: our address on the tap
-  std::string gw;                    // --gw IP: default route
-  std::string connect;               // --connect IP:PORT: the Linux peer to talk to
-  int listen_port = 0;               // --listen PORT: serve Linux clients instead
-  int count = 0;                     // --count N: messages, clients or MiB
-  double loss = 0;                   // --loss P: loss on the simulated link
+  std::string tap;                    // --tap DEV: one host on this tap device
+  std::string netns;                  // --netns NS: the tap lives in this namespace
+  std::string addr = "10.77.0.2/24";  // --addr A/P: our address on the tap
+  std::string gw;                     // --gw IP: default route
+  std::string connect;                // --connect IP:PORT: the Linux peer to talk to
+  int listen_port = 0;                // --listen PORT: serve Linux clients instead
+  int count = 0;                      // --count N: messages, clients or MiB
+  double loss = 0;                    // --loss P: loss on the simulated link
 };
 
 [[noreturn]] inline void die(const std::string& what) {
@@ -46,14 +46,22 @@ inline Options parse(int argc, char** argv, const char* usage) {
       if (i + 1 >= argc) die(a + " needs a value\n" + usage);
       return argv[++i];
     };
-    if (a == "--tap") o.tap = value();
-    else if (a == "--netns") o.netns = value();
-    else if (a == "--addr") o.addr = value();
-    else if (a == "--gw") o.gw = value();
-    else if (a == "--connect") o.connect = value();
-    else if (a == "--listen") o.listen_port = std::atoi(value().c_str());
-    else if (a == "--count") o.count = std::atoi(value().c_str());
-    else if (a == "--loss") o.loss = std::atof(value().c_str());
+    if (a == "--tap")
+      o.tap = value();
+    else if (a == "--netns")
+      o.netns = value();
+    else if (a == "--addr")
+      o.addr = value();
+    else if (a == "--gw")
+      o.gw = value();
+    else if (a == "--connect")
+      o.connect = value();
+    else if (a == "--listen")
+      o.listen_port = std::atoi(value().c_str());
+    else if (a == "--count")
+      o.count = std::atoi(value().c_str());
+    else if (a == "--loss")
+      o.loss = std::atof(value().c_str());
     else if (a == "-h" || a == "--help") {
       std::printf("%s", usage);
       std::exit(0);
@@ -110,7 +118,8 @@ inline sockaddr_in make_addr(const std::string& ip, std::uint16_t port) {
 inline sockaddr_in parse_host_port(const std::string& s) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos) die("want IP:PORT, got " + s);
-  return make_addr(s.substr(0, colon), static_cast<std::uint16_t>(std::atoi(s.c_str() + colon + 1)));
+  return make_addr(s.substr(0, colon),
+                   static_cast<std::uint16_t>(std::atoi(s.c_str() + colon + 1)));
 }
 
 // A listening socket on port (all addresses of the host).

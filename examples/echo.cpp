@@ -48,7 +48,8 @@ void client(sp::Host& host, const sockaddr_in& to, int messages) {
   ex::check(sp::connect(s.fd(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0, "connect");
   std::size_t bytes = 0;
   for (int i = 0; i < messages; ++i) {
-    const std::string line = "message " + std::to_string(i) + " of " + std::to_string(messages) + "\n";
+    const std::string line =
+        "message " + std::to_string(i) + " of " + std::to_string(messages) + "\n";
     ex::send_all(s.fd(), line.data(), line.size());
     std::string back(line.size(), '\0');
     std::size_t got = 0;

@@ -22,7 +22,8 @@
 namespace {
 
 const char* const kUsage =
-    "usage: epoll_server [--count N] [--tap DEV [--netns NS] [--addr A/P] [--gw IP] --listen PORT]\n";
+    "usage: epoll_server [--count N] [--tap DEV [--netns NS] [--addr A/P] [--gw IP] --listen "
+    "PORT]\n";
 
 // The server: a non-blocking listener and connections on one epoll instance;
 // each connection's bytes come back prefixed with "echo: ".
@@ -132,7 +133,8 @@ class Clients {
     if (events & (EPOLLERR | EPOLLHUP)) ex::die("a client's connection failed");
     const std::string& req = request_[fd];
     if ((events & EPOLLOUT) && !sent_[fd]) {
-      ex::check(sp::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()), "send");
+      ex::check(sp::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()),
+                "send");
       sent_[fd] = true;
       epoll_event ev{};
       ev.events = EPOLLIN;

@@ -183,8 +183,10 @@ void print_text(const Options& o, const OneWrite& w) {
             fmt::print("{} {} frame {} B on {} rc={}\n", prefix,
                        h.id == Ev::net_dev_xmit ? "sent" : "received", x.len, x.dev, x.rc);
           } else if constexpr (std::is_same_v<T, TcpProbe>) {
-            fmt::print("{} a segment arrives; before it: snd_una {} snd_nxt {} cwnd {} srtt {} us in flight {}\n", prefix,
-                       x.snd_una - base, x.snd_nxt - base, x.snd_cwnd, x.srtt, x.in_flight);
+            fmt::print(
+                "{} a segment arrives; before it: snd_una {} snd_nxt {} cwnd {} srtt {} us in "
+                "flight {}\n",
+                prefix, x.snd_una - base, x.snd_nxt - base, x.snd_cwnd, x.srtt, x.in_flight);
           } else {
             std::string line = format_text(e);
             const auto colon = line.find(": ", line.find(": ") + 2);

@@ -27,12 +27,12 @@ struct RealNetOptions {
   bool no_csum = false;   // no TUN_F_CSUM: checksums in software
   bool bring_up = false;  // set the kernel end up (if the lab did not)
   std::uint32_t mtu = 1500;
-  std::string cc;                    // TCP_CONGESTION for our sockets
-  std::vector<std::string> sysctls;  // name=value for the stack's table
-  std::string trace;                 // JSON-lines trace file (--trace)
-  std::string trace_events;          // --trace-events; empty: the default set
+  std::string cc;                     // TCP_CONGESTION for our sockets
+  std::vector<std::string> sysctls;   // name=value for the stack's table
+  std::string trace;                  // JSON-lines trace file (--trace)
+  std::string trace_events;           // --trace-events; empty: the default set
   std::string trace_format = "json";  // --trace-format: json or text
-  std::string name = "stack";        // the stack's name in trace events
+  std::string name = "stack";         // the stack's name in trace events
 };
 
 void add_realnet_options(CLI::App& app, RealNetOptions& o);

@@ -34,9 +34,7 @@ class TcpSocket {
   /// socket(AF_INET, SOCK_STREAM, 0) on st (code inside sendpath).
   static TcpSocket open(Stack& st) { return TcpSocket(sp::socket(st, AF_INET, SOCK_STREAM, 0)); }
   /// socket(AF_INET, SOCK_STREAM, 0) on host's stack; valid() is false on failure.
-  static TcpSocket open(Host& host) {
-    return TcpSocket(sp::socket(host, AF_INET, SOCK_STREAM, 0));
-  }
+  static TcpSocket open(Host& host) { return TcpSocket(sp::socket(host, AF_INET, SOCK_STREAM, 0)); }
 
   TcpSocket(const TcpSocket&) = delete;
   TcpSocket& operator=(const TcpSocket&) = delete;

@@ -120,8 +120,7 @@ class Host {
   /// Sets one of the stack's sysctls by its Linux name, e.g.
   /// ("net.ipv4.tcp_congestion_control", "reno") or ("net.ipv4.tcp_wmem",
   /// "4096 16384 4194304").
-  int set_sysctl(const std::string& name, const std::string& value,
-                 std::string* error = nullptr);
+  int set_sysctl(const std::string& name, const std::string& value, std::string* error = nullptr);
 
   /// Starts the stack's own thread (and that of every Host joined to it by
   /// a SimLink). From then on socket calls may come from any thread.

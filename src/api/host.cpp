@@ -15,8 +15,6 @@
 // queued frames or armed an earlier timer. A call that must wait gives the
 // lock up in a condition variable the loop signals after every round that
 // did work.
-#include "sendpath/stack.hpp"
-
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -24,8 +22,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -42,6 +40,7 @@
 #include "dev/tun.hpp"
 #include "ip/arp.hpp"
 #include "sendpath/api.hpp"
+#include "sendpath/stack.hpp"
 
 namespace sp {
 

@@ -42,8 +42,12 @@ Stack::Stack(Clock& clock) : clock_(clock), impl_(std::make_unique<Impl>(*this))
   icmp_init(*this);
 }
 
-void Stack::set_name(std::string_view name) { trace::rename_stack(trace_id_, name); }
-std::string_view Stack::name() const { return trace::stack_name(trace_id_); }
+void Stack::set_name(std::string_view name) {
+  trace::rename_stack(trace_id_, name);
+}
+std::string_view Stack::name() const {
+  return trace::stack_name(trace_id_);
+}
 
 Stack::~Stack() {
   // Teardown order matters: queued skbs carry destructors (tcp_wfree) that

@@ -307,7 +307,8 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   if (file == tfile || !ep) return ret_errno(EINVAL);
   // The watched socket's stack (or, for a nested instance, the one it waits
   // on) runs the wake-ups this item hooks into.
-  const Socket* tsock = tfile->f_kind == File::Kind::kSocket ? static_cast<const Socket*>(tfile) : nullptr;
+  const Socket* tsock =
+      tfile->f_kind == File::Kind::kSocket ? static_cast<const Socket*>(tfile) : nullptr;
   CallGuard guard(tsock ? (tsock->sk ? tsock->sk->stack : nullptr) : eventpoll_stack(tfile));
   epoll_event epds{};
   if (has_event) epds = *event;

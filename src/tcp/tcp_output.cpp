@@ -11,9 +11,9 @@
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/events.hpp"
 #include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
-#include "trace/events.hpp"
 
 namespace sp {
 

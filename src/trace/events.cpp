@@ -22,19 +22,32 @@ constexpr std::string_view kChronoNames[] = {"none", "busy", "rwnd_limited", "sn
 // "TCP_ESTABLISHED": the name Linux's sock:inet_sock_set_state prints.
 std::string_view state_name(int state) {
   switch (state) {
-    case TCP_ESTABLISHED: return "TCP_ESTABLISHED";
-    case TCP_SYN_SENT: return "TCP_SYN_SENT";
-    case TCP_SYN_RECV: return "TCP_SYN_RECV";
-    case TCP_FIN_WAIT1: return "TCP_FIN_WAIT1";
-    case TCP_FIN_WAIT2: return "TCP_FIN_WAIT2";
-    case TCP_TIME_WAIT: return "TCP_TIME_WAIT";
-    case TCP_CLOSE: return "TCP_CLOSE";
-    case TCP_CLOSE_WAIT: return "TCP_CLOSE_WAIT";
-    case TCP_LAST_ACK: return "TCP_LAST_ACK";
-    case TCP_LISTEN: return "TCP_LISTEN";
-    case TCP_CLOSING: return "TCP_CLOSING";
-    case TCP_NEW_SYN_RECV: return "TCP_NEW_SYN_RECV";
-    default: return "TCP_UNKNOWN";
+    case TCP_ESTABLISHED:
+      return "TCP_ESTABLISHED";
+    case TCP_SYN_SENT:
+      return "TCP_SYN_SENT";
+    case TCP_SYN_RECV:
+      return "TCP_SYN_RECV";
+    case TCP_FIN_WAIT1:
+      return "TCP_FIN_WAIT1";
+    case TCP_FIN_WAIT2:
+      return "TCP_FIN_WAIT2";
+    case TCP_TIME_WAIT:
+      return "TCP_TIME_WAIT";
+    case TCP_CLOSE:
+      return "TCP_CLOSE";
+    case TCP_CLOSE_WAIT:
+      return "TCP_CLOSE_WAIT";
+    case TCP_LAST_ACK:
+      return "TCP_LAST_ACK";
+    case TCP_LISTEN:
+      return "TCP_LISTEN";
+    case TCP_CLOSING:
+      return "TCP_CLOSING";
+    case TCP_NEW_SYN_RECV:
+      return "TCP_NEW_SYN_RECV";
+    default:
+      return "TCP_UNKNOWN";
   }
 }
 
@@ -120,7 +133,9 @@ SkbFields skb_fields(const SkBuff* skb, bool below_tcp) {
   return f;
 }
 
-const Stack* stack_of(const Sock* sk) { return sk ? sk->stack : nullptr; }
+const Stack* stack_of(const Sock* sk) {
+  return sk ? sk->stack : nullptr;
+}
 
 // Linux's tcp_current_ssthresh, which tcp:tcp_probe prints: outside a cwnd
 // reduction, at least 3/4 of cwnd (where the window would fall back to).

@@ -20,32 +20,37 @@ namespace sp::trace::detail {
 [[gnu::cold]] void tcp_probe(Sock* sk, const SkBuff* skb);
 [[gnu::cold]] void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb);
 [[gnu::cold]] void tcp_send_reset_nosk(const Stack& st, std::uint32_t saddr, std::uint32_t daddr,
-                         std::uint16_t sport, std::uint16_t dport);
+                                       std::uint16_t sport, std::uint16_t dport);
 [[gnu::cold]] void tcp_sock_event(Ev id, Sock* sk);
 [[gnu::cold]] void tcp_rcv_space_adjust(Sock* sk);
 [[gnu::cold]] void tcp_cong_state_set(Sock* sk, std::uint8_t ca_state);
 [[gnu::cold]] void inet_sock_set_state(Sock* sk, int oldstate, int newstate);
 [[gnu::cold]] void sock_exceed_buf_limit(Sock* sk, std::string_view kind, int size);
 [[gnu::cold]] void kfree_skb(const Stack& st, const SkBuff* skb, std::string_view reason);
-[[gnu::cold]] void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc, std::uint32_t len);
+[[gnu::cold]] void net_dev(Ev id, const SkBuff* skb, const NetDevice* dev, int rc,
+                           std::uint32_t len);
 [[gnu::cold]] void sendmsg(Ev id, Sock* sk, std::uint64_t size, std::uint32_t flags);
-[[gnu::cold]] void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb, std::string_view queue,
-              std::uint32_t copy, bool paged, std::uint32_t pushed, std::uint32_t segs);
+[[gnu::cold]] void skb_step(Ev id, const Stack* st, Sock* sk, const SkBuff* skb,
+                            std::string_view queue, std::uint32_t copy, bool paged,
+                            std::uint32_t pushed, std::uint32_t segs);
 [[gnu::cold]] void tcp_push(Sock* sk, std::uint32_t mss_now, int nonagle);
-[[gnu::cold]] void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs, std::string_view stop);
+[[gnu::cold]] void tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sent_segs,
+                                  std::string_view stop);
 [[gnu::cold]] void tcp_recovery_event(Sock* sk, std::string_view kind, std::uint32_t seq);
 }  // namespace sp::trace::detail
 
 namespace sp {
 
-#define SP_TRACE_CALL(ev, call)                                  \
-  do {                                                           \
+#define SP_TRACE_CALL(ev, call)                                               \
+  do {                                                                        \
     if (::sp::trace::enabled(::sp::trace::Ev::ev)) ::sp::trace::detail::call; \
   } while (0)
 
 // --- Linux's tracepoints ---------------------------------------------------------
 // tcp:tcp_probe: an established socket received a segment (tcp_rcv_established).
-inline void trace_tcp_probe(Sock* sk, const SkBuff* skb) { SP_TRACE_CALL(tcp_probe, tcp_probe(sk, skb)); }
+inline void trace_tcp_probe(Sock* sk, const SkBuff* skb) {
+  SP_TRACE_CALL(tcp_probe, tcp_probe(sk, skb));
+}
 inline void trace_tcp_retransmit_skb(Sock* sk, const SkBuff* skb) {
   SP_TRACE_CALL(tcp_retransmit_skb, tcp_sock_skb(trace::Ev::tcp_retransmit_skb, sk, skb));
 }
@@ -119,12 +124,12 @@ inline void trace_tcp_write_xmit(Sock* sk, std::uint32_t sent, std::uint32_t sen
 }
 // The clone, after the TCP header went on (pushed = header bytes).
 inline void trace_tcp_transmit_skb(Sock* sk, const SkBuff* skb, std::uint32_t pushed) {
-  SP_TRACE_CALL(tcp_transmit_skb,
-                skb_step(trace::Ev::tcp_transmit_skb, nullptr, sk, skb, "none", 0, false, pushed, 0));
+  SP_TRACE_CALL(tcp_transmit_skb, skb_step(trace::Ev::tcp_transmit_skb, nullptr, sk, skb, "none", 0,
+                                           false, pushed, 0));
 }
 inline void trace_tcp_event_new_data_sent(Sock* sk, const SkBuff* skb) {
-  SP_TRACE_CALL(tcp_event_new_data_sent,
-                skb_step(trace::Ev::tcp_event_new_data_sent, nullptr, sk, skb, "rtx", 0, false, 0, 0));
+  SP_TRACE_CALL(tcp_event_new_data_sent, skb_step(trace::Ev::tcp_event_new_data_sent, nullptr, sk,
+                                                  skb, "rtx", 0, false, 0, 0));
 }
 // Below TCP the socket comes from skb->sk (null for socketless replies) and
 // the stack is passed in.

@@ -26,12 +26,12 @@ struct OneWriteOptions {
 struct OneWrite {
   bool ok = false;
   std::string error;
-  long sent = 0;                  // send()'s return
-  std::uint64_t write_t_ns = 0;   // when send() was called
-  std::uint64_t acked_t_ns = 0;   // when the last byte was acknowledged
-  std::vector<AnyEvent> events;   // the client stack's, in order
-  std::string client, server;     // "10.0.0.1:40000", "10.0.0.2:5001"
-  std::uint32_t frames = 0;       // frames the client's device sent for the write
+  long sent = 0;                 // send()'s return
+  std::uint64_t write_t_ns = 0;  // when send() was called
+  std::uint64_t acked_t_ns = 0;  // when the last byte was acknowledged
+  std::vector<AnyEvent> events;  // the client stack's, in order
+  std::string client, server;    // "10.0.0.1:40000", "10.0.0.2:5001"
+  std::uint32_t frames = 0;      // frames the client's device sent for the write
 };
 
 OneWrite trace_one_write(const OneWriteOptions& o);

@@ -46,9 +46,15 @@ std::deque<std::string>& stack_names() {
 
 }  // namespace
 
-std::string_view event_full_name(Ev e) { return kNames[static_cast<std::size_t>(e)].full; }
-std::string_view event_name(Ev e) { return kNames[static_cast<std::size_t>(e)].name; }
-std::string_view event_system(Ev e) { return kNames[static_cast<std::size_t>(e)].system; }
+std::string_view event_full_name(Ev e) {
+  return kNames[static_cast<std::size_t>(e)].full;
+}
+std::string_view event_name(Ev e) {
+  return kNames[static_cast<std::size_t>(e)].name;
+}
+std::string_view event_system(Ev e) {
+  return kNames[static_cast<std::size_t>(e)].system;
+}
 
 bool parse_event_list(std::string_view list, std::uint64_t* mask, std::string* bad) {
   std::uint64_t m = 0;

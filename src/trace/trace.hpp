@@ -58,7 +58,9 @@ enum class Ev : std::uint8_t {
 };
 static_assert(static_cast<int>(Ev::kCount) <= 64, "the mask is 64 bits");
 
-constexpr std::uint64_t ev_bit(Ev e) { return std::uint64_t{1} << static_cast<unsigned>(e); }
+constexpr std::uint64_t ev_bit(Ev e) {
+  return std::uint64_t{1} << static_cast<unsigned>(e);
+}
 constexpr std::uint64_t kAllEvents = (std::uint64_t{1} << static_cast<unsigned>(Ev::kCount)) - 1;
 
 // "tcp:tcp_probe"; "tcp_probe"; "tcp".
@@ -286,9 +288,9 @@ struct InetSockSetState : Header {
 struct SockExceedBufLimit : Header {
   SockFields sk;
   std::string_view kind;
-  std::int32_t size = 0;        // bytes asked for
-  std::int32_t allocated = 0;   // sk_wmem_queued or sk_rmem_alloc
-  std::int32_t limit = 0;       // sk_sndbuf or sk_rcvbuf
+  std::int32_t size = 0;       // bytes asked for
+  std::int32_t allocated = 0;  // sk_wmem_queued or sk_rmem_alloc
+  std::int32_t limit = 0;      // sk_sndbuf or sk_rcvbuf
   template <class V>
   void visit(V& v) const {
     sk.visit(v);
@@ -434,10 +436,10 @@ struct TcpRecoveryEvent : Header {
 };
 
 // Every event struct, by id (the recorder keeps these).
-using AnyEvent = std::variant<TcpProbe, TcpRetransmitSkb, TcpSockEvent, TcpRcvSpaceAdjust,
-                              TcpCongStateSet, InetSockSetState, SockExceedBufLimit, KfreeSkb,
-                              NetDevEvent, SendmsgEvent, SkbStep, TcpPush, TcpWriteXmit,
-                              TcpRecoveryEvent>;
+using AnyEvent =
+    std::variant<TcpProbe, TcpRetransmitSkb, TcpSockEvent, TcpRcvSpaceAdjust, TcpCongStateSet,
+                 InetSockSetState, SockExceedBufLimit, KfreeSkb, NetDevEvent, SendmsgEvent, SkbStep,
+                 TcpPush, TcpWriteXmit, TcpRecoveryEvent>;
 
 inline const Header& header_of(const AnyEvent& e) {
   return std::visit([](const auto& x) -> const Header& { return x; }, e);

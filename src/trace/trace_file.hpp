@@ -31,9 +31,7 @@ class TraceFile {
                    const std::string& format = "json");
   // Detaches the sink and closes the file.
   void close();
-  std::uint64_t lines() const {
-    return sink_ ? sink_->lines() : text_ ? text_->lines() : lines_;
-  }
+  std::uint64_t lines() const { return sink_ ? sink_->lines() : text_ ? text_->lines() : lines_; }
 
  private:
   std::FILE* f_ = nullptr;

@@ -117,8 +117,7 @@ TEST(Host, blocking_calls_from_many_threads_on_a_host_running_in_its_thread) {
       std::vector<std::uint8_t> in(kBytes);
       // Send everything, then read it back: the server echoes one client
       // at a time, so the others wait in the accept queue or in recv.
-      ASSERT_EQ(sp::send(s.fd(), out.data(), out.size(), 0),
-                static_cast<ssize_t>(kBytes));
+      ASSERT_EQ(sp::send(s.fd(), out.data(), out.size(), 0), static_cast<ssize_t>(kBytes));
       ASSERT_EQ(s.shutdown(SHUT_WR), 0);
       ASSERT_EQ(sp::recv(s.fd(), in.data(), in.size(), MSG_WAITALL), static_cast<ssize_t>(kBytes));
       EXPECT_EQ(in, out);

@@ -41,11 +41,11 @@ OneWrite write_of(std::uint32_t size, bool sg = true, bool tso = true) {
 TEST(SendChainTrace, one_write_walks_the_chain_in_the_kernels_order) {
   const OneWrite w = write_of(3000);
   const std::vector<Ev> v = ids(w);
-  const std::vector<Ev> chain = {Ev::sock_sendmsg,   Ev::inet_sendmsg,  Ev::tcp_sendmsg,
-                                 Ev::tcp_skb_entail, Ev::tcp_skb_append, Ev::tcp_push,
-                                 Ev::tcp_transmit_skb, Ev::ip_queue_xmit, Ev::neigh_output,
-                                 Ev::dev_queue_xmit, Ev::net_dev_xmit,
-                                 Ev::tcp_event_new_data_sent, Ev::tcp_write_xmit};
+  const std::vector<Ev> chain = {
+      Ev::sock_sendmsg,   Ev::inet_sendmsg,   Ev::tcp_sendmsg,      Ev::tcp_skb_entail,
+      Ev::tcp_skb_append, Ev::tcp_push,       Ev::tcp_transmit_skb, Ev::ip_queue_xmit,
+      Ev::neigh_output,   Ev::dev_queue_xmit, Ev::net_dev_xmit,     Ev::tcp_event_new_data_sent,
+      Ev::tcp_write_xmit};
   // The chain appears as a subsequence, in this order.
   auto it = v.begin();
   for (Ev e : chain) {
@@ -130,7 +130,8 @@ TEST(SendChainTrace, write_xmit_says_it_stopped_on_the_congestion_window) {
   // tcp_sendmsg pushes the first full skb alone (tcp_push_one), then the
   // rest of the initial window goes until cwnd (10 segments) is full.
   EXPECT_EQ(x[0].stop, "push_one");
-  const auto full = std::find_if(x.begin(), x.end(), [](const TcpWriteXmit& e) { return e.stop == "cwnd"; });
+  const auto full =
+      std::find_if(x.begin(), x.end(), [](const TcpWriteXmit& e) { return e.stop == "cwnd"; });
   ASSERT_NE(full, x.end());
   EXPECT_EQ(full->snd_cwnd, 10u);
   EXPECT_EQ(full->in_flight, 10u);
