@@ -1,6 +1,7 @@
 // Per-thread pools for sk_buff structs, heads and pages (see pool.hpp).
 #include "skb/pool.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -87,6 +88,25 @@ Pools::~Pools() {
 
 SkbPoolStats g_orphan_stats;  // stats() after this thread's pools are gone
 
+// What the limits are checked against: the process's objects in use, whichever
+// thread allocated or freed them. A program thread that sends (allocates) on a
+// stack whose own thread frees (Host::run_in_thread, the preload shim) would
+// otherwise see its thread's count only ever grow, and hit the limit after
+// max_head_bytes of traffic. The per-thread stats stay what they were.
+std::atomic<std::uint64_t> g_skbs_in_use{0};
+std::atomic<std::uint64_t> g_head_bytes_in_use{0};
+std::atomic<std::uint64_t> g_pages_4k_in_use{0};
+
+void global_sub(std::atomic<std::uint64_t>& c, std::uint64_t n) {
+  c.fetch_sub(n, std::memory_order_relaxed);
+}
+void global_add(std::atomic<std::uint64_t>& c, std::uint64_t n) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+std::uint64_t global(const std::atomic<std::uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 SkbPoolStats& stats() {
@@ -104,8 +124,12 @@ std::uint32_t head_capacity(std::uint32_t size) {
 std::uint8_t* alloc_head(std::uint32_t capacity) {
   Pools* p = pools();
   const std::uint64_t bytes = block_bytes(capacity);
-  if (!p) return static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
-  if (p->stats.head_bytes_in_use + bytes > p->limits.max_head_bytes) {
+  if (!p) {
+    auto* h = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
+    if (h) global_add(g_head_bytes_in_use, bytes);
+    return h;
+  }
+  if (global(g_head_bytes_in_use) + bytes > p->limits.max_head_bytes) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -124,6 +148,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
     ++p->stats.head_fresh;
   }
   p->stats.head_bytes_in_use += bytes;
+  global_add(g_head_bytes_in_use, bytes);
   ++p->stats.head_allocs;
   ++p->stats.head_in_use;
   return h;
@@ -131,11 +156,12 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
 
 void free_head(std::uint8_t* head, std::uint32_t capacity) {
   Pools* p = pools();
+  const std::uint64_t bytes = block_bytes(capacity);
+  global_sub(g_head_bytes_in_use, bytes);
   if (!p) {
     ::operator delete(head, kAlign);
     return;
   }
-  const std::uint64_t bytes = block_bytes(capacity);
   p->stats.head_bytes_in_use =
       p->stats.head_bytes_in_use > bytes ? p->stats.head_bytes_in_use - bytes : 0;
   ++p->stats.head_frees;
@@ -151,8 +177,12 @@ void free_head(std::uint8_t* head, std::uint32_t capacity) {
 
 void* alloc_skb_struct() {
   Pools* p = pools();
-  if (!p) return ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
-  if (p->stats.skb_in_use >= p->limits.max_skbs) {
+  if (!p) {
+    void* s = ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
+    if (s) global_add(g_skbs_in_use, 1);
+    return s;
+  }
+  if (global(g_skbs_in_use) >= p->limits.max_skbs) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -170,11 +200,13 @@ void* alloc_skb_struct() {
   }
   ++p->stats.skb_allocs;
   ++p->stats.skb_in_use;
+  global_add(g_skbs_in_use, 1);
   return s;
 }
 
 void free_skb_struct(void* s) {
   Pools* p = pools();
+  global_sub(g_skbs_in_use, 1);
   if (!p) {
     ::operator delete (s, std::align_val_t{alignof(SkBuff)});
     return;
@@ -191,8 +223,12 @@ void free_skb_struct(void* s) {
 
 void* alloc_fclone_block() {
   Pools* p = pools();
-  if (!p) return ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
-  if (p->stats.skb_in_use + 2 > p->limits.max_skbs) {
+  if (!p) {
+    void* b = ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
+    if (b) global_add(g_skbs_in_use, 2);
+    return b;
+  }
+  if (global(g_skbs_in_use) + 2 > p->limits.max_skbs) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -210,11 +246,13 @@ void* alloc_fclone_block() {
   }
   ++p->stats.skb_allocs;
   p->stats.skb_in_use += 2;
+  global_add(g_skbs_in_use, 2);
   return b;
 }
 
 void free_fclone_block(void* b) {
   Pools* p = pools();
+  global_sub(g_skbs_in_use, 2);
   if (!p) {
     ::operator delete (b, std::align_val_t{alignof(SkBuff)});
     return;
@@ -243,7 +281,7 @@ Page* alloc_pages(std::uint32_t order) {
   using namespace skb_pool;
   Pools* p = pools();
   const std::uint32_t bytes = PAGE_SIZE << order;
-  if (p && p->stats.page_4k_in_use + (1u << order) > p->limits.max_pages) {
+  if (p && global(g_pages_4k_in_use) + (1u << order) > p->limits.max_pages) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -266,6 +304,7 @@ Page* alloc_pages(std::uint32_t order) {
     if (p) ++p->stats.page_fresh;
   }
   pg->refcount = 1;
+  global_add(g_pages_4k_in_use, 1u << order);
   if (p) {
     ++p->stats.page_allocs;
     ++p->stats.page_in_use;
@@ -292,6 +331,7 @@ void put_page(Page* pg) {
     return;
   }
   Pools* p = pools();
+  global_sub(g_pages_4k_in_use, 1u << pg->order);
   if (!p) {
     release_page_memory(pg);
     return;
@@ -312,6 +352,11 @@ void put_page(Page* pg) {
 
 const SkbPoolStats& skb_pool_stats() {
   return skb_pool::stats();
+}
+
+SkbPoolUsage skb_pool_process_usage() {
+  using namespace skb_pool;
+  return {global(g_skbs_in_use), global(g_head_bytes_in_use), global(g_pages_4k_in_use)};
 }
 
 void skb_pool_set_limits(const SkbPoolLimits& limits) {

@@ -396,7 +396,9 @@ bool skb_page_frag_refill(std::uint32_t sz, PageFrag* pfrag);
 // Pools are per thread (one stack is one thread). Limits turn exhaustion into
 // allocation failure; stats let tests prove reuse. An object freed on another
 // thread joins (and is counted by) that thread's pools; one freed after its
-// thread has exited goes back to the heap.
+// thread has exited goes back to the heap. A thread's limits are checked
+// against the objects the whole process holds, so a program thread that
+// allocates what a stack thread frees does not run into them.
 struct SkbPoolStats {
   // skb_in_use counts sk_buff structs held: an fclone pair holds two from
   // alloc_skb_fclone until both are freed. *_fresh: taken from the heap
@@ -417,6 +419,11 @@ struct SkbPoolLimits {
   std::uint64_t max_pages = 1u << 20;         // in 4 KiB units: an order-3 page is 8
 };
 const SkbPoolStats& skb_pool_stats();
+// What the limits are checked against: objects the whole process holds.
+struct SkbPoolUsage {
+  std::uint64_t skbs = 0, head_bytes = 0, pages_4k = 0;
+};
+SkbPoolUsage skb_pool_process_usage();
 void skb_pool_set_limits(const SkbPoolLimits& limits);
 SkbPoolLimits skb_pool_limits();
 

@@ -27,7 +27,7 @@ TEST(SkbFclone, an_fclone_skb_behaves_like_alloc_skb) {
 TEST(SkbFclone, the_first_clone_needs_no_new_struct) {
   SkbPtr f = alloc_skb_fclone(1500);
   SkbPoolLimits l = skb_pool_limits();
-  l.max_skbs = skb_pool_stats().skb_in_use;  // no struct can be allocated now
+  l.max_skbs = skb_pool_process_usage().skbs;  // no struct can be allocated now
   ScopedPoolLimits guard(l);
   ASSERT_EQ(alloc_skb(100), nullptr);
   SkbPtr c = skb_clone(f.get());
@@ -39,7 +39,7 @@ TEST(SkbFclone, the_first_clone_needs_no_new_struct) {
 
 TEST(SkbFclone, an_fclone_pair_needs_two_structs_of_the_limit) {
   SkbPoolLimits l = skb_pool_limits();
-  l.max_skbs = skb_pool_stats().skb_in_use + 1;
+  l.max_skbs = skb_pool_process_usage().skbs + 1;
   ScopedPoolLimits guard(l);
   EXPECT_EQ(alloc_skb_fclone(100), nullptr);
   EXPECT_NE(alloc_skb(100), nullptr);
@@ -81,7 +81,7 @@ TEST(SkbFclone, the_companion_is_reused_after_it_is_freed) {
 }
 
 TEST(SkbFclone, the_pair_is_freed_whichever_side_goes_last) {
-  const std::uint64_t in_use = skb_pool_stats().skb_in_use;
+  const std::uint64_t in_use = skb_pool_process_usage().skbs;
   const std::uint64_t heads = skb_pool_stats().head_in_use;
   {
     SkbPtr f = alloc_skb_fclone(1500);

@@ -72,7 +72,7 @@ TEST(SkbPool, skbs_with_paged_data_return_everything) {
 }
 
 TEST(SkbPool, skb_limit_makes_alloc_skb_return_null) {
-  const std::uint64_t in_use = skb_pool_stats().skb_in_use;
+  const std::uint64_t in_use = skb_pool_process_usage().skbs;
   SkbPoolLimits l = skb_pool_limits();
   l.max_skbs = in_use + 2;
   ScopedPoolLimits guard(l);
@@ -91,7 +91,7 @@ TEST(SkbPool, skb_limit_makes_alloc_skb_return_null) {
 TEST(SkbPool, head_byte_limit_makes_alloc_skb_return_null_without_leaking_the_struct) {
   const SkbPoolStats before = skb_pool_stats();
   SkbPoolLimits l = skb_pool_limits();
-  l.max_head_bytes = before.head_bytes_in_use + head_block_bytes(2048);
+  l.max_head_bytes = skb_pool_process_usage().head_bytes + head_block_bytes(2048);
   ScopedPoolLimits guard(l);
   SkbPtr a = alloc_skb(2000);
   ASSERT_TRUE(a);
@@ -103,7 +103,7 @@ TEST(SkbPool, exhausted_pskb_expand_head_fails_with_enomem_and_keeps_the_skb) {
   SkbPtr skb = alloc_skb_with_headroom(32, 100);
   std::memset(skb_put(skb.get(), 100), 0x7e, 100);
   SkbPoolLimits l = skb_pool_limits();
-  l.max_head_bytes = skb_pool_stats().head_bytes_in_use;
+  l.max_head_bytes = skb_pool_process_usage().head_bytes;
   ScopedPoolLimits guard(l);
   std::uint8_t* head = skb->head;
   EXPECT_EQ(pskb_expand_head(skb.get(), 64, 0), -ENOMEM);
@@ -117,7 +117,7 @@ TEST(SkbPool, exhausted_pskb_expand_head_fails_with_enomem_and_keeps_the_skb) {
 
 TEST(SkbPool, page_limit_makes_alloc_pages_and_frag_refill_fail) {
   SkbPoolLimits l = skb_pool_limits();
-  l.max_pages = skb_pool_stats().page_4k_in_use + 1;
+  l.max_pages = skb_pool_process_usage().pages_4k + 1;
   ScopedPoolLimits guard(l);
   Page* p = alloc_pages(0);
   ASSERT_NE(p, nullptr);
@@ -131,7 +131,7 @@ TEST(SkbPool, page_limit_makes_alloc_pages_and_frag_refill_fail) {
 
 TEST(SkbPool, page_limit_counts_an_order_3_page_as_eight) {
   SkbPoolLimits l = skb_pool_limits();
-  l.max_pages = skb_pool_stats().page_4k_in_use + 8;
+  l.max_pages = skb_pool_process_usage().pages_4k + 8;
   ScopedPoolLimits guard(l);
   Page* big = alloc_pages(3);
   ASSERT_NE(big, nullptr);
@@ -145,7 +145,7 @@ TEST(SkbPool, page_limit_counts_an_order_3_page_as_eight) {
 
 TEST(SkbPool, frag_refill_falls_back_to_a_single_page_when_no_32k_page_is_left) {
   SkbPoolLimits l = skb_pool_limits();
-  l.max_pages = skb_pool_stats().page_4k_in_use + 7;
+  l.max_pages = skb_pool_process_usage().pages_4k + 7;
   ScopedPoolLimits guard(l);
   PageFrag pfrag;
   ASSERT_TRUE(skb_page_frag_refill(100, &pfrag));
@@ -168,7 +168,7 @@ TEST(SkbPool, limits_round_trip) {
 
 TEST(SkbPool, pools_and_limits_are_per_thread) {
   SkbPoolLimits l = skb_pool_limits();
-  l.max_skbs = skb_pool_stats().skb_in_use;  // this thread can allocate nothing
+  l.max_skbs = skb_pool_process_usage().skbs;  // this thread can allocate nothing
   ScopedPoolLimits guard(l);
   ASSERT_EQ(alloc_skb(100), nullptr);
   bool other_ok = false;
@@ -177,7 +177,7 @@ TEST(SkbPool, pools_and_limits_are_per_thread) {
     SkbPtr s = alloc_skb(100);
     other_ok = s != nullptr;
     s.reset();
-    other_in_use = skb_pool_stats().skb_in_use;
+    other_in_use = skb_pool_process_usage().skbs;
   });
   t.join();
   EXPECT_TRUE(other_ok);

@@ -272,7 +272,7 @@ TEST(SkbLinearize, fails_with_enomem_when_no_bigger_head_can_be_had) {
   std::vector<std::uint8_t> all;
   SkbPtr skb = make_skb(40, {3000}, &all);
   SkbPoolLimits l = skb_pool_limits();
-  l.max_head_bytes = skb_pool_stats().head_bytes_in_use;
+  l.max_head_bytes = skb_pool_process_usage().head_bytes;
   skbtest::ScopedPoolLimits guard(l);
   EXPECT_EQ(skb_linearize(skb.get()), -ENOMEM);
   EXPECT_EQ(skb_bytes(skb.get()), all);  // unchanged
