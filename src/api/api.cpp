@@ -11,6 +11,7 @@
 
 #include "api/call_guard.hpp"
 #include "api/fd_table.hpp"
+#include "api/sock_calls.hpp"
 #include "core/stack.hpp"
 #include "fs/eventpoll.hpp"
 #include "sock/sock.hpp"
@@ -80,6 +81,177 @@ std::unique_ptr<Socket> sock_alloc(Stack& st) {
 
 }  // namespace
 
+// --- the calls on a struct socket (api/sock_calls.hpp) ------------------------
+
+namespace sockcall {
+
+std::unique_ptr<Socket> create(Stack& st, int domain, int type, int protocol, int* err) {
+  const int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  *err = 0;
+  if (domain != AF_INET)
+    *err = -EAFNOSUPPORT;
+  else if (type != SOCK_STREAM)
+    *err = -ESOCKTNOSUPPORT;
+  else if (protocol != 0 && protocol != IPPROTO_TCP)
+    *err = -EPROTONOSUPPORT;
+  if (*err) return nullptr;
+  CallGuard guard(&st);
+  auto sock = sock_alloc(st);
+  if (flags & SOCK_NONBLOCK) sock->file_flags |= O_NONBLOCK;
+  return sock;
+}
+
+int bind(Socket* sock, const sockaddr* addr, socklen_t addrlen) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!addr) return -EFAULT;
+  return sock->ops->bind(sock, addr, static_cast<int>(addrlen));
+}
+
+int listen(Socket* sock, int backlog) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  return sock->ops->listen(sock, backlog);
+}
+
+std::unique_ptr<Socket> accept(Socket* sock, sockaddr* addr, socklen_t* addrlen, int flags,
+                               int* err) {
+  *err = 0;
+  if (!sock->sk) {
+    *err = -ENOTCONN;
+    return nullptr;
+  }
+  CallGuard guard(stack_of(sock));
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+    *err = -EINVAL;
+    return nullptr;
+  }
+  auto newsock = std::make_unique<Socket>();
+  newsock->ops = sock->ops;
+  newsock->type = sock->type;
+  const int r = sock->ops->accept(sock, newsock.get(), sock->file_flags);
+  if (r < 0) {
+    *err = r;
+    return nullptr;
+  }
+  if (flags & SOCK_NONBLOCK) newsock->file_flags |= O_NONBLOCK;
+  if (addr && addrlen) {
+    sockaddr_in sin{};
+    const int len = newsock->ops->getname(newsock.get(), reinterpret_cast<sockaddr*>(&sin), 2);
+    if (len > 0) {
+      const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
+      std::memcpy(addr, &sin, n);
+      *addrlen = static_cast<socklen_t>(len);
+    }
+  }
+  return newsock;
+}
+
+int connect(Socket* sock, const sockaddr* addr, socklen_t addrlen) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!addr) return -EFAULT;
+  return sock->ops->connect(sock, addr, static_cast<int>(addrlen), sock->file_flags);
+}
+
+int getname(Socket* sock, sockaddr* addr, socklen_t* addrlen, int peer) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!addr || !addrlen) return -EFAULT;
+  sockaddr_in sin{};
+  const int len = sock->ops->getname(sock, reinterpret_cast<sockaddr*>(&sin), peer);
+  if (len < 0) return len;
+  const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
+  std::memcpy(addr, &sin, n);
+  *addrlen = static_cast<socklen_t>(len);
+  return 0;
+}
+
+long sendmsg(Socket* sock, const msghdr* msg, int flags) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return -EFAULT;
+  if (msg->msg_iovlen > IOV_MAX) return -EMSGSIZE;
+  // ____sys_sendmsg copies the control messages in first.
+  if (msg->msg_controllen > INT_MAX) return -ENOBUFS;
+  if (msg->msg_controllen && !msg->msg_control) return -EFAULT;
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
+    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return -EFAULT;
+  msghdr m = *msg;
+  m.msg_flags = flags;
+  // __sys_sendmsg: a non-blocking descriptor makes every send MSG_DONTWAIT.
+  if (sock->file_flags & O_NONBLOCK) m.msg_flags |= MSG_DONTWAIT;
+  return sock_sendmsg(sock, &m);
+}
+
+long recvmsg(Socket* sock, msghdr* msg, int flags) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return -EFAULT;
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
+    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return -EFAULT;
+  if (sock->file_flags & O_NONBLOCK) flags |= MSG_DONTWAIT;
+  msg->msg_flags = 0;
+  // put_cmsg advances msg_control as it fills it; the caller gets the
+  // buffer back with msg_controllen saying how much was used (____sys_recvmsg).
+  void* const control = msg->msg_control;
+  const std::size_t controllen = msg->msg_controllen;
+  const int r = sock_recvmsg(sock, msg, flags);
+  const std::size_t left = msg->msg_controllen;
+  msg->msg_control = control;
+  msg->msg_controllen = r >= 0 ? controllen - left : controllen;
+  return r;
+}
+
+int shutdown(Socket* sock, int how) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  return sock->ops->shutdown(sock, how);
+}
+
+void release(std::unique_ptr<Socket> sock) {
+  CallGuard guard(stack_of(sock.get()));
+  // __fput: epoll instances stop watching the file before it is released.
+  eventpoll_release(sock.get());
+  if (sock->sk) sock->ops->release(sock.get());
+  sock.reset();
+}
+
+int setsockopt(Socket* sock, int level, int optname, const void* optval, socklen_t optlen) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!optval && optlen) return -EFAULT;
+  return sock->ops->setsockopt(sock, level, optname, optval, optlen);
+}
+
+int getsockopt(Socket* sock, int level, int optname, void* optval, socklen_t* optlen) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!optlen || (!optval && *optlen)) return -EFAULT;
+  return sock->ops->getsockopt(sock, level, optname, optval, optlen);
+}
+
+int ioctl(Socket* sock, unsigned long request, int* arg) {
+  if (!sock->sk) return -ENOTCONN;
+  CallGuard guard(stack_of(sock));
+  if (!arg) return -EFAULT;
+  return sock->ops->ioctl(sock, static_cast<unsigned>(request),
+                          reinterpret_cast<unsigned long>(arg));
+}
+
+unsigned poll(Socket* sock) {
+  if (!sock->sk) return POLLNVAL;
+  CallGuard guard(stack_of(sock));
+  return vfs_poll(sock);
+}
+
+Stack* stack(const Socket* sock) {
+  return stack_of(sock);
+}
+
+}  // namespace sockcall
+
 File* fget(int fd) {
   auto& t = fd_table();
   if (fd < kFirstFd || static_cast<std::size_t>(fd - kFirstFd) >= t.size()) return nullptr;
@@ -104,52 +276,30 @@ int fd_install(std::unique_ptr<File> file) {
 }
 
 int socket(Stack& st, int domain, int type, int protocol) {
-  const int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (domain != AF_INET) return ret(-EAFNOSUPPORT);
-  if (type != SOCK_STREAM) return ret(-ESOCKTNOSUPPORT);
-  if (protocol != 0 && protocol != IPPROTO_TCP) return ret(-EPROTONOSUPPORT);
+  int err = 0;
+  auto sock = sockcall::create(st, domain, type, protocol, &err);
+  if (!sock) return ret(err);
   CallGuard guard(&st);
-  auto sock = sock_alloc(st);
-  if (flags & SOCK_NONBLOCK) sock->file_flags |= O_NONBLOCK;
   return fd_install(std::move(sock));
 }
 
 int bind(int fd, const sockaddr* addr, socklen_t addrlen) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!addr) return ret(-EFAULT);
-  return ret(sock->ops->bind(sock, addr, static_cast<int>(addrlen)));
+  return sock ? ret(sockcall::bind(sock, addr, addrlen)) : -1;
 }
 
 int listen(int fd, int backlog) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  return ret(sock->ops->listen(sock, backlog));
+  return sock ? ret(sockcall::listen(sock, backlog)) : -1;
 }
 
 int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags) {
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
   CallGuard guard(stack_of(sock));
-  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return ret(-EINVAL);
-  auto newsock = std::make_unique<Socket>();
-  newsock->ops = sock->ops;
-  newsock->type = sock->type;
-  int err = sock->ops->accept(sock, newsock.get(), sock->file_flags);
-  if (err < 0) return ret(err);
-  if (flags & SOCK_NONBLOCK) newsock->file_flags |= O_NONBLOCK;
-  if (addr && addrlen) {
-    sockaddr_in sin{};
-    int len = newsock->ops->getname(newsock.get(), reinterpret_cast<sockaddr*>(&sin), 2);
-    if (len > 0) {
-      const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
-      std::memcpy(addr, &sin, n);
-      *addrlen = static_cast<socklen_t>(len);
-    }
-  }
+  int err = 0;
+  auto newsock = sockcall::accept(sock, addr, addrlen, flags, &err);
+  if (!newsock) return ret(err);
   return fd_install(std::move(newsock));
 }
 
@@ -159,25 +309,13 @@ int accept(int fd, sockaddr* addr, socklen_t* addrlen) {
 
 int connect(int fd, const sockaddr* addr, socklen_t addrlen) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!addr) return ret(-EFAULT);
-  return ret(sock->ops->connect(sock, addr, static_cast<int>(addrlen), sock->file_flags));
+  return sock ? ret(sockcall::connect(sock, addr, addrlen)) : -1;
 }
 
 namespace {
 int getname(int fd, sockaddr* addr, socklen_t* addrlen, int peer) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!addr || !addrlen) return ret(-EFAULT);
-  sockaddr_in sin{};
-  int len = sock->ops->getname(sock, reinterpret_cast<sockaddr*>(&sin), peer);
-  if (len < 0) return ret(len);
-  const socklen_t n = std::min<socklen_t>(*addrlen, static_cast<socklen_t>(len));
-  std::memcpy(addr, &sin, n);
-  *addrlen = static_cast<socklen_t>(len);
-  return 0;
+  return sock ? ret(sockcall::getname(sock, addr, addrlen, peer)) : -1;
 }
 }  // namespace
 
@@ -190,20 +328,7 @@ int getpeername(int fd, sockaddr* addr, socklen_t* addrlen) {
 
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
-  if (msg->msg_iovlen > IOV_MAX) return ret<ssize_t>(-EMSGSIZE);
-  // ____sys_sendmsg copies the control messages in first.
-  if (msg->msg_controllen > INT_MAX) return ret<ssize_t>(-ENOBUFS);
-  if (msg->msg_controllen && !msg->msg_control) return ret<ssize_t>(-EFAULT);
-  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
-    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
-  msghdr m = *msg;
-  m.msg_flags = flags;
-  // __sys_sendmsg: a non-blocking descriptor makes every send MSG_DONTWAIT.
-  if (sock->file_flags & O_NONBLOCK) m.msg_flags |= MSG_DONTWAIT;
-  return ret<ssize_t>(sock_sendmsg(sock, &m));
+  return sock ? ret<ssize_t>(sockcall::sendmsg(sock, msg, flags)) : -1;
 }
 
 ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* dest,
@@ -249,22 +374,7 @@ ssize_t writev(int fd, const iovec* iov, int iovcnt) {
 
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!msg || (msg->msg_iovlen && !msg->msg_iov)) return ret<ssize_t>(-EFAULT);
-  for (std::size_t i = 0; i < msg->msg_iovlen; ++i)
-    if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base) return ret<ssize_t>(-EFAULT);
-  if (sock->file_flags & O_NONBLOCK) flags |= MSG_DONTWAIT;
-  msg->msg_flags = 0;
-  // put_cmsg advances msg_control as it fills it; the caller gets the
-  // buffer back with msg_controllen saying how much was used (____sys_recvmsg).
-  void* const control = msg->msg_control;
-  const std::size_t controllen = msg->msg_controllen;
-  const int r = sock_recvmsg(sock, msg, flags);
-  const std::size_t left = msg->msg_controllen;
-  msg->msg_control = control;
-  msg->msg_controllen = r >= 0 ? controllen - left : controllen;
-  return ret<ssize_t>(r);
+  return sock ? ret<ssize_t>(sockcall::recvmsg(sock, msg, flags)) : -1;
 }
 
 ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* src, socklen_t* addrlen) {
@@ -298,9 +408,7 @@ ssize_t readv(int fd, const iovec* iov, int iovcnt) {
 
 int shutdown(int fd, int how) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  return ret(sock->ops->shutdown(sock, how));
+  return sock ? ret(sockcall::shutdown(sock, how)) : -1;
 }
 
 int close(int fd) {
@@ -322,18 +430,12 @@ int close(int fd) {
 
 int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!optval && optlen) return ret(-EFAULT);
-  return ret(sock->ops->setsockopt(sock, level, optname, optval, optlen));
+  return sock ? ret(sockcall::setsockopt(sock, level, optname, optval, optlen)) : -1;
 }
 
 int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!optlen || (!optval && *optlen)) return ret(-EFAULT);
-  return ret(sock->ops->getsockopt(sock, level, optname, optval, optlen));
+  return sock ? ret(sockcall::getsockopt(sock, level, optname, optval, optlen)) : -1;
 }
 
 int fcntl(int fd, int cmd, int arg) {
@@ -359,11 +461,7 @@ int fcntl(int fd, int cmd, int arg) {
 
 int ioctl(int fd, unsigned long request, int* arg) {
   Socket* sock = lookup_live(fd);
-  if (!sock) return -1;
-  CallGuard guard(stack_of(sock));
-  if (!arg) return ret(-EFAULT);
-  return ret(
-      sock->ops->ioctl(sock, static_cast<unsigned>(request), reinterpret_cast<unsigned long>(arg)));
+  return sock ? ret(sockcall::ioctl(sock, request, arg)) : -1;
 }
 
 int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
