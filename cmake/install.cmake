@@ -3,6 +3,7 @@
 #
 #   P/include/sendpath/{api,socket,stack}.hpp
 #   P/lib/libsendpath.so.0.1, libsendpath.so.0, libsendpath.so, libsendpath.a
+#   P/lib/libsendpath-preload.so           LD_PRELOAD shim (src/preload/)
 #   P/lib/pkgconfig/sendpath.pc            pkg-config --cflags --libs sendpath
 #   P/lib/cmake/sendpath/sendpathConfig.cmake (+ version, targets)
 #                                          find_package(sendpath) -> sendpath::sendpath
@@ -18,6 +19,7 @@ install(TARGETS sendpath_shared EXPORT sendpathTargets
 install(TARGETS sendpath_static EXPORT sendpathStaticTargets
   ARCHIVE DESTINATION ${SP_INSTALL_LIBDIR}
   INCLUDES DESTINATION include)
+install(TARGETS sendpath_preload LIBRARY DESTINATION ${SP_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sendpath DESTINATION include
   FILES_MATCHING PATTERN "*.hpp")
 

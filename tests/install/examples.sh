@@ -20,7 +20,7 @@ mkdir -p "$work"
 echo "== install into $prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/sendpath/api.hpp include/sendpath/socket.hpp include/sendpath/stack.hpp \
-         lib/libsendpath.so lib/libsendpath.a lib/pkgconfig/sendpath.pc \
+         lib/libsendpath.so lib/libsendpath.a lib/libsendpath-preload.so lib/pkgconfig/sendpath.pc \
          lib/cmake/sendpath/sendpathConfig.cmake lib/cmake/sendpath/sendpathConfigVersion.cmake; do
   [[ -e $prefix/$f ]] || { echo "missing after install: $f"; exit 1; }
 done
