@@ -127,6 +127,44 @@ TEST(Shim, echo_round_trip_and_what_the_socket_looks_like) {
   EXPECT_EQ(errno, EBADF);
 }
 
+TEST(Shim, threads_each_with_connections_of_their_own_and_one_shared) {
+  // Four threads, each echoing 2 MiB through a connection of its own, while
+  // a fifth blocks in recv on a shared socket that a sixth writes to.
+  constexpr size_t kBytes = 2 << 20;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &ok] {
+      const int fd = dial(7001);
+      if (fd < 0) return;
+      std::vector<char> out(kBytes), in(kBytes);
+      for (size_t i = 0; i < kBytes; ++i) out[i] = static_cast<char>(i * (t + 3));
+      std::thread w([&] {
+        for (size_t off = 0; off < kBytes; off += 65536)
+          if (write(fd, out.data() + off, 65536) != 65536) return;
+      });
+      const bool got = read_all(fd, in.data(), kBytes);
+      w.join();
+      if (got && in == out) ++ok;
+      close(fd);
+    });
+  }
+  const int shared = dial(7001);
+  ASSERT_GE(shared, 0);
+  char c = 0;
+  std::thread reader([&] { ASSERT_EQ(recv(shared, &c, 1, MSG_WAITALL), 1); });
+  std::thread writer([&] {
+    usleep(100000);
+    ASSERT_EQ(send(shared, "s", 1, 0), 1);
+  });
+  writer.join();
+  reader.join();
+  EXPECT_EQ(c, 's');
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 4);
+  close(shared);
+}
+
 TEST(Shim, nonblocking_connect_reports_through_poll_and_so_error) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   ASSERT_GE(fd, 0);
