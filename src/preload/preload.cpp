@@ -52,6 +52,7 @@
 //   thread unless MSG_NOSIGNAL, as Linux.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1287,6 +1288,31 @@ SP_EXPORT int close(int fd) {
   const std::uint8_t k = g_fds.kind(fd);
   if (!k) return REAL(close)(fd);
   return sp::preload::close_known(fd, k);
+}
+
+namespace {
+// The sendpath descriptors in [lo, hi] go as by close(2) before the kernel
+// closes the range (otherwise a later descriptor with one of those numbers
+// would be taken for the socket).
+void close_sockets_in(unsigned lo, unsigned hi) {
+  for (auto& [fd, f] : g_fds.all()) {
+    if (static_cast<unsigned>(fd) < lo || static_cast<unsigned>(fd) > hi) continue;
+    f.reset();
+    sp::preload::close_known(fd, g_fds.kind(fd));
+  }
+}
+}  // namespace
+
+SP_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
+  // CLOSE_RANGE_CLOEXEC marks instead of closing: sendpath descriptors are
+  // close-on-exec already.
+  if (lo <= hi && !(flags & CLOSE_RANGE_CLOEXEC)) close_sockets_in(lo, hi);
+  return REAL(close_range)(lo, hi, flags);
+}
+
+SP_EXPORT void closefrom(int lo) noexcept {
+  if (lo >= 0) close_sockets_in(static_cast<unsigned>(lo), UINT_MAX);
+  REAL(closefrom)(lo);
 }
 
 SP_EXPORT int dup(int fd) {

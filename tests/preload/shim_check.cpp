@@ -448,6 +448,28 @@ TEST(Shim, dup_keeps_the_connection_until_the_last_close) {
   close(fd3);
 }
 
+TEST(Shim, close_range_closes_sockets_and_frees_their_numbers) {
+  const int fd = dial(7001);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(close_range(static_cast<unsigned>(fd), static_cast<unsigned>(fd), 0), 0);
+  EXPECT_EQ(fcntl(fd, F_GETFD), -1);
+  EXPECT_EQ(errno, EBADF);
+  // The number comes back for a pipe, which must behave as a pipe.
+  int pfd[2];
+  ASSERT_EQ(pipe(pfd), 0);
+  const int r = pfd[0] == fd ? pfd[0] : pfd[1] == fd ? pfd[1] : -1;
+  EXPECT_NE(r, -1) << "the freed number was not reused";
+  ASSERT_EQ(write(pfd[1], "p", 1), 1);
+  char c;
+  ASSERT_EQ(read(pfd[0], &c, 1), 1);
+  EXPECT_EQ(c, 'p');
+  struct stat st {};
+  ASSERT_EQ(fstat(pfd[0], &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  close(pfd[0]);
+  close(pfd[1]);
+}
+
 TEST(Shim, accept_from_a_linux_client) {
   const int ls = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(ls, 0);
