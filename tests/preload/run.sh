@@ -91,4 +91,20 @@ HAVE=$(sha256sum < "$WORK/rx" | cut -d' ' -f1)
 echo "received $GOT of $N bytes"
 [ "$GOT" -eq "$N" ] || { echo "FAIL: exit lost data"; exit 1; }
 [ "$HAVE" = "$WANT" ] || { echo "FAIL: data differs"; exit 1; }
+echo "== a device that cannot be opened: one message, then Linux errnos"
+OUT=$(env LD_PRELOAD="$SHIM" SENDPATH_NETNS=no-such-netns-$$ SENDPATH_DEV="$TAP" \
+  SENDPATH_ADDR="$SELF/24" timeout 20 "$CHECK" --socket-errnos 2>"$WORK/err")
+cat "$WORK/err"
+echo "$OUT"
+[ "$(grep -c 'sendpath-preload: cannot open tap' "$WORK/err")" -eq 1 ] ||
+  { echo "FAIL: expected one message on stderr"; exit 1; }
+[ "$OUT" = "$(printf 'EAFNOSUPPORT\nEAFNOSUPPORT')" ] || { echo "FAIL: socket() errnos"; exit 1; }
+if command -v setpriv >/dev/null && [ -r "$SHIM" ] && [ -x "$CHECK" ] &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  echo "== without the privilege to open a tap: EACCES"
+  OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$SHIM" \
+    SENDPATH_DEV=spnoperm$$ SENDPATH_ADDR="$SELF/24" timeout 20 "$CHECK" --socket-errnos 2>"$WORK/err")
+  cat "$WORK/err"
+  [ "$OUT" = "$(printf 'EACCES\nEACCES')" ] || { echo "FAIL: socket() errnos: $OUT"; exit 1; }
+fi
 echo "PASS"

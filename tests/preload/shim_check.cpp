@@ -7,6 +7,7 @@
 //   PEER:7999  nothing listens (refused)
 // Environment: SP_PEER (Linux's address), SP_SELF (sendpath's), SP_NS.
 //
+// `shim_check --socket-errnos` prints the errno of two TCP socket() calls.
 // `shim_check --write-and-exit N` connects to PEER:7002, writes N bytes of
 // a pattern and exits without closing: the shim must deliver them anyway.
 #include <arpa/inet.h>
@@ -574,7 +575,17 @@ int write_and_exit(long n) {
 
 }  // namespace
 
+// The no-device helper: two TCP sockets, each failure's errno on stdout.
+int socket_errnos() {
+  for (int i = 0; i < 2; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    std::printf("%s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--socket-errnos") return socket_errnos();
   if (argc == 3 && std::string(argv[1]) == "--write-and-exit")
     return write_and_exit(std::atol(argv[2]));
   if (env("SP_PEER").empty()) {
