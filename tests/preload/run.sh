@@ -99,8 +99,8 @@ echo "$OUT"
 [ "$(grep -c 'sendpath-preload: cannot open tap' "$WORK/err")" -eq 1 ] ||
   { echo "FAIL: expected one message on stderr"; exit 1; }
 [ "$OUT" = "$(printf 'EAFNOSUPPORT\nEAFNOSUPPORT')" ] || { echo "FAIL: socket() errnos"; exit 1; }
-if command -v setpriv >/dev/null && [ -r "$SHIM" ] && [ -x "$CHECK" ] &&
-   setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+if command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "test -r $SHIM && test -x $CHECK" 2>/dev/null; then
   echo "== without the privilege to open a tap: EACCES"
   OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$SHIM" \
     SENDPATH_DEV=spnoperm$$ SENDPATH_ADDR="$SELF/24" timeout 20 "$CHECK" --socket-errnos 2>"$WORK/err")
