@@ -41,6 +41,11 @@ in_ns ip tuntap add dev "$TAP" mode tap vnet_hdr
 in_ns ip addr add "$PEER/24" dev "$TAP"
 in_ns ip link set "$TAP" up
 
+# SYNs to 7998 vanish (for ETIMEDOUT).
+in_ns nft add table inet shimt
+in_ns nft add chain inet shimt input '{ type filter hook input priority 0; }'
+in_ns nft add rule inet shimt input tcp dport 7998 drop
+
 PIDS=""
 timeout 300 ip netns exec "$NS" socat TCP-LISTEN:7001,bind=$PEER,fork,reuseaddr EXEC:cat &
 PIDS="$PIDS $!"

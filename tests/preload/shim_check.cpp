@@ -4,6 +4,7 @@
 // namespace it creates:
 //   PEER:7001  echo (socat)
 //   PEER:7002  takes one connection and keeps what it reads (exit linger)
+//   PEER:7998  SYNs dropped (timed out)
 //   PEER:7999  nothing listens (refused)
 // Environment: SP_PEER (Linux's address), SP_SELF (sendpath's), SP_NS.
 //
@@ -192,6 +193,20 @@ TEST(Shim, connect_to_a_closed_port_is_refused) {
   sockaddr_in a = addr(env("SP_PEER"), 7999);
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
+  close(fd);
+}
+
+TEST(Shim, a_connect_nobody_answers_times_out) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int syncnt = 1;  // one retry: about 3 s (1 s, then 2 s) instead of two minutes
+  ASSERT_EQ(setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof syncnt), 0);
+  sockaddr_in a = addr(env("SP_PEER"), 7998);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), -1);
+  EXPECT_EQ(errno, ETIMEDOUT);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(2500));
+  EXPECT_LT(took, std::chrono::seconds(10));
   close(fd);
 }
 
