@@ -1,9 +1,11 @@
 // Per-thread pools for sk_buff structs, heads and pages (see pool.hpp).
 #include "skb/pool.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -73,7 +75,85 @@ void release_page_memory(Page* pg) {
   delete pg;
 }
 
+// --- the depot: free lists the threads share ----------------------------------
+// A thread's lists serve it alone, but a program thread that sends on a stack
+// run by another thread allocates every skb there and the stack thread frees
+// it: the freeing thread's lists fill up while the allocating thread's stay
+// empty and it allocates fresh memory from the heap for ever (and the heap
+// churns pages). So a full list hands a batch to a process-wide depot of its
+// class, and an empty one takes a batch from there before going to the heap,
+// as slab allocators move objects between per-CPU caches and shared lists.
+constexpr std::size_t kDepotBatch = 32;
+constexpr std::uint64_t kMaxDepotBytesPerList = 64ull << 20;
+
+template <typename T>
+struct Depot {
+  std::mutex mu;
+  std::vector<T> items;
+  std::atomic<std::size_t> size{0};  // items.size(), read without the lock
+};
+
+struct Depots {
+  Depot<void*> skb, fclone;
+  Depot<std::uint8_t*> head[kNumHeadClasses];
+  Depot<Page*> page[kMaxPooledOrder + 1];
+};
+
+// Never destroyed: frees from threads that outlive static destruction still
+// find it.
+Depots& depots() {
+  static Depots* d = new Depots;
+  return *d;
+}
+
+// A free that finds the thread's list full: moves a batch of the list to the
+// depot when the depot has room, so the object can join the list. false: no
+// room, the object goes back to the heap.
+template <typename T>
+bool spill_to_depot(std::vector<T>& list, Depot<T>& d, std::uint64_t object_bytes,
+                    SkbPoolStats& st) {
+  const std::size_t n = std::min(kDepotBatch, list.size());
+  if (n == 0) return false;
+  std::lock_guard<std::mutex> g(d.mu);
+  if ((d.items.size() + n) * object_bytes > kMaxDepotBytesPerList) return false;
+  d.items.insert(d.items.end(), list.end() - static_cast<std::ptrdiff_t>(n), list.end());
+  d.size.store(d.items.size(), std::memory_order_relaxed);
+  list.resize(list.size() - n);
+  st.cached_bytes -= n * object_bytes;
+  return true;
+}
+
+// An allocation that finds the thread's list empty: takes a batch from the
+// depot. false: the depot is empty too.
+template <typename T>
+bool refill_from_depot(std::vector<T>& list, Depot<T>& d, std::uint64_t object_bytes,
+                       SkbPoolStats& st) {
+  if (d.size.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> g(d.mu);
+  const std::size_t n = std::min(kDepotBatch, d.items.size());
+  if (n == 0) return false;
+  list.insert(list.end(), d.items.end() - static_cast<std::ptrdiff_t>(n), d.items.end());
+  d.items.resize(d.items.size() - n);
+  d.size.store(d.items.size(), std::memory_order_relaxed);
+  st.cached_bytes += n * object_bytes;
+  return true;
+}
+
 Pools::~Pools() {
+  // What this thread cached goes to the depot for the threads that go on
+  // (a short-lived thread that freed what another allocated), as far as the
+  // depot takes it; the rest back to the heap.
+  auto hand_over = [this](auto& list, auto& depot, std::uint64_t bytes) {
+    while (!list.empty() && spill_to_depot(list, depot, bytes, stats)) {
+    }
+  };
+  Depots& d = depots();
+  hand_over(skb_free, d.skb, sizeof(SkBuff));
+  hand_over(fclone_free, d.fclone, kFcloneBlockSize);
+  for (int i = 0; i < kNumHeadClasses; ++i)
+    hand_over(head_free[i], d.head[i], block_bytes(kHeadClasses[i]));
+  for (std::uint32_t o = 0; o <= kMaxPooledOrder; ++o)
+    hand_over(page_free[o], d.page[o], std::uint64_t{PAGE_SIZE} << o);
   for (void* s : skb_free) ::operator delete (s, std::align_val_t{alignof(SkBuff)});
   for (void* b : fclone_free) ::operator delete (b, std::align_val_t{alignof(SkBuff)});
   for (int i = 0; i < kNumHeadClasses; ++i) {
@@ -135,7 +215,8 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
   }
   std::uint8_t* h = nullptr;
   const int cls = head_class(capacity);
-  if (cls >= 0 && !p->head_free[cls].empty()) {
+  if (cls >= 0 && (!p->head_free[cls].empty() ||
+                   refill_from_depot(p->head_free[cls], depots().head[cls], bytes, p->stats))) {
     h = p->head_free[cls].back();
     p->head_free[cls].pop_back();
     p->stats.cached_bytes -= bytes;
@@ -167,7 +248,8 @@ void free_head(std::uint8_t* head, std::uint32_t capacity) {
   ++p->stats.head_frees;
   if (p->stats.head_in_use) --p->stats.head_in_use;
   const int cls = head_class(capacity);
-  if (cls >= 0 && keep_on_list(p->head_free[cls].size(), bytes)) {
+  if (cls >= 0 && (keep_on_list(p->head_free[cls].size(), bytes) ||
+                   spill_to_depot(p->head_free[cls], depots().head[cls], bytes, p->stats))) {
     p->head_free[cls].push_back(head);
     p->stats.cached_bytes += bytes;
   } else {
@@ -187,7 +269,8 @@ void* alloc_skb_struct() {
     return nullptr;
   }
   void* s = nullptr;
-  if (!p->skb_free.empty()) {
+  if (!p->skb_free.empty() ||
+      refill_from_depot(p->skb_free, depots().skb, sizeof(SkBuff), p->stats)) {
     s = p->skb_free.back();
     p->skb_free.pop_back();
     p->stats.cached_bytes -= sizeof(SkBuff);
@@ -213,7 +296,8 @@ void free_skb_struct(void* s) {
   }
   ++p->stats.skb_frees;
   if (p->stats.skb_in_use) --p->stats.skb_in_use;
-  if (keep_on_list(p->skb_free.size(), sizeof(SkBuff))) {
+  if (keep_on_list(p->skb_free.size(), sizeof(SkBuff)) ||
+      spill_to_depot(p->skb_free, depots().skb, sizeof(SkBuff), p->stats)) {
     p->skb_free.push_back(s);
     p->stats.cached_bytes += sizeof(SkBuff);
   } else {
@@ -233,7 +317,8 @@ void* alloc_fclone_block() {
     return nullptr;
   }
   void* b = nullptr;
-  if (!p->fclone_free.empty()) {
+  if (!p->fclone_free.empty() ||
+      refill_from_depot(p->fclone_free, depots().fclone, kFcloneBlockSize, p->stats)) {
     b = p->fclone_free.back();
     p->fclone_free.pop_back();
     p->stats.cached_bytes -= kFcloneBlockSize;
@@ -258,7 +343,8 @@ void free_fclone_block(void* b) {
     return;
   }
   p->stats.skb_in_use = p->stats.skb_in_use > 2 ? p->stats.skb_in_use - 2 : 0;
-  if (keep_on_list(p->fclone_free.size(), kFcloneBlockSize)) {
+  if (keep_on_list(p->fclone_free.size(), kFcloneBlockSize) ||
+      spill_to_depot(p->fclone_free, depots().fclone, kFcloneBlockSize, p->stats)) {
     p->fclone_free.push_back(b);
     p->stats.cached_bytes += kFcloneBlockSize;
   } else {
@@ -286,7 +372,9 @@ Page* alloc_pages(std::uint32_t order) {
     return nullptr;
   }
   Page* pg = nullptr;
-  if (p && order <= kMaxPooledOrder && !p->page_free[order].empty()) {
+  if (p && order <= kMaxPooledOrder &&
+      (!p->page_free[order].empty() ||
+       refill_from_depot(p->page_free[order], depots().page[order], bytes, p->stats))) {
     pg = p->page_free[order].back();
     p->page_free[order].pop_back();
     p->stats.cached_bytes -= bytes;
@@ -340,7 +428,9 @@ void put_page(Page* pg) {
   if (p->stats.page_in_use) --p->stats.page_in_use;
   const std::uint64_t units = 1u << pg->order;
   p->stats.page_4k_in_use = p->stats.page_4k_in_use > units ? p->stats.page_4k_in_use - units : 0;
-  if (pg->order <= kMaxPooledOrder && keep_on_list(p->page_free[pg->order].size(), pg->size)) {
+  if (pg->order <= kMaxPooledOrder &&
+      (keep_on_list(p->page_free[pg->order].size(), pg->size) ||
+       spill_to_depot(p->page_free[pg->order], depots().page[pg->order], pg->size, p->stats))) {
     p->page_free[pg->order].push_back(pg);
     p->stats.cached_bytes += pg->size;
   } else {

@@ -3,6 +3,8 @@
 // acknowledged (Host::run_in_thread, the preload shim).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -63,6 +65,72 @@ TEST(SkbPoolThreads, objects_held_count_against_the_limit) {
   t.join();
   EXPECT_TRUE(fifth_failed);
   EXPECT_TRUE(after_free_ok);
+}
+
+// A thread that allocates what short-lived threads free reuses the memory:
+// each exiting thread hands its cache to the shared depot.
+TEST(SkbPoolThreads, an_allocating_thread_reuses_what_exiting_threads_freed) {
+  std::vector<std::uint64_t> fresh_after_round;
+  std::thread allocator([&] {
+    // 2 KiB heads: the freeing thread keeps 16 MiB of them (8192) before it
+    // spills; 400 rounds of 64 go well past that.
+    for (int round = 0; round < 400; ++round) {
+      std::vector<SkbPtr> batch;
+      for (int i = 0; i < 64; ++i) batch.push_back(alloc_skb(2000));
+      std::thread freer([&batch] {
+        for (SkbPtr& skb : batch) consume_skb(std::move(skb));
+      });
+      freer.join();
+      fresh_after_round.push_back(skb_pool_stats().head_fresh);
+    }
+  });
+  allocator.join();
+  ASSERT_EQ(fresh_after_round.size(), 400u);
+  EXPECT_EQ(fresh_after_round[399], fresh_after_round[300]);
+}
+
+// The same with one long-lived freeing thread (a stack thread freeing what a
+// program thread sent): once its lists are full they spill to the depot,
+// and the allocating thread's fresh allocations stop growing.
+TEST(SkbPoolThreads, an_allocating_thread_reuses_what_a_long_lived_thread_frees) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<SkbPtr> to_free;
+  bool done = false;
+  std::thread freer([&] {
+    std::unique_lock<std::mutex> lk(mu);
+    for (;;) {
+      cv.wait(lk, [&] { return done || !to_free.empty(); });
+      for (SkbPtr& skb : to_free) consume_skb(std::move(skb));
+      to_free.clear();
+      cv.notify_all();
+      if (done) return;
+    }
+  });
+  std::vector<std::uint64_t> fresh_after_round;
+  std::thread allocator([&] {
+    // 2 KiB heads: the freeing thread keeps 16 MiB of them (8192) before it
+    // spills; 400 rounds of 64 go well past that.
+    for (int round = 0; round < 400; ++round) {
+      std::vector<SkbPtr> batch;
+      for (int i = 0; i < 64; ++i) batch.push_back(alloc_skb(2000));
+      std::unique_lock<std::mutex> lk(mu);
+      to_free = std::move(batch);
+      cv.notify_all();
+      cv.wait(lk, [&] { return to_free.empty(); });
+      fresh_after_round.push_back(skb_pool_stats().head_fresh);
+    }
+  });
+  allocator.join();
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    done = true;
+  }
+  cv.notify_all();
+  freer.join();
+  ASSERT_EQ(fresh_after_round.size(), 400u);
+  EXPECT_GT(fresh_after_round[100], 0u);  // before the freer's lists filled
+  EXPECT_EQ(fresh_after_round[399], fresh_after_round[300]);
 }
 
 }  // namespace
