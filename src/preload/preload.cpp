@@ -15,6 +15,8 @@
 //   SENDPATH_TSO=0, SENDPATH_CSUM=0   no segmentation / checksum offload
 //   SENDPATH_SYSCTL  "net.ipv4.tcp_congestion_control=reno;net.ipv4.tcp_wmem=..."
 //   SENDPATH_LINGER  seconds exit may wait for sockets to deliver (default 60)
+//   SENDPATH_NSTAT   at exit, write the stack's counters to this file as
+//                    `nstat -a` prints them (`nstat -j` when it ends in .json)
 //
 // Design.
 // - Descriptors. A sendpath socket is a kernel eventfd as far as the program
@@ -97,6 +99,7 @@
 #include "sock/sock.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
+#include "trace/nstat.hpp"
 
 namespace sp::preload {
 
@@ -968,6 +971,18 @@ void exit_linger() {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     g_host->stop();
+    // The stack's counters, for whoever compares this run with Linux's.
+    if (const std::string path = env("SENDPATH_NSTAT"); !path.empty()) {
+      const auto rows = nstat_rows(g_stack->mib(), nullptr);
+      const bool json = path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+      const std::string text = json ? nstat_json(rows) : nstat_text(rows);
+      if (FILE* out = std::fopen(path.c_str(), "w")) {
+        std::fputs(text.c_str(), out);
+        std::fclose(out);
+      } else {
+        say("cannot write SENDPATH_NSTAT file " + path);
+      }
+    }
   });
   t.join();
 }

@@ -80,7 +80,7 @@ timeout 120 bash -c "$(declare -f run_shim); SHIM='$SHIM' NS='$NS' TAP='$TAP' SE
 
 echo "== exit without close: 8 MiB must still arrive"
 N=$((8 << 20))
-timeout 60 bash -c "$(declare -f run_shim); SHIM='$SHIM' NS='$NS' TAP='$TAP' SELF='$SELF' PEER='$PEER' run_shim '$CHECK' --write-and-exit $N"
+SENDPATH_NSTAT="$WORK/nstat.txt" timeout 60 bash -c "$(declare -f run_shim); SHIM='$SHIM' NS='$NS' TAP='$TAP' SELF='$SELF' PEER='$PEER' run_shim '$CHECK' --write-and-exit $N"
 for _ in $(seq 1 300); do
   [ -f "$WORK/rx" ] && [ "$(stat -c %s "$WORK/rx")" -ge "$N" ] && break
   sleep 0.1
@@ -94,6 +94,11 @@ while n>0: h.update(b[:min(n,65536)]); n-=65536
 print(h.hexdigest())" "$N")
 HAVE=$(sha256sum < "$WORK/rx" | cut -d' ' -f1)
 echo "received $GOT of $N bytes"
+# SENDPATH_NSTAT: the stack's counters at exit, as nstat -a prints them.
+grep -E '^TcpActiveOpens +1 ' "$WORK/nstat.txt" ||
+  { echo "FAIL: SENDPATH_NSTAT has no TcpActiveOpens 1"; cat "$WORK/nstat.txt"; exit 1; }
+SEGS=$(awk '$1=="TcpOutSegs"{print $2}' "$WORK/nstat.txt")
+[ "${SEGS:-0}" -ge $((N / 1448)) ] || { echo "FAIL: TcpOutSegs $SEGS for $N bytes"; exit 1; }
 [ "$GOT" -eq "$N" ] || { echo "FAIL: exit lost data"; exit 1; }
 [ "$HAVE" = "$WANT" ] || { echo "FAIL: data differs"; exit 1; }
 echo "== a device that cannot be opened: one message, then Linux errnos"
