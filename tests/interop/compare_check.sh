@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# ctest interop_compare_every_20th: scripts/compare on a deterministic loss
+# pattern (every 20th data packet dropped by the router), sendpath's sender
+# beside Linux's. Asserts what does not depend on timing: every drop is
+# repaired by exactly one retransmission, by fast recovery and not by an
+# RTO, for both senders, and sendpath's counts are Linux's within 10%.
+#   compare_check.sh SCRIPTS_COMPARE SHIM
+set -euo pipefail
+COMPARE=$1 SHIM=$2
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (namespaces, tap)"; exit 77; fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+rc=0
+SHIM=$SHIM timeout 400 "$COMPARE" --every 20 --size $((4 << 20)) --json > "$out" || rc=$?
+[ "$rc" -eq 77 ] && exit 77
+[ "$rc" -eq 0 ] || { echo "FAIL: compare exited $rc"; cat "$out"; exit 1; }
+python3 - "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+fail = []
+for who in ("sendpath", "linux"):
+    m = r["median"][who]
+    print(f"{who}: drops {m['drops']}, retransmitted {m['TcpRetransSegs']}, "
+          f"fast recoveries {m['recoveries']}, RTOs {m['TcpExtTCPTimeouts']}, "
+          f"TLPs {m['TcpExtTCPLossProbes']}, {m['seconds']:.3f} s")
+    if m["drops"] == 0: fail.append(f"{who}: the router dropped nothing")
+    if m["TcpRetransSegs"] != m["drops"]: fail.append(f"{who}: retransmissions != drops")
+    if m["TcpExtTCPTimeouts"] != 0: fail.append(f"{who}: an RTO on a pattern fast recovery repairs")
+    if m["recoveries"] < 0.9 * m["drops"]: fail.append(f"{who}: losses not repaired by fast recovery")
+s, l = r["median"]["sendpath"], r["median"]["linux"]
+for k in ("TcpRetransSegs", "recoveries"):
+    if l[k] and not 0.9 <= s[k] / l[k] <= 1.1:
+        fail.append(f"{k}: sendpath {s[k]} vs Linux {l[k]}")
+for f in fail: print("FAIL:", f)
+sys.exit(1 if fail else 0)
+PY
