@@ -17,7 +17,9 @@
 #                 to take fails with ENETUNREACH instead of reaching the
 #                 machine's real network, and its kernel counters must show no
 #                 TCP connection at all (check_shim_carried_all_tcp).
-#                 SP_PROG_NETNS=root runs it in the root namespace instead.
+#                 SP_PROG_NETNS=root runs it in the root namespace instead,
+#                 as the shim's users will: only with a shim known to work,
+#                 since a socket it misses would reach the machine's network.
 #
 # IPv6 is off in all three, so the links carry only what the test sends.
 # Every process started is remembered and killed on exit, failure or signal;
@@ -256,10 +258,13 @@ wait_peer_listen() {
 
 # The program's listeners are not (the shim's sockets are not the kernel's),
 # so a server under test is ready when a probe connects: PROBE is a command
-# run on the peer that succeeds once it does. At most 10 s.
-wait_prog_ready() {
-  local i
-  for ((i = 0; i < 100; i++)); do
+# run on the peer that succeeds once it does. At most 100 tries or 15 s;
+# fails at once if the server (PID) exits.
+wait_prog_ready() { # wait_prog_ready PID PROBE...
+  local pid=$1 i end=$((SECONDS + 15))
+  shift
+  for ((i = 0; i < 100 && SECONDS < end; i++)); do
+    kill -0 "$pid" 2>/dev/null || die "the program under test exited before it answered"
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -268,11 +273,11 @@ wait_prog_ready() {
 
 # retry_refused N CMD...: runs a client until it connects (the one-shot
 # servers under test would be used up by a probe, so the client itself is the
-# probe). Gives up after N tries; returns the last exit status.
+# probe). Gives up after N tries or 15 s; returns the last exit status.
 retry_refused() {
-  local n=$1 i rc=0
+  local n=$1 i rc=0 end=$((SECONDS + 15))
   shift
-  for ((i = 0; i < n; i++)); do
+  for ((i = 0; i < n && SECONDS < end; i++)); do
     "$@" && return 0 || rc=$?
     sleep 0.1
   done

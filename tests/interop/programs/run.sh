@@ -300,7 +300,7 @@ start_prog_nginx() {
   # shellcheck disable=SC2046
   bg prog 120 $(nginx_cmd "$WORK/nginx.$MODE")
   PROG_NGINX=$BG_PID
-  wait_prog_ready peer 5 curl -sf -o /dev/null "http://$PROG_IP:8080/ready.txt"
+  wait_prog_ready "$PROG_NGINX" peer 5 curl -sf --connect-timeout 1 -o /dev/null "http://$PROG_IP:8080/ready.txt"
 }
 
 # Still serving once the test is done, and stopped cleanly by SIGQUIT (graceful
