@@ -3,7 +3,8 @@
 # namespace, with the data checked (issue #18).
 #
 #   run.sh SHIM SCENARIO      SHIM: path to libsendpath-preload.so, or "" for
-#   run.sh --list             the kernel baseline only
+#   run.sh SHIM all           the kernel baseline only; all: every scenario,
+#   run.sh --list             then the FIGURE lines together
 #
 # Each scenario runs the program twice in one lab (lib.sh draws it): on
 # Linux's own stack in a namespace joined to the peer by a veth pair (the
@@ -41,11 +42,35 @@ if [ "${1:-}" = --list ]; then
   exit 0
 fi
 [ $# -eq 2 ] || {
-  echo "usage: $0 SHIM|\"\" SCENARIO   (or --list)" >&2
+  echo "usage: $0 SHIM|\"\" SCENARIO|all   (or --list)" >&2
   exit 2
 }
 SHIM=$1
 SCENARIO=$2
+
+# all: every scenario, each in its own lab, then the figures together (the
+# table for a note). Exit status: 1 if any failed.
+if [ "$SCENARIO" = all ]; then
+  failed=()
+  figures=()
+  for s in "${SCENARIOS[@]}"; do
+    rc=0
+    out=$("$0" "$SHIM" "$s" 2>&1) || rc=$?
+    echo "$out"
+    case $rc in
+      0) figures+=("$(echo "$out" | grep '^FIGURE')") ;;
+      77) figures+=("SKIPPED $s") ;;
+      *) failed+=("$s") figures+=("FAILED $s (exit $rc)") ;;
+    esac
+  done
+  echo
+  printf '%s\n' "${figures[@]}"
+  [ ${#failed[@]} -eq 0 ] || {
+    echo "programs: failed: ${failed[*]}"
+    exit 1
+  }
+  exit 0
+fi
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
