@@ -109,12 +109,22 @@ kill_ns_processes() {
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 }
 
+# A remembered pid that was waited for may since belong to someone else's
+# process on this shared machine: signal only the runner's own children.
+kill_ours() { # kill_ours SIGNAL
+  local pid
+  for pid in "${PIDS[@]}"; do
+    [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ] || continue
+    kill "-$1" "$pid" 2>/dev/null || true
+  done
+}
+
 cleanup() {
-  local rc=$? pid ns
+  local rc=$? ns
   trap - EXIT INT TERM HUP
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  kill_ours TERM
   sleep 0.2
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  kill_ours KILL
   for ns in "$NS_S" "$NS_K" "$NS_P"; do
     kill_ns_processes "$ns"
     ns_exists "$ns" && timeout 10 ip netns del "$ns" 2>/dev/null || true
