@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: the lab, process bookkeeping and checks shared by run.sh's
 # scenarios (sourced, not run). See run.sh for how to use it.
 #
@@ -64,13 +65,13 @@ now() { date +%s.%N; }
 
 # ---- bookkeeping ---------------------------------------------------------
 
-# Runs "$@" in the background, remembered for cleanup; its pid in $BG_PID.
-# Its standard input is the caller's (`bg nc -l 5000 <file`): without <&0 a
-# background command in a script reads /dev/null.
-# prog and peer exec their `timeout` when called from here (IN_BG), so
-# $BG_PID is that of timeout, which passes TERM, QUIT and HUP on to the
-# program (ip netns exec execs it).
-bg() {
+# spawn prog|peer SECONDS CMD...: CMD in the background, remembered for
+# cleanup; its pid in $BG_PID. Its standard input is the caller's
+# (`spawn prog 60 nc -l 5000 <file`): without <&0 a background command in a
+# script reads /dev/null. prog and peer exec their `timeout` when called from
+# here (IN_BG), so $BG_PID is that of timeout, which passes TERM, QUIT and HUP
+# on to the program (ip netns exec execs it).
+spawn() {
   IN_BG=1 "$@" <&0 &
   BG_PID=$!
   PIDS+=("$BG_PID")
@@ -106,6 +107,7 @@ kill_ns_processes() {
   local ns=$1 pids
   ns_exists "$ns" || return 0
   pids=$(timeout 10 ip netns pids "$ns" 2>/dev/null || true)
+  # shellcheck disable=SC2086 # one pid a word
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 }
 
@@ -127,7 +129,7 @@ cleanup() {
   kill_ours KILL
   for ns in "$NS_S" "$NS_K" "$NS_P"; do
     kill_ns_processes "$ns"
-    ns_exists "$ns" && timeout 10 ip netns del "$ns" 2>/dev/null || true
+    if ns_exists "$ns"; then timeout 10 ip netns del "$ns" 2>/dev/null || true; fi
   done
   if [ -n "$WORK" ] && [ -z "${SP_KEEP_WORK:-}" ]; then rm -rf "$WORK"; fi
   [ -n "$WORK" ] && [ -n "${SP_KEEP_WORK:-}" ] && log "kept $WORK"
@@ -215,7 +217,8 @@ lab_up() {
 # ---- running the two ends ------------------------------------------------
 
 # use_mode kernel|shim: where the program under test runs, and the addresses
-# each end uses to reach the other.
+# each end uses to reach the other (PEER_IP, PROG_IP, read by run.sh).
+# shellcheck disable=SC2034
 use_mode() {
   MODE=$1
   case $MODE in

@@ -144,7 +144,7 @@ sc_iperf3_client() {
   local mode srv rc out
   for mode in $MODES; do
     use_mode "$mode"
-    bg peer 60 iperf3 -s -1 --json -p 5201 >"$WORK/server.$mode.json"
+    spawn peer 60 iperf3 -s -1 --json -p 5201 >"$WORK/server.$mode.json"
     srv=$BG_PID
     wait_peer_listen 5201
     rc=0
@@ -179,7 +179,7 @@ sc_iperf3_server() {
   local mode srv rc out
   for mode in $MODES; do
     use_mode "$mode"
-    bg prog 60 iperf3 -s -1 -4 --json -p 5201 >"$WORK/server.$mode.json"
+    spawn prog 60 iperf3 -s -1 -4 --json -p 5201 >"$WORK/server.$mode.json"
     srv=$BG_PID
     rc=0
     retry_refused 50 peer_iperf3_client "$@" || rc=$?
@@ -262,7 +262,7 @@ start_peer_nginx() {
   need_programs nginx curl
   nginx_conf "$WORK/peer-nginx" "$WORK/www"
   # shellcheck disable=SC2046
-  bg peer 120 $(nginx_cmd "$WORK/peer-nginx")
+  spawn peer 120 $(nginx_cmd "$WORK/peer-nginx")
   PEER_NGINX=$BG_PID
   wait_peer_listen 8080
 }
@@ -323,7 +323,7 @@ start_prog_nginx() {
   nginx_conf "$WORK/nginx.$MODE" "$WORK/www"
   rm -f "$WORK/nginx.$MODE/logs/"*.log
   # shellcheck disable=SC2046
-  bg prog 120 $(nginx_cmd "$WORK/nginx.$MODE")
+  spawn prog 120 $(nginx_cmd "$WORK/nginx.$MODE")
   PROG_NGINX=$BG_PID
   wait_prog_ready "$PROG_NGINX" peer 5 curl -sf --connect-timeout 1 -o /dev/null "http://$PROG_IP:8080/ready.txt"
 }
@@ -411,7 +411,7 @@ sc_socat_send() {
   for mode in $MODES; do
     use_mode "$mode"
     rm -f "$WORK/got.$mode"
-    bg peer 60 socat -u TCP4-LISTEN:5301,reuseaddr "CREATE:$WORK/got.$mode"
+    spawn peer 60 socat -u TCP4-LISTEN:5301,reuseaddr "CREATE:$WORK/got.$mode"
     sink=$BG_PID
     wait_peer_listen 5301
     t0=$(now)
@@ -442,7 +442,7 @@ sc_socat_recv() {
   for mode in $MODES; do
     use_mode "$mode"
     rm -f "$WORK/got.$mode"
-    bg prog 60 socat -u TCP4-LISTEN:5302,reuseaddr "CREATE:$WORK/got.$mode"
+    spawn prog 60 socat -u TCP4-LISTEN:5302,reuseaddr "CREATE:$WORK/got.$mode"
     sink=$BG_PID
     rc=0
     retry_refused 50 peer_socat_sender || rc=$?
@@ -466,7 +466,7 @@ sc_nc_recv() {
   local mode src rc t0 t1
   for mode in $MODES; do
     use_mode "$mode"
-    bg peer 60 nc -4 -N -l 5401 <"$WORK/big.bin"
+    spawn peer 60 nc -4 -N -l 5401 <"$WORK/big.bin"
     src=$BG_PID
     wait_peer_listen 5401
     t0=$(now)
@@ -496,7 +496,7 @@ sc_nc_send() {
   local mode src rc t1
   for mode in $MODES; do
     use_mode "$mode"
-    bg prog 60 nc -4 -N -l 5402 <"$WORK/big.bin"
+    spawn prog 60 nc -4 -N -l 5402 <"$WORK/big.bin"
     src=$BG_PID
     rc=0
     retry_refused 50 peer_nc_receiver || rc=$?
