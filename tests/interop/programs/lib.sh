@@ -14,13 +14,12 @@
 #   spprogs<pid>  where the program under the shim runs: an empty namespace,
 #                 loopback only. The shim opens the tap inside spprogp<pid>
 #                 (SENDPATH_NETNS), so the namespace the program sits in does
-#                 not matter to it; being empty, a TCP socket the shim failed
-#                 to take fails with ENETUNREACH instead of reaching the
-#                 machine's real network, and its kernel counters must show no
-#                 TCP connection at all (check_shim_carried_all_tcp).
-#                 SP_PROG_NETNS=root runs it in the root namespace instead,
-#                 as the shim's users will: only with a shim known to work,
-#                 since a socket it misses would reach the machine's network.
+#                 not matter to it; being empty, a TCP socket the shim did
+#                 not take (an AF_INET6 one: iperf3 -s without -4) fails with
+#                 ENETUNREACH instead of reaching the machine's real network,
+#                 and its kernel counters must show no TCP connection at all
+#                 (check_shim_carried_all_tcp). SP_PROG_NETNS=root runs it in
+#                 the root namespace instead, as the shim's users will.
 #
 # IPv6 is off in all three, so the links carry only what the test sends.
 # Every process started is remembered and killed on exit, failure or signal;

@@ -16,7 +16,7 @@
 #
 # By hand, as root, from the source tree (exit 77 = skipped):
 #   tests/interop/programs/run.sh "" curl_download            # kernel only
-#   tests/interop/programs/run.sh build/release/src/preload/libsendpath-preload.so curl_download
+#   tests/interop/programs/run.sh build/release/src/libsendpath-preload.so curl_download
 #   SENDPATH_PCAP=/tmp/c.pcap SP_KEEP_WORK=1 tests/interop/programs/run.sh SHIM nc_send
 # or through ctest: ctest --test-dir build/release -L interop -R programs_curl
 #
