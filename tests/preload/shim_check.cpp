@@ -21,9 +21,11 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +167,79 @@ TEST(Shim, threads_each_with_connections_of_their_own_and_one_shared) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 4);
   close(shared);
+}
+
+TEST(Shim, vectored_calls_sendfile_and_mmsg) {
+  const int fd = dial(7001);
+  ASSERT_GE(fd, 0);
+  // writev / readv.
+  char a[] = "hello ", b[] = "world";
+  iovec out[2] = {{a, 6}, {b, 5}};
+  ASSERT_EQ(writev(fd, out, 2), 11);
+  char x[4], y[7];
+  iovec in[2] = {{x, 4}, {y, 7}};
+  size_t got = 0;
+  while (got < 11) {
+    iovec part[2];
+    int n = 0;
+    size_t skip = got;
+    for (const iovec& v : in) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      part[n++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
+      skip = 0;
+    }
+    const ssize_t r = readv(fd, part, n);
+    ASSERT_GT(r, 0);
+    got += static_cast<size_t>(r);
+  }
+  EXPECT_EQ(std::string(x, 4) + std::string(y, 7), "hello world");
+
+  // sendfile from a file, with and without an offset.
+  char path[] = "/tmp/shim_check_XXXXXX";
+  const int file = mkstemp(path);
+  ASSERT_GE(file, 0);
+  unlink(path);
+  std::string body(300000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('A' + i % 23);
+  ASSERT_EQ(write(file, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  off_t off = 1000;
+  ASSERT_EQ(sendfile(fd, file, &off, 100000), 100000);
+  EXPECT_EQ(off, 101000);
+  EXPECT_EQ(lseek(file, 0, SEEK_CUR), static_cast<off_t>(body.size()));  // untouched
+  ASSERT_EQ(lseek(file, 5, SEEK_SET), 5);
+  ASSERT_EQ(sendfile(fd, file, nullptr, 50), 50);
+  EXPECT_EQ(lseek(file, 0, SEEK_CUR), 55);  // advanced by what went
+  std::string back(100050, '\0');
+  ASSERT_TRUE(read_all(fd, back.data(), back.size()));
+  EXPECT_EQ(back, body.substr(1000, 100000) + body.substr(5, 50));
+  close(file);
+
+  // sendmmsg / recvmmsg.
+  char m1[] = "one", m2[] = "two";
+  iovec v1{m1, 3}, v2{m2, 3};
+  mmsghdr msgs[2]{};
+  msgs[0].msg_hdr.msg_iov = &v1;
+  msgs[0].msg_hdr.msg_iovlen = 1;
+  msgs[1].msg_hdr.msg_iov = &v2;
+  msgs[1].msg_hdr.msg_iovlen = 1;
+  ASSERT_EQ(sendmmsg(fd, msgs, 2, 0), 2);
+  EXPECT_EQ(msgs[0].msg_len, 3u);
+  EXPECT_EQ(msgs[1].msg_len, 3u);
+  char r6[6];
+  ASSERT_TRUE(read_all(fd, r6, 6));
+  EXPECT_EQ(std::string(r6, 6), "onetwo");
+  ASSERT_EQ(send(fd, "mm", 2, 0), 2);
+  char rbuf[8];
+  iovec rv{rbuf, sizeof rbuf};
+  mmsghdr rm{};
+  rm.msg_hdr.msg_iov = &rv;
+  rm.msg_hdr.msg_iovlen = 1;
+  ASSERT_EQ(recvmmsg(fd, &rm, 1, MSG_WAITFORONE, nullptr), 1);
+  ASSERT_GE(rm.msg_len, 1u);
+  close(fd);
 }
 
 TEST(Shim, nonblocking_connect_reports_through_poll_and_so_error) {
