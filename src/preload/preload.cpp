@@ -265,8 +265,27 @@ Deadline deadline_of(std::int64_t timeo) {
   return timeo == Sock::MAX_SCHEDULE_TIMEOUT ? Deadline{} : Deadline::after_ms(timeo);
 }
 
+// After a signal interrupted a blocking socket call: whether Linux would
+// restart it. Linux returns -ERESTARTSYS from a wait without a timeout
+// (sock_intr_errno), which restarts the call when the handler that ran has
+// SA_RESTART, and -EINTR from one with SO_RCVTIMEO/SO_SNDTIMEO. The shim
+// cannot see which signal ran, so it restarts only when every signal with a
+// handler has SA_RESTART (a program that installs one without it gets EINTR).
+bool restart_after_signal(const Deadline& dl) {
+  if (!dl.forever) return false;
+  for (int sig = 1; sig < SIGRTMAX; ++sig) {
+    struct sigaction sa {};
+    if (::sigaction(sig, nullptr, &sa) != 0) continue;
+    const bool handled =
+        (sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+    if (handled && !(sa.sa_flags & SA_RESTART)) return false;
+  }
+  return true;
+}
+
 // Waits until the socket shows one of `events` (or an error or hang-up):
-// 0, -EAGAIN when the deadline passes, -EINTR on a signal.
+// 0, -EAGAIN when the deadline passes, -EINTR on a signal (unless Linux
+// would restart the call, see restart_after_signal).
 int wait_for(SpFile& f, unsigned events, const Deadline& dl) {
   add_waiters(f, events, +1);
   int r = 0;
@@ -280,6 +299,7 @@ int wait_for(SpFile& f, unsigned events, const Deadline& dl) {
     pollfd p{f.wfd, POLLIN, 0};
     const int n = REAL(ppoll)(&p, 1, dl.left(&buf), nullptr);
     if (n < 0 && errno == EINTR) {
+      if (restart_after_signal(dl)) continue;
       r = -EINTR;
       break;
     }

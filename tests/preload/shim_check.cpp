@@ -465,6 +465,31 @@ TEST(Shim, a_signal_interrupts_a_blocking_recv_with_eintr) {
   close(fd);
 }
 
+TEST(Shim, a_blocking_recv_interrupted_by_an_sa_restart_handler_goes_on) {
+  const int fd = dial(7001);
+  ASSERT_GE(fd, 0);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, nullptr);
+  g_signals = 0;
+  itimerval it{};
+  it.it_value.tv_usec = 100000;
+  setitimer(ITIMER_REAL, &it, nullptr);
+  // The byte comes back from the echo well after the signal.
+  std::thread later([fd] {
+    usleep(300000);
+    ASSERT_EQ(send(fd, "r", 1, 0), 1);
+  });
+  char c = 0;
+  EXPECT_EQ(recv(fd, &c, 1, 0), 1);
+  EXPECT_EQ(c, 'r');
+  EXPECT_EQ(g_signals.load(), 1);
+  later.join();
+  signal(SIGALRM, SIG_DFL);
+  close(fd);
+}
+
 TEST(Shim, so_rcvtimeo_bounds_a_blocking_recv) {
   const int fd = dial(7001);
   ASSERT_GE(fd, 0);
