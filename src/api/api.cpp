@@ -324,7 +324,7 @@ int setsockopt(int fd, int level, int optname, const void* optval, socklen_t opt
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
   CallGuard guard(stack_of(sock));
-  if (!optval && optlen) return ret(-EFAULT);
+  // A null optval faults where the option first reads it.
   return ret(sock->ops->setsockopt(sock, level, optname, optval, optlen));
 }
 
@@ -332,7 +332,7 @@ int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen) 
   Socket* sock = lookup_live(fd);
   if (!sock) return -1;
   CallGuard guard(stack_of(sock));
-  if (!optlen || (!optval && *optlen)) return ret(-EFAULT);
+  if (!optlen) return ret(-EFAULT);
   return ret(sock->ops->getsockopt(sock, level, optname, optval, optlen));
 }
 
