@@ -455,7 +455,7 @@ int sock_setsockopt(Socket* sock, int optname, const void* optval, socklen_t opt
       return 0;
     case SO_CNX_ADVICE:
       // Negative advice drops the cached route: the next send looks it up.
-      if (val == 1) sk->sk_dst_mtu = 0;
+      if (val == 1) sk_dst_reset(sk);
       return 0;
     case SO_ZEROCOPY:
       if (val < 0 || val > 1) return -EINVAL;
@@ -712,7 +712,7 @@ int do_ip_setsockopt(Sock* sk, int optname, const void* optval, socklen_t optlen
       if (tos != inet->tos) {
         inet->tos = tos;
         sk->sk_priority = rt_tos2priority(tos);
-        sk->sk_dst_mtu = 0;  // sk_dst_reset
+        sk_dst_reset(sk);  // the route may depend on the TOS
       }
       return 0;
     }
@@ -740,9 +740,20 @@ int do_ip_getsockopt(Sock* sk, int optname, void* optval, socklen_t* optlen) {
       val = static_cast<int>(sk->sk_dst_mtu);
       if (!val) return -ENOTCONN;
       break;
-    case 52:  // IP_PROTOCOL
-      val = sk->sk_protocol;
+    case 52:  // IP_PROTOCOL: Linux reads inet_num, the protocol of a raw
+              // socket, which for TCP is the local port
+      val = inet_sk(sk)->inet_num;
       break;
+    case IP_RECVFRAGSIZE:
+      val = 0;  // never set on a stream socket
+      break;
+    case IP_MULTICAST_TTL:
+      val = inet->mc_ttl;  // a stream socket cannot change it
+      break;
+    case IP_MULTICAST_IF: {
+      const in_addr addr{};  // none: a stream socket cannot set one
+      return put_opt(optval, optlen, &addr, sizeof addr);
+    }
     default:
       return -ENOPROTOOPT;
   }

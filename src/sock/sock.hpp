@@ -250,6 +250,12 @@ bool copy_to_optval(void* optval, const void* src, std::size_t n);
 int put_opt(void* optval, socklen_t* optlen, const void* v, int lv);
 int put_int(void* optval, socklen_t* optlen, int val);
 
+// sk_dst_reset: forget the cached route; the next transmit looks it up
+// again (as after a routing table change, __sk_dst_check).
+inline void sk_dst_reset(Sock* sk) {
+  if (sk->sk_dst_ifindex) sk->sk_dst_genid = sk->stack->route_genid() - 1;
+}
+
 void sock_hold(Sock* sk);
 // Drops a reference; at zero the sock is destroyed from deferred work.
 void sock_put(Sock* sk);

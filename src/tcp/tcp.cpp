@@ -1382,7 +1382,8 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
 int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* optlen) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
-  if (level != IPPROTO_TCP) return -ENOPROTOOPT;
+  // Any other level goes on to ip_getsockopt, which knows only SOL_IP.
+  if (level != IPPROTO_TCP) return -EOPNOTSUPP;
   switch (optname) {
     case TCP_MAXSEG: {
       int val = static_cast<int>(tp->mss_cache);

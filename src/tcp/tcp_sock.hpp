@@ -41,6 +41,7 @@ struct InetSock : Sock {
   std::uint16_t inet_id = 0;     // IPv4 ID counter for this socket
   int uc_ttl = -1;               // IP_TTL; -1 = sysctl ip_default_ttl
   std::uint8_t tos = 0;
+  std::uint8_t mc_ttl = 1;    // IP_MULTICAST_TTL: IP_DEFAULT_MULTICAST_TTL
   std::uint8_t pmtudisc = 1;  // IP_PMTUDISC_WANT: DF on TCP
   bool defer_connect = false;
 };

@@ -496,6 +496,48 @@ const Exception kExceptions[] = {
     {IPPROTO_TCP, 40, Exc::kNotImplemented, "TCP_AO_INFO: no TCP-AO"},
     {IPPROTO_TCP, 41, Exc::kNotImplemented, "TCP_AO_GET_KEYS: no TCP-AO"},
     {IPPROTO_TCP, 42, Exc::kNotImplemented, "TCP_AO_REPAIR: no TCP-AO"},
+    {IPPROTO_IP, IP_ADD_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, Exc::kNotImplemented, "bind always takes a port"},
+    {IPPROTO_IP, IP_BLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_CHECKSUM, Exc::kNotImplemented, "receive checksum cmsgs"},
+    {IPPROTO_IP, IP_DROP_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_FREEBIND, Exc::kNotImplemented, "binding to non-local addresses"},
+    {IPPROTO_IP, IP_HDRINCL, Exc::kNotImplemented,
+     "raw sockets' (ENOPROTOOPT on TCP, but its get answers 0)"},
+    {IPPROTO_IP, IP_IPSEC_POLICY, Exc::kNotImplemented, "no IPsec"},
+    {IPPROTO_IP, IP_MINTTL, Exc::kNotImplemented, "no minimum TTL check (RFC 5082)"},
+    {IPPROTO_IP, IP_MSFILTER, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_MULTICAST_ALL, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_MULTICAST_LOOP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_NODEFRAG, Exc::kNotImplemented,
+     "raw sockets' (ENOPROTOOPT on TCP, but its get answers 0)"},
+    {IPPROTO_IP, IP_OPTIONS, Exc::kNotImplemented, "no IP options"},
+    {IPPROTO_IP, IP_PASSSEC, Exc::kNotImplemented, "no security labels"},
+    {IPPROTO_IP, IP_PKTINFO, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_PKTOPTIONS, Exc::kNotImplemented, "no IP_PKTOPTIONS cmsgs"},
+    {IPPROTO_IP, IP_RECVERR, Exc::kNotImplemented, "ICMP errors are not queued"},
+    {IPPROTO_IP, IP_RECVERR_RFC4884, Exc::kNotImplemented, "ICMP errors are not queued"},
+    {IPPROTO_IP, IP_RECVOPTS, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_RECVTOS, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_RECVTTL, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_RETOPTS, Exc::kNotImplemented, "no receive cmsgs"},
+    {IPPROTO_IP, IP_ROUTER_ALERT, Exc::kNotImplemented, "no router alert"},
+    {IPPROTO_IP, IP_TRANSPARENT, Exc::kNotImplemented, "no transparent proxying"},
+    {IPPROTO_IP, IP_UNBLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, IP_UNICAST_IF, Exc::kNotImplemented, "binding to a device"},
+    {IPPROTO_IP, IP_XFRM_POLICY, Exc::kNotImplemented, "no IPsec"},
+    {IPPROTO_IP, MCAST_BLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_JOIN_GROUP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_JOIN_SOURCE_GROUP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_LEAVE_GROUP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_LEAVE_SOURCE_GROUP, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_MSFILTER, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, MCAST_UNBLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
+    {IPPROTO_IP, 51, Exc::kNotImplemented, "IP_LOCAL_PORT_RANGE: one port range per stack"},
+    {IPPROTO_IP, 52, Exc::kValue, "IP_PROTOCOL: Linux reads inet_num, on TCP the local port"},
     {SOL_SOCKET, SO_COOKIE, Exc::kValue, "a counter of the machine's sockets"},
     {SOL_SOCKET, SO_NETNS_COOKIE, Exc::kValue, "a counter of the machine's namespaces"},
     {IPPROTO_TCP, TCP_CONGESTION, Exc::kDefaultValue,
@@ -847,10 +889,16 @@ void read_all(Calls& r, int fd) {
       if (e && (e->kind == Exc::kAfter612 || e->kind == Exc::kNotImplemented ||
                 e->kind == Exc::kChangedAfter612))
         continue;
-      // Values of a live connection depend on timing: read them for their
-      // length only (TCP_INFO is checked field by field elsewhere).
-      const bool live = level == IPPROTO_TCP && name == TCP_INFO;
-      r.get(fd, level, name, 256, true, live || exempt(level, name, true));
+      // Values of a live connection that depend on the device and the
+      // machine: buffer autotuning (the loopback's 64 KiB GSO against the
+      // link's) and the CPU that took the packet. Read for their length only.
+      // TCP_QUICKACK after the peer's FIN depends on whether the delayed-ACK
+      // timer has fired yet, a race on the kernel's side.
+      const bool live = (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF ||
+                                                 name == SO_MEMINFO || name == SO_INCOMING_CPU)) ||
+                        (level == IPPROTO_TCP && name == TCP_QUICKACK);
+      // Nothing here sets an option: every value read is the default.
+      r.get(fd, level, name, 256, true, live || exempt(level, name, false));
     }
   }
 }
