@@ -304,9 +304,6 @@ inline int sk_stream_wspace(const Sock* sk) {
 // TCP_NOTSENT_LOWAT (sk_prot->stream_memory_free).
 bool sk_stream_memory_free(const Sock* sk);
 bool sk_stream_is_writeable(const Sock* sk);
-// SO_SNDBUF / SO_RCVBUF effect on the socket (2x, clamped, locks autotuning).
-void sk_set_sndbuf(Sock* sk, int val);
-void sk_set_rcvbuf(Sock* sk, int val);
 
 // --- waiting (net/core/stream.c, sock.c) -----------------------------------
 // Absolute deadline in stack time for a timeout in jiffies (or no deadline).

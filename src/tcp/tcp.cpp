@@ -166,8 +166,8 @@ int tcp_init_sock(Sock* sk) {
   tp->scaling_ratio = TCP_DEFAULT_SCALING_RATIO;
   tp->undo_retrans = -1;
   tp->tcp_header_len = TCP_HEADER_LEN;
-  icsk->icsk_ack.rcv_mss = TCP_MIN_MSS;
-  icsk->icsk_ack.ato = TCP_ATO_MIN;
+  // icsk_ack.ato and rcv_mss stay 0 until the connection has them
+  // (tcp_event_data_recv, tcp_initialize_rcv_mss), as TCP_INFO shows.
   tcp_assign_congestion_control(sk);
   sk->sk_state = TCP_CLOSE;
   sk->sk_write_space = tcp_new_space;
