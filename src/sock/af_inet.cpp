@@ -667,11 +667,25 @@ std::uint32_t rt_tos2priority(std::uint8_t tos) {
 // ...) answer ENOPROTOOPT as unknown ones.
 bool ip_opt_takes_int(int optname) {
   switch (optname) {
+    case IP_PKTINFO:
+    case IP_RECVTTL:
+    case IP_RECVOPTS:
+    case IP_RECVTOS:
+    case IP_RETOPTS:
     case IP_TOS:
     case IP_TTL:
+    case IP_HDRINCL:
     case IP_MTU_DISCOVER:
+    case IP_ROUTER_ALERT:
+    case IP_PASSSEC:
+    case IP_NODEFRAG:
     case IP_MULTICAST_TTL:
+    case IP_MULTICAST_ALL:
+    case IP_MULTICAST_LOOP:
+    case IP_RECVORIGDSTADDR:
+    case IP_CHECKSUM:
     case IP_RECVFRAGSIZE:
+    case IP_RECVERR_RFC4884:
       return true;
     default:
       return false;
@@ -692,8 +706,47 @@ int do_ip_setsockopt(Sock* sk, int optname, const void* optval, socklen_t optlen
     }
   }
   switch (optname) {
+    case IP_ROUTER_ALERT:
+      return -EINVAL;  // raw sockets only (ip_ra_control)
+    case IP_PKTINFO:
+      inet->ip_pktinfo = val != 0;
+      return 0;
+    case IP_RECVTTL:
+      inet->ip_recvttl = val != 0;
+      return 0;
+    case IP_RECVTOS:
+      inet->ip_recvtos = val != 0;
+      return 0;
+    case IP_RECVOPTS:
+      inet->ip_recvopts = val != 0;
+      return 0;
+    case IP_RETOPTS:
+      inet->ip_retopts = val != 0;
+      return 0;
+    case IP_PASSSEC:
+      inet->ip_passsec = val != 0;
+      return 0;
+    case IP_RECVORIGDSTADDR:
+      inet->ip_origdstaddr = val != 0;
+      return 0;
     case IP_RECVFRAGSIZE:
       return -EINVAL;  // datagram and raw sockets only
+    case IP_RECVERR_RFC4884:
+      if (val < 0 || val > 1) return -EINVAL;
+      inet->ip_recverr_rfc4884 = val != 0;
+      return 0;
+    case IP_HDRINCL:
+    case IP_NODEFRAG:
+      return -ENOPROTOOPT;  // raw sockets only
+    case IP_MULTICAST_LOOP:
+      if (optlen < 1) return -EINVAL;
+      inet->ip_mc_loop = val != 0;
+      return 0;
+    case IP_MULTICAST_ALL:
+      if (optlen < 1) return -EINVAL;
+      if (val != 0 && val != 1) return -EINVAL;
+      inet->ip_mc_all = val != 0;
+      return 0;
     case IP_TTL:
       if (optlen < 1) return -EINVAL;
       if (val != -1 && (val < 1 || val > 255)) return -EINVAL;
@@ -716,11 +769,57 @@ int do_ip_setsockopt(Sock* sk, int optname, const void* optval, socklen_t optlen
       }
       return 0;
     }
+    case IP_CHECKSUM:
+      inet->ip_checksum = val != 0;
+      return 0;
     case IP_MULTICAST_IF:
       return -EINVAL;  // not on a stream socket
     default:
       return -ENOPROTOOPT;
   }
+}
+
+// put_cmsg into a user buffer of *left bytes at *p: a control message
+// truncated to what fits (MSG_CTRUNC in Linux, which getsockopt drops).
+int put_cmsg_opt(unsigned char** p, std::size_t* left, int type, const void* data,
+                 std::size_t len) {
+  if (!*p || *left < sizeof(cmsghdr)) return 0;
+  std::size_t cmlen = std::min<std::size_t>(CMSG_LEN(len), *left);
+  cmsghdr cm{};
+  cm.cmsg_len = cmlen;
+  cm.cmsg_level = SOL_IP;
+  cm.cmsg_type = type;
+  std::memcpy(*p, &cm, sizeof cm);
+  std::memcpy(*p + sizeof cm, data, cmlen - sizeof cm);
+  cmlen = std::min<std::size_t>(CMSG_SPACE(len), *left);
+  *p += cmlen;
+  *left -= cmlen;
+  return 0;
+}
+
+// IP_PKTOPTIONS on a TCP socket: the control messages asked for with
+// IP_PKTINFO, IP_RECVTTL and IP_RECVTOS, from what the socket knows.
+int ip_get_pktoptions(const Sock* sk, void* optval, socklen_t* optlen) {
+  const InetSock* inet = inet_sk(sk);
+  auto* p = static_cast<unsigned char*>(optval);
+  std::size_t left = *optlen;
+  if (inet->ip_pktinfo) {
+    in_pktinfo info{};
+    info.ipi_addr.s_addr = inet->inet_rcv_saddr;
+    info.ipi_spec_dst.s_addr = inet->inet_rcv_saddr;
+    info.ipi_ifindex = 0;  // mc_index: no multicast device
+    put_cmsg_opt(&p, &left, IP_PKTINFO, &info, sizeof info);
+  }
+  if (inet->ip_recvttl) {
+    const int hlim = inet->mc_ttl;
+    put_cmsg_opt(&p, &left, IP_TTL, &hlim, sizeof hlim);
+  }
+  if (inet->ip_recvtos) {
+    const int tos = inet->rcv_tos;
+    put_cmsg_opt(&p, &left, IP_TOS, &tos, sizeof tos);
+  }
+  *optlen = static_cast<socklen_t>(*optlen - left);
+  return 0;
 }
 
 int do_ip_getsockopt(Sock* sk, int optname, void* optval, socklen_t* optlen) {
@@ -740,6 +839,46 @@ int do_ip_getsockopt(Sock* sk, int optname, void* optval, socklen_t* optlen) {
       val = static_cast<int>(sk->sk_dst_mtu);
       if (!val) return -ENOTCONN;
       break;
+    case IP_PKTINFO:
+      val = inet->ip_pktinfo;
+      break;
+    case IP_RECVTTL:
+      val = inet->ip_recvttl;
+      break;
+    case IP_RECVTOS:
+      val = inet->ip_recvtos;
+      break;
+    case IP_RECVOPTS:
+      val = inet->ip_recvopts;
+      break;
+    case IP_RETOPTS:
+      val = inet->ip_retopts;
+      break;
+    case IP_PASSSEC:
+      val = inet->ip_passsec;
+      break;
+    case IP_RECVORIGDSTADDR:
+      val = inet->ip_origdstaddr;
+      break;
+    case IP_CHECKSUM:
+      val = inet->ip_checksum;
+      break;
+    case IP_RECVERR_RFC4884:
+      val = inet->ip_recverr_rfc4884;
+      break;
+    case IP_HDRINCL:  // raw sockets' flags, never set on TCP
+    case IP_NODEFRAG:
+    case IP_ROUTER_ALERT:
+      val = 0;
+      break;
+    case IP_MULTICAST_LOOP:
+      val = inet->ip_mc_loop;
+      break;
+    case IP_MULTICAST_ALL:
+      val = inet->ip_mc_all;
+      break;
+    case IP_PKTOPTIONS:
+      return ip_get_pktoptions(sk, optval, optlen);
     case 52:  // IP_PROTOCOL: Linux reads inet_num, the protocol of a raw
               // socket, which for TCP is the local port
       val = inet_sk(sk)->inet_num;

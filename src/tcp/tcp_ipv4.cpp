@@ -413,6 +413,7 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   // Linux gives the child the TTL of the ACK that completed the handshake
   // as its multicast TTL (tcp_v4_syn_recv_sock), which IP_MULTICAST_TTL shows.
   child->mc_ttl = skb_network_header(skb.get())[8];
+  child->rcv_tos = skb_network_header(skb.get())[1];
   RouteResult rt = st.ip_route_output(req->ir_rmt_addr);
   const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
   inet_csk(csk)->icsk_pmtu_cookie = mtu;

@@ -503,31 +503,14 @@ const Exception kExceptions[] = {
     {IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
     {IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, Exc::kNotImplemented, "bind always takes a port"},
     {IPPROTO_IP, IP_BLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
-    {IPPROTO_IP, IP_CHECKSUM, Exc::kNotImplemented, "receive checksum cmsgs"},
     {IPPROTO_IP, IP_DROP_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
     {IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, Exc::kNotImplemented, "multicast"},
     {IPPROTO_IP, IP_FREEBIND, Exc::kNotImplemented, "binding to non-local addresses"},
-    {IPPROTO_IP, IP_HDRINCL, Exc::kNotImplemented,
-     "raw sockets' (ENOPROTOOPT on TCP, but its get answers 0)"},
     {IPPROTO_IP, IP_IPSEC_POLICY, Exc::kNotImplemented, "no IPsec"},
     {IPPROTO_IP, IP_MINTTL, Exc::kNotImplemented, "no minimum TTL check (RFC 5082)"},
     {IPPROTO_IP, IP_MSFILTER, Exc::kNotImplemented, "multicast"},
-    {IPPROTO_IP, IP_MULTICAST_ALL, Exc::kNotImplemented, "multicast"},
-    {IPPROTO_IP, IP_MULTICAST_LOOP, Exc::kNotImplemented, "multicast"},
-    {IPPROTO_IP, IP_NODEFRAG, Exc::kNotImplemented,
-     "raw sockets' (ENOPROTOOPT on TCP, but its get answers 0)"},
     {IPPROTO_IP, IP_OPTIONS, Exc::kNotImplemented, "no IP options"},
-    {IPPROTO_IP, IP_PASSSEC, Exc::kNotImplemented, "no security labels"},
-    {IPPROTO_IP, IP_PKTINFO, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_PKTOPTIONS, Exc::kNotImplemented, "no IP_PKTOPTIONS cmsgs"},
     {IPPROTO_IP, IP_RECVERR, Exc::kNotImplemented, "ICMP errors are not queued"},
-    {IPPROTO_IP, IP_RECVERR_RFC4884, Exc::kNotImplemented, "ICMP errors are not queued"},
-    {IPPROTO_IP, IP_RECVOPTS, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_RECVORIGDSTADDR, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_RECVTOS, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_RECVTTL, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_RETOPTS, Exc::kNotImplemented, "no receive cmsgs"},
-    {IPPROTO_IP, IP_ROUTER_ALERT, Exc::kNotImplemented, "no router alert"},
     {IPPROTO_IP, IP_TRANSPARENT, Exc::kNotImplemented, "no transparent proxying"},
     {IPPROTO_IP, IP_UNBLOCK_SOURCE, Exc::kNotImplemented, "multicast"},
     {IPPROTO_IP, IP_UNICAST_IF, Exc::kNotImplemented, "binding to a device"},
@@ -1014,6 +997,22 @@ TEST(SockDiff, tcp_info_before_a_connection) {
     tcp_info_612(r, bound);
     r.close(fresh);
     r.close(bound);
+  });
+}
+
+// IP_PKTOPTIONS: the control messages IP_PKTINFO, IP_RECVTTL and IP_RECVTOS
+// ask for, whole and cut short.
+TEST(SockDiff, ip_pktoptions) {
+  check([](Calls& r) {
+    const int fresh = r.socket();
+    for (int name : {IP_PKTINFO, IP_RECVTTL, IP_RECVTOS}) r.set_int(fresh, IPPROTO_IP, name, 1);
+    for (int len : {256, 40, 24, 16, 8, 0}) r.get(fresh, IPPROTO_IP, IP_PKTOPTIONS, len);
+    int l, c, a;
+    connected_pair(r, &l, &c, &a);
+    // The accepted socket's TTL and TOS come from the handshake's last ACK.
+    for (int name : {IP_RECVTTL, IP_RECVTOS}) r.set_int(a, IPPROTO_IP, name, 1);
+    r.get(a, IPPROTO_IP, IP_PKTOPTIONS, 256);
+    for (int fd : {fresh, a, c, l}) r.close(fd);
   });
 }
 
