@@ -271,7 +271,9 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   req->ir_rmt_addr = in.saddr;
   req->ir_num = ntohs(in.dport);
   req->ir_rmt_port = in.sport;
-  req->ir_iif = in.ifindex;
+  // inet_request_bound_dev_if: the child is bound where the listener is
+  // (nowhere, unless bound), not to the device the SYN came in on.
+  req->ir_iif = listener->sk_bound_dev_if;
   req->mss = tmp.mss_clamp;
   req->tstamp_ok = tmp.saw_tstamp;
   req->ts_recent = tmp.saw_tstamp ? tmp.rcv_tsval : 0;
