@@ -738,12 +738,11 @@ class Calls {
                    name(fd) + ", " + (null_event ? "NULL" : b) + ")",
                [&] { return sys_.epoll_ctl(ep, op, fd, null_event ? nullptr : &ev); });
   }
-  // epoll_wait; out: the events reported, with the descriptor names.
-  long epoll_wait(int ep, int timeout_ms, const std::vector<int>& fds) {
+  // epoll_wait; out: the events reported.
+  long epoll_wait(int ep, int timeout_ms) {
     epoll_event evs[8] = {};
     const long r = rec("epoll_wait(" + name(ep) + ", " + std::to_string(timeout_ms) + ")",
                        [&] { return sys_.epoll_wait(ep, evs, 8, timeout_ms); });
-    (void)fds;
     std::string out;
     for (long i = 0; i < r; ++i) {
       char b[32];
@@ -945,8 +944,6 @@ int far_listener(Calls& r, sockaddr_in* to) {
   sockaddr_in a = r.sys().addr(true);
   r.bind(l, a, "far:0");
   r.listen(l, 8);
-  socklen_t len = sizeof *to;
-  (void)len;
   r.sys().getsockname(l, to);
   return l;
 }
@@ -1213,45 +1210,45 @@ TEST(SockDiff, epoll_reports_as_linux) {
     // Fresh, unconnected socket: EPOLLOUT|EPOLLHUP as Linux reports a closed one.
     const int fresh = r.socket();
     r.epoll_ctl(ep, EPOLL_CTL_ADD, fresh, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     r.epoll_ctl(ep, EPOLL_CTL_DEL, fresh, 0);
     // Level-triggered: reported on every wait while ready.
     r.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN | EPOLLRDHUP | EPOLLPRI);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     r.send(c, 100);
     r.wait(a, POLLIN);
-    r.epoll_wait(ep, 0, {});
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
+    r.epoll_wait(ep, 0);
     // Edge-triggered: once per arrival.
     r.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLET);
-    r.epoll_wait(ep, 0, {});
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
+    r.epoll_wait(ep, 0);
     r.send(c, 100);
     r.wait(a, POLLIN);
-    r.epoll_wait(ep, 100, {});
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 100);
+    r.epoll_wait(ep, 0);
     // One-shot: once, then disarmed until MOD.
     r.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLONESHOT);
-    r.epoll_wait(ep, 0, {});
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
+    r.epoll_wait(ep, 0);
     r.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLONESHOT);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     // EPOLLWAKEUP is kept for a caller with CAP_BLOCK_SUSPEND (root here).
     r.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLWAKEUP);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     r.recv(a, 1000);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     // EPOLLRDHUP on the peer's shutdown.
     r.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
     r.shutdown(c, SHUT_WR);
     r.wait(a, POLLRDHUP);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     // The other side: writable; hang-up after its own full shutdown.
     r.epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     r.shutdown(a, SHUT_WR);
     r.wait(c, POLLRDHUP);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     // The listener: readable when a connection is queued.
     const int c2 = r.socket();
     sockaddr_in to{};
@@ -1259,13 +1256,13 @@ TEST(SockDiff, epoll_reports_as_linux) {
     r.epoll_ctl(ep, EPOLL_CTL_DEL, a, 0);
     r.epoll_ctl(ep, EPOLL_CTL_DEL, c, 0);
     r.epoll_ctl(ep, EPOLL_CTL_ADD, l, EPOLLIN | EPOLLEXCLUSIVE);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     r.connect(c2, to, "far:port");
     r.wait(l, POLLIN);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     // Closing a watched socket removes it.
     r.close(l);
-    r.epoll_wait(ep, 0, {});
+    r.epoll_wait(ep, 0);
     for (int fd : {fresh, c2, a, c, ep}) r.close(fd);
   });
 }
