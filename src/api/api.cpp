@@ -221,14 +221,14 @@ void release(std::unique_ptr<Socket> sock) {
 int setsockopt(Socket* sock, int level, int optname, const void* optval, socklen_t optlen) {
   if (!sock->sk) return -ENOTCONN;
   CallGuard guard(stack_of(sock));
-  if (!optval && optlen) return -EFAULT;
+  // A null optval faults where the option first reads it.
   return sock->ops->setsockopt(sock, level, optname, optval, optlen);
 }
 
 int getsockopt(Socket* sock, int level, int optname, void* optval, socklen_t* optlen) {
   if (!sock->sk) return -ENOTCONN;
   CallGuard guard(stack_of(sock));
-  if (!optlen || (!optval && *optlen)) return -EFAULT;
+  if (!optlen) return -EFAULT;
   return sock->ops->getsockopt(sock, level, optname, optval, optlen);
 }
 

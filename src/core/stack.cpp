@@ -220,7 +220,10 @@ RouteResult Stack::ip_route_output(be32 daddr) const {
   res.dev = dev;
   res.nexthop = best->gateway ? best->gateway : daddr;
   res.saddr = inet_select_addr(dev->ifindex, res.nexthop);
-  res.mtu = best->metrics.mtu ? best->metrics.mtu : dev->mtu;
+  // ipv4_mtu: an IPv4 route carries at most IP_MAX_MTU (65535) bytes, even
+  // over a device with a larger MTU (the loopback's is 65536).
+  constexpr std::uint32_t kIpMaxMtu = 0xFFFF;
+  res.mtu = std::min(best->metrics.mtu ? best->metrics.mtu : dev->mtu, kIpMaxMtu);
   res.metrics = best->metrics;
   // A locked MTU metric is not lowered by learned PMTU (ip_mtu_locked).
   auto it = best->metrics.mtu_locked ? impl_->pmtu.end() : impl_->pmtu.find(daddr);

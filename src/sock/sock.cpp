@@ -146,27 +146,6 @@ bool sk_stream_is_writeable(const Sock* sk) {
   return sk_stream_wspace(sk) >= sk_stream_min_wspace(sk) && sk_stream_memory_free(sk);
 }
 
-void sk_set_sndbuf(Sock* sk, int val) {
-  int max = sk->stack->sysctl().wmem_max;
-  if (val > max) val = max;
-  if (val < 0) val = 0;
-  sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
-  // Linux doubles the request: the kernel counts skb overhead (truesize)
-  // against the buffer, and the user asked for payload room.
-  long doubled = 2L * val;
-  sk->sk_sndbuf = doubled < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : static_cast<int>(doubled);
-  sk->sk_write_space(sk);
-}
-
-void sk_set_rcvbuf(Sock* sk, int val) {
-  int max = sk->stack->sysctl().rmem_max;
-  if (val > max) val = max;
-  if (val < 0) val = 0;
-  sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
-  long doubled = 2L * val;
-  sk->sk_rcvbuf = doubled < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : static_cast<int>(doubled);
-}
-
 // --- waiting ---------------------------------------------------------------------
 
 Nanos sk_timeo_deadline(const Sock* sk, std::int64_t timeo) {

@@ -85,6 +85,20 @@ enum SockFlag : int {
   SOCK_RCVTSTAMP,
   SOCK_ZAPPED,
   SOCK_ZEROCOPY,  // SO_ZEROCOPY: MSG_ZEROCOPY sends pin user pages
+  // Options whose only effect in Linux lies outside a TCP socket's data
+  // path (datagram sockets, unix credentials, Wi-Fi, raw FCS, the
+  // capability-checked debug flag): kept and reported, as Linux does for TCP.
+  SOCK_DBG,
+  SOCK_BROADCAST,
+  SOCK_RCVMARK,
+  SOCK_RXQ_OVFL,
+  SOCK_WIFI_STATUS,
+  SOCK_NOFCS,
+  SOCK_SELECT_ERR_QUEUE,
+  SOCK_TXTIME,
+  SOCK_PASSCRED,  // Linux keeps these three in socket->flags
+  SOCK_PASSSEC,
+  SOCK_PASSPIDFD,
   SOCK_FLAG_COUNT
 };
 
@@ -136,6 +150,19 @@ struct Sock {
   std::uint32_t sk_mark = 0;
   std::uint32_t sk_priority = 0;
   std::uint32_t sk_txhash = 0;
+  std::uint8_t sk_no_check_tx = 0;  // SO_NO_CHECK (UDP's; kept for TCP as Linux)
+  std::uint8_t sk_txrehash = 1;     // SO_TXREHASH; net.core.txrehash = 1
+  int sk_incoming_cpu = -1;         // SO_INCOMING_CPU
+  // Busy polling (SO_BUSY_POLL*): sendpath's devices have no NAPI to poll,
+  // so these only hold what the caller set, as on a Linux device without it.
+  std::uint32_t sk_ll_usec = 0;
+  std::uint16_t sk_busy_poll_budget = 0;
+  std::uint8_t sk_prefer_busy_poll = 0;
+  // SO_TXTIME: the clock and flags of per-packet transmit times, which only
+  // the ETF qdisc reads; TCP keeps its own departure times.
+  std::int32_t sk_clockid = 0;
+  std::uint8_t sk_txtime_deadline_mode = 0;
+  std::uint8_t sk_txtime_report_errors = 0;
   // sock_gen_cookie(sk): a process-wide unique id, as the kernel's socket
   // cookie; tracepoints and `ss`-style dumps name the socket by it.
   std::uint64_t sk_cookie = 0;
@@ -214,6 +241,21 @@ inline void sock_valbool_flag(Sock* sk, SockFlag f, bool v) {
   sk->sk_flags.set(f, v);
 }
 
+// Socket options' user memory (copy_from_sockptr / copy_to_sockptr): a null
+// pointer faults, so the caller returns EFAULT where Linux would.
+bool copy_from_optval(void* dst, const void* optval, std::size_t n);
+bool copy_to_optval(void* optval, const void* src, std::size_t n);
+// The end of a getsockopt: at most lv bytes of v (as many as *optlen
+// allows), and the length written back; -EFAULT on a null optval.
+int put_opt(void* optval, socklen_t* optlen, const void* v, int lv);
+int put_int(void* optval, socklen_t* optlen, int val);
+
+// sk_dst_reset: forget the cached route; the next transmit looks it up
+// again (as after a routing table change, __sk_dst_check).
+inline void sk_dst_reset(Sock* sk) {
+  if (sk->sk_dst_ifindex) sk->sk_dst_genid = sk->stack->route_genid() - 1;
+}
+
 void sock_hold(Sock* sk);
 // Drops a reference; at zero the sock is destroyed from deferred work.
 void sock_put(Sock* sk);
@@ -262,9 +304,6 @@ inline int sk_stream_wspace(const Sock* sk) {
 // TCP_NOTSENT_LOWAT (sk_prot->stream_memory_free).
 bool sk_stream_memory_free(const Sock* sk);
 bool sk_stream_is_writeable(const Sock* sk);
-// SO_SNDBUF / SO_RCVBUF effect on the socket (2x, clamped, locks autotuning).
-void sk_set_sndbuf(Sock* sk, int val);
-void sk_set_rcvbuf(Sock* sk, int val);
 
 // --- waiting (net/core/stream.c, sock.c) -----------------------------------
 // Absolute deadline in stack time for a timeout in jiffies (or no deadline).

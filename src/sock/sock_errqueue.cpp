@@ -188,8 +188,9 @@ int sock_set_timestamping(Sock* sk, std::uint32_t val) {
     sk->sk_tskey = (val & kSofTimestampingOptIdTcp) ? tp->write_seq : tp->snd_una;
   }
   if ((val & SOF_TIMESTAMPING_OPT_STATS) && !(val & SOF_TIMESTAMPING_OPT_TSONLY)) return -EINVAL;
-  // SOF_TIMESTAMPING_BIND_PHC needs a hardware clock: none here.
-  if (val & SOF_TIMESTAMPING_BIND_PHC) return -EINVAL;
+  // SOF_TIMESTAMPING_BIND_PHC needs a socket bound to a device
+  // (sock_timestamping_bind_phc), and then a hardware clock: none here.
+  if (val & SOF_TIMESTAMPING_BIND_PHC) return sk->sk_bound_dev_if ? -EINVAL : -EOPNOTSUPP;
   sk->sk_tsflags = val;
   return 0;
 }

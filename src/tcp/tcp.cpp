@@ -166,8 +166,8 @@ int tcp_init_sock(Sock* sk) {
   tp->scaling_ratio = TCP_DEFAULT_SCALING_RATIO;
   tp->undo_retrans = -1;
   tp->tcp_header_len = TCP_HEADER_LEN;
-  icsk->icsk_ack.rcv_mss = TCP_MIN_MSS;
-  icsk->icsk_ack.ato = TCP_ATO_MIN;
+  // icsk_ack.ato and rcv_mss stay 0 until the connection has them
+  // (tcp_event_data_recv, tcp_initialize_rcv_mss), as TCP_INFO shows.
   tcp_assign_congestion_control(sk);
   sk->sk_state = TCP_CLOSE;
   sk->sk_write_space = tcp_new_space;
@@ -1164,16 +1164,8 @@ int inet_listen(Socket* sock, int backlog) {
 // ==================================================================================
 
 namespace {
-int copy_int_opt(const void* optval, socklen_t optlen, int* out) {
-  if (optlen < static_cast<socklen_t>(sizeof(int))) return -EINVAL;
-  std::memcpy(out, optval, sizeof(int));
-  return 0;
-}
 int put_int_opt(void* optval, socklen_t* optlen, int val) {
-  socklen_t len = std::min<socklen_t>(*optlen, sizeof(int));
-  std::memcpy(optval, &val, static_cast<std::size_t>(len));
-  *optlen = len;
-  return 0;
+  return put_int(optval, optlen, val);
 }
 }  // namespace
 
@@ -1184,14 +1176,17 @@ int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen
   if (optname == TCP_CONGESTION) {
     char name[TCP_CA_NAME_MAX] = {};
     if (optlen < 1) return -EINVAL;
-    std::memcpy(name, optval,
-                std::min<std::size_t>(static_cast<std::size_t>(optlen), sizeof(name) - 1));
+    if (!copy_from_optval(
+            name, optval,
+            std::min<std::size_t>(static_cast<std::size_t>(optlen), sizeof(name) - 1)))
+      return -EFAULT;
     int err = tcp_set_congestion_control(sk, std::string_view(name, strnlen(name, sizeof(name))));
     if (!err) icsk->icsk_ca_setsockopt = true;
     return err;
   }
+  if (optlen < static_cast<socklen_t>(sizeof(int))) return -EINVAL;
   int val = 0;
-  if (copy_int_opt(optval, optlen, &val)) return -EINVAL;
+  if (!copy_from_optval(&val, optval, sizeof val)) return -EFAULT;
   switch (optname) {
     case TCP_MAXSEG:
       // Values below 88 or above the window clamp make no sense (RFC 879).
@@ -1259,10 +1254,14 @@ int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen
     case TCP_LINGER2:
       if (val < 0)
         tp->linger2 = -1;
-      else if (val > static_cast<int>(TCP_FIN_TIMEOUT / HZ))
-        tp->linger2 = static_cast<int>(TCP_FIN_TIMEOUT);
+      else if (val > static_cast<int>(TCP_FIN_TIMEOUT_MAX / HZ))
+        tp->linger2 = static_cast<int>(TCP_FIN_TIMEOUT_MAX);
       else
         tp->linger2 = val * static_cast<int>(HZ);
+      return 0;
+    case TCP_THIN_DUPACK:
+      // Linux only validates it: thin-stream dupack handling is gone.
+      if (val < 0 || val > 1) return -EINVAL;
       return 0;
     case TCP_INQ:
       if (val < 0 || val > 1) return -EINVAL;
@@ -1273,8 +1272,8 @@ int tcp_setsockopt(Sock* sk, int level, int optname, const void* optval, socklen
         if (sk->sk_state != TCP_CLOSE) return -EINVAL;
         tp->window_clamp = 0;
       } else {
-        tp->window_clamp =
-            std::max<std::uint32_t>(static_cast<std::uint32_t>(val), SOCK_MIN_RCVBUF / 2);
+        // Compared as an int: a negative clamp is the smallest one.
+        tp->window_clamp = static_cast<std::uint32_t>(std::max(val, SOCK_MIN_RCVBUF / 2));
       }
       return 0;
     default:
@@ -1383,7 +1382,8 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
 int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* optlen) {
   TcpSock* tp = tcp_sk(sk);
   InetConnectionSock* icsk = inet_csk(sk);
-  if (level != IPPROTO_TCP) return -ENOPROTOOPT;
+  // Any other level goes on to ip_getsockopt, which knows only SOL_IP.
+  if (level != IPPROTO_TCP) return -EOPNOTSUPP;
   switch (optname) {
     case TCP_MAXSEG: {
       int val = static_cast<int>(tp->mss_cache);
@@ -1422,22 +1422,19 @@ int tcp_getsockopt(Sock* sk, int level, int optname, void* optval, socklen_t* op
       return put_int_opt(optval, optlen, static_cast<int>(tp->window_clamp));
     case TCP_INQ:
       return put_int_opt(optval, optlen, tp->recvmsg_inq ? 1 : 0);
+    case TCP_THIN_DUPACK:
+      return put_int_opt(optval, optlen, 0);
+    case 43:  // TCP_IS_MPTCP: never, on a plain TCP socket
+      return put_int_opt(optval, optlen, 0);
     case TCP_CONGESTION: {
-      const char* name = icsk->icsk_ca_ops ? icsk->icsk_ca_ops->name : "";
-      socklen_t len = std::min<socklen_t>(*optlen, static_cast<socklen_t>(TCP_CA_NAME_MAX));
       char buf[TCP_CA_NAME_MAX] = {};
-      std::strncpy(buf, name, sizeof(buf) - 1);
-      std::memcpy(optval, buf, static_cast<std::size_t>(len));
-      *optlen = len;
-      return 0;
+      std::strncpy(buf, icsk->icsk_ca_ops ? icsk->icsk_ca_ops->name : "", sizeof(buf) - 1);
+      return put_opt(optval, optlen, buf, TCP_CA_NAME_MAX);
     }
     case TCP_INFO: {
       tcp_info_612 info;
       tcp_get_info_612(sk, &info);
-      socklen_t len = std::min<socklen_t>(*optlen, static_cast<socklen_t>(sizeof(info)));
-      std::memcpy(optval, &info, static_cast<std::size_t>(len));
-      *optlen = len;
-      return 0;
+      return put_opt(optval, optlen, &info, sizeof info);
     }
     default:
       return -ENOPROTOOPT;

@@ -94,6 +94,8 @@ constexpr std::uint32_t TCP_ATO_MIN = HZ / 25;
 constexpr std::uint32_t TCP_RESOURCE_PROBE_INTERVAL = HZ / 2;
 constexpr std::uint32_t TCP_TIMEWAIT_LEN = 60 * HZ;  // 2*MSL
 constexpr std::uint32_t TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN;
+// TCP_LINGER2 caps the FIN_WAIT2 time here (include/net/tcp.h).
+constexpr std::uint32_t TCP_FIN_TIMEOUT_MAX = 120 * HZ;
 constexpr std::uint32_t TCP_PAWS_24DAYS = 60 * 60 * 24 * 24;  // seconds
 constexpr std::uint32_t TCP_PAWS_MSL = 60;                    // seconds
 constexpr std::uint32_t TCP_PAWS_WINDOW = 1;

@@ -271,7 +271,9 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   req->ir_rmt_addr = in.saddr;
   req->ir_num = ntohs(in.dport);
   req->ir_rmt_port = in.sport;
-  req->ir_iif = in.ifindex;
+  // inet_request_bound_dev_if: the child is bound where the listener is
+  // (nowhere, unless bound), not to the device the SYN came in on.
+  req->ir_iif = listener->sk_bound_dev_if;
   req->mss = tmp.mss_clamp;
   req->tstamp_ok = tmp.saw_tstamp;
   req->ts_recent = tmp.saw_tstamp ? tmp.rcv_tsval : 0;
@@ -410,6 +412,10 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   // inet_csk_clone_lock took the addresses, ports and route caps from req.
   Sock* csk = child;
   tcp_create_openreq_child(csk, req, skb.get());
+  // Linux gives the child the TTL of the ACK that completed the handshake
+  // as its multicast TTL (tcp_v4_syn_recv_sock), which IP_MULTICAST_TTL shows.
+  child->mc_ttl = skb_network_header(skb.get())[8];
+  child->rcv_tos = skb_network_header(skb.get())[1];
   RouteResult rt = st.ip_route_output(req->ir_rmt_addr);
   const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
   inet_csk(csk)->icsk_pmtu_cookie = mtu;

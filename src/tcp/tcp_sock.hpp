@@ -41,6 +41,22 @@ struct InetSock : Sock {
   std::uint16_t inet_id = 0;     // IPv4 ID counter for this socket
   int uc_ttl = -1;               // IP_TTL; -1 = sysctl ip_default_ttl
   std::uint8_t tos = 0;
+  std::uint8_t mc_ttl = 1;   // IP_MULTICAST_TTL: IP_DEFAULT_MULTICAST_TTL
+  std::uint8_t rcv_tos = 0;  // TOS of the handshake's last ACK (IP_PKTOPTIONS)
+  // SOL_IP flags (inet_sk(sk)->inet_flags). On a TCP socket Linux only
+  // reads PKTINFO, TTL and TOS, for IP_PKTOPTIONS; the others are kept and
+  // reported, their datagram control messages never arise.
+  bool ip_pktinfo = false;
+  bool ip_recvttl = false;
+  bool ip_recvtos = false;
+  bool ip_recvopts = false;
+  bool ip_retopts = false;
+  bool ip_passsec = false;
+  bool ip_origdstaddr = false;
+  bool ip_checksum = false;
+  bool ip_recverr_rfc4884 = false;
+  bool ip_mc_loop = true;  // IP_MULTICAST_LOOP and IP_MULTICAST_ALL default on
+  bool ip_mc_all = true;
   std::uint8_t pmtudisc = 1;  // IP_PMTUDISC_WANT: DF on TCP
   bool defer_connect = false;
 };
