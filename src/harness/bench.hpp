@@ -1,0 +1,85 @@
+// The runs behind `sendpath bench`: each moves a fixed number of bytes and
+// reports the CPU time of the thread doing it. Payload generation happens
+// before the clock starts (a pattern buffer written again and again); the
+// receiver's pattern check is timed on its own and reported apart, never
+// counted as stack work.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sp::bench {
+
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), seconds.
+double thread_cpu_seconds();
+double wall_seconds();
+
+// The payload: a pseudo-random buffer of kPatternPeriod bytes (a prime, so
+// a shifted, repeated or dropped block shows up as a mismatch), stored
+// twice so that at(offset) has any write size up to kPatternPeriod
+// contiguous behind it.
+class Pattern {
+ public:
+  static constexpr std::size_t kPatternPeriod = 1048573;
+  Pattern();
+  const std::uint8_t* at(std::uint64_t offset) const {
+    return buf_.data() + offset % kPatternPeriod;
+  }
+  // The n received bytes at stream offset `offset` are the ones sent.
+  bool check(std::uint64_t offset, const std::uint8_t* p, std::size_t n) const;
+
+ private:
+  std::vector<std::uint8_t> buf_;
+};
+
+struct Run {
+  std::uint64_t bytes = 0;  // payload moved (acknowledged / received)
+  double cpu_s = 0;         // thread CPU time of the timed work
+  double wall_s = 0;
+  double bytes_per_cpu_s() const { return cpu_s > 0 ? static_cast<double>(bytes) / cpu_s : 0; }
+  std::string error;  // empty when the run completed
+};
+
+// Figure 1: one stack writing to an AckSink (harness/ack_sink.hpp).
+struct SendPathOptions {
+  std::uint64_t bytes = 1ull << 30;
+  std::uint32_t write_size = 64 * 1024;
+  bool tso = true;
+  bool csum_offload = true;
+  double timeout_s = 60;  // wall-clock bound on the run
+};
+struct SendPathRun : Run {
+  std::uint64_t frames = 0;  // frames the device consumed (TSO skbs count once)
+  std::uint64_t acks = 0;
+  std::uint64_t sends = 0;  // send() calls that accepted bytes
+};
+SendPathRun run_send_path(const SendPathOptions& o);
+
+// Figure 2: two stacks in one SimWorld over a lossless SimLink with no rate
+// limit and no delay; the thread running both stacks is timed.
+struct TwoStackOptions {
+  std::uint64_t bytes = 1ull << 30;
+  std::uint32_t write_size = 64 * 1024;
+  std::uint32_t read_size = 256 * 1024;
+  // NETIF_F_TSO, and TSO skbs cross the link whole (the receiver gets
+  // GRO-sized skbs, as from veth with GRO on). Off: MSS-sized frames.
+  bool tso_gro = true;
+  // NETIF_F_HW_CSUM | NETIF_F_RXCSUM (veth's behaviour); off: checksums
+  // computed and verified in software.
+  bool csum_offload = true;
+  double timeout_s = 120;
+};
+struct TwoStackRun : Run {
+  double verify_s = 0;  // wall time of the pattern check, not in cpu_s
+  std::uint64_t verified = 0;
+  bool pattern_ok = false;
+  std::uint64_t segments_out = 0;  // TcpOutSegs, both stacks
+  std::uint64_t frames = 0;        // frames the link delivered, both directions
+};
+TwoStackRun run_two_stacks(const TwoStackOptions& o);
+
+// The reference for figure 1: one core copying the same bytes from the
+// pattern into a 4 MiB ring in chunks of `chunk` bytes.
+Run run_memcpy(std::uint64_t bytes, std::uint32_t chunk);
+
+}  // namespace sp::bench

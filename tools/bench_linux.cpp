@@ -1,0 +1,132 @@
+// iperf3 over veth between two namespaces (bench_linux.hpp).
+#include "bench_linux.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace sp::tools {
+
+namespace {
+
+int sh(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+std::string capture(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+// The number after "key": at or after `from` in iperf3's JSON; -1 if absent.
+double json_number(const std::string& js, const std::string& key, std::size_t from = 0) {
+  const std::size_t k = js.find("\"" + key + "\"", from);
+  if (k == std::string::npos) return -1;
+  const std::size_t colon = js.find(':', k);
+  if (colon == std::string::npos) return -1;
+  return std::strtod(js.c_str() + colon + 1, nullptr);
+}
+
+// Busy and total jiffies of all CPUs (the first line of /proc/stat).
+double busy_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  f >> cpu;
+  std::uint64_t v[10] = {};
+  for (auto& x : v) f >> x;
+  const std::uint64_t busy =
+      v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // user nice system irq softirq steal
+  return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The two namespaces and the veth between them; deleted on destruction.
+class VethPair {
+ public:
+  VethPair() {
+    const int id = static_cast<int>(getpid()) % 100000;
+    a_ = fmt::format("spbench-a{}", id);
+    b_ = fmt::format("spbench-b{}", id);
+  }
+  ~VethPair() {
+    // Whatever iperf3 is left in them was started by this bench.
+    for (const auto& ns : {a_, b_}) {
+      sh(fmt::format("ip netns pids {} | xargs -r kill", ns));
+      sh(fmt::format("timeout 10 ip netns del {}", ns));
+    }
+  }
+  bool up(bool offloads) {
+    const std::string cmds[] = {
+        fmt::format("ip netns add {}", a_),
+        fmt::format("ip netns add {}", b_),
+        fmt::format("ip -n {} link add veth0 type veth peer name veth1 netns {}", a_, b_),
+        fmt::format("ip -n {} addr add 10.251.0.1/24 dev veth0", a_),
+        fmt::format("ip -n {} addr add 10.251.0.2/24 dev veth1", b_),
+        fmt::format("ip -n {} link set lo up", a_),
+        fmt::format("ip -n {} link set lo up", b_),
+        fmt::format("ip -n {} link set veth0 up", a_),
+        fmt::format("ip -n {} link set veth1 up", b_),
+    };
+    for (const auto& c : cmds)
+      if (sh("timeout 10 " + c) != 0) return false;
+    if (!offloads) {
+      if (sh(fmt::format("timeout 10 ip netns exec {} ethtool -K veth0 tso off gso off gro off",
+                         a_)) != 0 ||
+          sh(fmt::format("timeout 10 ip netns exec {} ethtool -K veth1 tso off gso off gro off",
+                         b_)) != 0)
+        return false;
+    }
+    return true;
+  }
+  const std::string& a() const { return a_; }
+  const std::string& b() const { return b_; }
+
+ private:
+  std::string a_, b_;
+};
+
+}  // namespace
+
+LinuxVethRun run_linux_veth(bool offloads, double seconds) {
+  LinuxVethRun r;
+  if (geteuid() != 0) return r.skipped = "not root: no namespaces for the Linux reference", r;
+  if (sh("command -v iperf3") != 0) return r.skipped = "iperf3 is not installed", r;
+  VethPair ns;
+  if (!ns.up(offloads)) return r.skipped = "could not set up the namespaces and veth pair", r;
+  const int t = static_cast<int>(seconds < 1 ? 1 : seconds);
+  // The server exits after one test (-1) and within its timeout in any case.
+  if (sh(fmt::format("timeout {} ip netns exec {} iperf3 -s -1 -B 10.251.0.2 -p 5201 >/dev/null 2>&1 &", t + 30,
+                     ns.b())) != 0)
+    return r.skipped = "could not start the iperf3 server", r;
+  bool listening = false;
+  for (int i = 0; i < 50 && !listening; ++i) {
+    listening = sh(fmt::format("ip netns exec {} ss -ltn | grep -q 10.251.0.2:5201", ns.b())) == 0;
+    if (!listening) usleep(100 * 1000);
+  }
+  if (!listening) return r.skipped = "the iperf3 server did not listen", r;
+  const double busy0 = busy_seconds();
+  const std::string js = capture(
+      fmt::format("timeout {} ip netns exec {} iperf3 -c 10.251.0.2 -p 5201 -t {} -J 2>/dev/null",
+                  t + 20, ns.a(), t));
+  r.system_cpu_s = busy_seconds() - busy0;
+  const std::size_t rx = js.find("\"sum_received\"");
+  const std::size_t cpu = js.find("\"cpu_utilization_percent\"");
+  if (rx == std::string::npos || cpu == std::string::npos)
+    return r.skipped = "iperf3 gave no result", r;
+  r.seconds = json_number(js, "seconds", rx);
+  r.bytes = static_cast<std::uint64_t>(json_number(js, "bytes", rx));
+  r.host_cpu_pct = json_number(js, "host_total", cpu);
+  r.remote_cpu_pct = json_number(js, "remote_total", cpu);
+  r.cpu_s = (r.host_cpu_pct + r.remote_cpu_pct) / 100.0 * r.seconds;
+  return r;
+}
+
+}  // namespace sp::tools

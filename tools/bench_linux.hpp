@@ -1,0 +1,25 @@
+// The Linux reference of `sendpath bench`: iperf3 between two network
+// namespaces over a veth pair, both made by the bench and deleted after it
+// (also when the run fails). Root only.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace sp::tools {
+
+struct LinuxVethRun {
+  std::string skipped;  // why it did not run (not root, iperf3 missing, ...)
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  double host_cpu_pct = 0;    // iperf3 cpu_utilization_percent.host_total (sender)
+  double remote_cpu_pct = 0;  // .remote_total (receiver)
+  double cpu_s = 0;           // (host + remote) / 100 * seconds
+  double system_cpu_s = 0;    // busy time of every CPU over the run (/proc/stat), all processes
+  double bytes_per_cpu_s() const { return cpu_s > 0 ? static_cast<double>(bytes) / cpu_s : 0; }
+};
+
+// offloads: TSO, GSO and GRO as veth has them; false turns them off on both
+// ends (ethtool -K). seconds: the iperf3 -t.
+LinuxVethRun run_linux_veth(bool offloads, double seconds);
+
+}  // namespace sp::tools

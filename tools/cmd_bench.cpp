@@ -1,0 +1,264 @@
+// `sendpath bench`: the stack's speed per CPU-second, each figure beside a
+// reference measured in the same run (issue 17). Figures:
+//   send_path  one stack writing to a sink that ACKs at once, against memcpy
+//   e2e        two stacks over a lossless SimLink, against Linux over veth
+//   lwip       the same two-stack run with software checksums, against lwIP
+// Payload is a pattern buffer made before any clock starts; the receiver's
+// pattern check is timed apart and left out.
+#include <fmt/format.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_linux.hpp"
+#include "bench_lwip.hpp"
+#include "cli_parse.hpp"
+#include "command.hpp"
+#include "harness/bench.hpp"
+
+namespace {
+
+using namespace sp;
+namespace bench = sp::bench;
+
+struct Reference {
+  std::string name;
+  double value = 0;
+  std::string unit;
+};
+
+struct Figure {
+  std::string name;
+  double value = 0;
+  std::string unit = "B/cpu-s";
+  std::optional<Reference> reference;
+  std::string note;  // what was measured, or why a reference is missing
+  std::vector<std::pair<std::string, double>> more;  // details (cpu seconds, frames, ...)
+  std::string error;                                 // the run failed
+  double ratio() const { return reference && reference->value > 0 ? value / reference->value : 0; }
+};
+
+std::string json_escape(const std::string& in) {
+  std::string out;
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string json_number(double v) {
+  return fmt::format("{:.6g}", v);
+}
+
+std::string to_json(const Figure& f) {
+  std::string s = fmt::format(R"({{"name": "{}", "value": {}, "unit": "{}", )", json_escape(f.name),
+                              json_number(f.value), f.unit);
+  if (f.reference) {
+    s += fmt::format(R"("reference": {{"name": "{}", "value": {}, "unit": "{}"}}, "ratio": {})",
+                     json_escape(f.reference->name), json_number(f.reference->value),
+                     f.reference->unit, json_number(f.ratio()));
+  } else {
+    s += R"("reference": null, "ratio": null)";
+  }
+  if (!f.note.empty()) s += fmt::format(R"(, "note": "{}")", json_escape(f.note));
+  if (!f.error.empty()) s += fmt::format(R"(, "error": "{}")", json_escape(f.error));
+  if (!f.more.empty()) {
+    s += R"(, "details": {)";
+    for (std::size_t i = 0; i < f.more.size(); ++i)
+      s += fmt::format(R"({}"{}": {})", i ? ", " : "", f.more[i].first,
+                       json_number(f.more[i].second));
+    s += "}";
+  }
+  return s + "}";
+}
+
+std::string gb(double bytes_per_s) {
+  return fmt::format("{:.2f} GB/cpu-s", bytes_per_s / 1e9);
+}
+
+struct Options {
+  bool json = false;
+  bool quick = false;
+  std::string only = "send_path,e2e,lwip";
+  std::string bytes;  // override the bytes per run
+  double linux_seconds = 5;
+};
+
+bool wanted(const Options& o, const std::string& what) {
+  std::stringstream ss(o.only);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (item == what || item == "all") return true;
+  return false;
+}
+
+void send_path_figures(std::uint64_t bytes, std::vector<Figure>& out) {
+  struct Cfg {
+    const char* name;
+    bool tso, csum;
+  };
+  for (const Cfg& c :
+       {Cfg{"tso", true, true}, Cfg{"sg_csum", false, true}, Cfg{"sw_csum", false, false}}) {
+    for (std::uint32_t ws : {1024u, 16384u, 65536u}) {
+      bench::SendPathOptions so;
+      so.bytes = bytes;
+      so.write_size = ws;
+      so.tso = c.tso;
+      so.csum_offload = c.csum;
+      const bench::SendPathRun r = bench::run_send_path(so);
+      const bench::Run m = bench::run_memcpy(r.bytes ? r.bytes : bytes, ws);
+      Figure f;
+      f.name = fmt::format("send_path/{}/write_{}k", c.name, ws / 1024);
+      f.value = r.bytes_per_cpu_s();
+      f.reference =
+          Reference{fmt::format("memcpy/{}k_chunks", ws / 1024), m.bytes_per_cpu_s(), "B/cpu-s"};
+      f.note = fmt::format("MSS 1448, {}; sink ACKs every frame",
+                           c.tso    ? "TSO + checksum offload"
+                           : c.csum ? "no TSO, checksum offload"
+                                    : "no TSO, checksums in software");
+      f.error = r.error;
+      f.more = {{"bytes", static_cast<double>(r.bytes)},
+                {"cpu_s", r.cpu_s},
+                {"wall_s", r.wall_s},
+                {"frames", static_cast<double>(r.frames)},
+                {"acks", static_cast<double>(r.acks)},
+                {"sends", static_cast<double>(r.sends)},
+                {"memcpy_cpu_s", m.cpu_s}};
+      out.push_back(std::move(f));
+    }
+  }
+}
+
+Figure two_stack_figure(const std::string& name, std::uint64_t bytes, bool tso_gro, bool csum) {
+  bench::TwoStackOptions to;
+  to.bytes = bytes;
+  to.tso_gro = tso_gro;
+  to.csum_offload = csum;
+  const bench::TwoStackRun r = bench::run_two_stacks(to);
+  Figure f;
+  f.name = name;
+  f.value = r.bytes_per_cpu_s();
+  f.error = r.error;
+  if (r.error.empty() && !r.pattern_ok) f.error = "pattern check failed: the payload was corrupted";
+  f.more = {{"bytes", static_cast<double>(r.bytes)},
+            {"cpu_s", r.cpu_s},
+            {"wall_s", r.wall_s},
+            {"pattern_ok", r.pattern_ok ? 1.0 : 0.0},
+            {"verified_bytes", static_cast<double>(r.verified)},
+            {"verify_s", r.verify_s},
+            {"segments_out", static_cast<double>(r.segments_out)},
+            {"link_frames", static_cast<double>(r.frames)}};
+  return f;
+}
+
+void e2e_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
+  for (bool off : {true, false}) {
+    Figure f = two_stack_figure(off ? "e2e/tso_gro" : "e2e/no_tso_gro", bytes, off, true);
+    const tools::LinuxVethRun l = tools::run_linux_veth(off, o.linux_seconds);
+    std::string what = off ? "TSO/GSO/GRO on" : "TSO/GSO/GRO off";
+    f.note = fmt::format(
+        "both stacks in one thread, SimLink without rate or delay ({}, checksum offload on as on "
+        "veth); "
+        "payload checked by memcmp against the pattern, outside the CPU time",
+        off ? "TSO skbs cross whole: GRO-sized receive" : "MSS frames");
+    if (l.skipped.empty()) {
+      f.reference = Reference{fmt::format("linux_veth/{}", off ? "offloads" : "no_offloads"),
+                              l.bytes_per_cpu_s(), "B/cpu-s"};
+      f.more.push_back({"linux_bytes", static_cast<double>(l.bytes)});
+      f.more.push_back({"linux_seconds", l.seconds});
+      f.more.push_back({"linux_sender_cpu_pct", l.host_cpu_pct});
+      f.more.push_back({"linux_receiver_cpu_pct", l.remote_cpu_pct});
+      f.more.push_back({"linux_cpu_s", l.cpu_s});
+      f.more.push_back({"linux_system_busy_cpu_s", l.system_cpu_s});
+      f.note += fmt::format(
+          "; Linux: iperf3 (CUBIC) over veth between two namespaces, {}, CPU = sender + "
+          "receiver process time",
+          what);
+    } else {
+      f.note += "; Linux reference skipped: " + l.skipped;
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+void lwip_figure(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
+  (void)o;
+  Figure f = two_stack_figure("e2e_vs_lwip/sw_csum", bytes, false, false);
+  const tools::LwipRun l = tools::run_lwip(bytes);
+  f.note =
+      "sendpath: two stacks over the SimLink, no TSO/GRO, checksums in software (lwIP has no "
+      "offloads)";
+  if (l.skipped.empty()) {
+    f.reference = Reference{"lwip_2.1.3", l.bytes_per_cpu_s(), "B/cpu-s"};
+    f.note += "; lwIP: " + l.note;
+    f.more.push_back({"lwip_bytes", static_cast<double>(l.bytes)});
+    f.more.push_back({"lwip_cpu_s", l.cpu_s});
+    f.more.push_back({"lwip_pattern_ok", l.pattern_ok ? 1.0 : 0.0});
+    f.more.push_back({"lwip_wall_s", l.wall_s});
+    f.more.push_back({"lwip_idle_waits", static_cast<double>(l.idle_waits)});
+    if (!l.pattern_ok) f.error += "lwIP's payload failed the pattern check";
+  } else {
+    f.note += "; lwIP reference skipped: " + l.skipped;
+  }
+  out.push_back(std::move(f));
+}
+
+sp::tools::Command cmd(
+    "bench", "measure bytes per CPU-second beside references from the same run", [](CLI::App& sub) {
+      auto o = std::make_shared<Options>();
+      sub.add_flag("--json", o->json, "one JSON object per figure, in an array");
+      sub.add_flag("--quick", o->quick, "short runs (a smoke check, not a measurement)");
+      sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, all")
+          ->capture_default_str();
+      sub.add_option("--bytes", o->bytes, "bytes per sendpath run (default 1G, 16M with --quick)");
+      sub.add_option("--linux-seconds", o->linux_seconds, "iperf3 -t for the Linux reference")
+          ->capture_default_str();
+      return [o] {
+        std::uint64_t bytes = o->quick ? 16ull << 20 : 1ull << 30;
+        if (!o->bytes.empty()) {
+          auto b = sp::tools::parse_size(o->bytes);
+          if (!b) {
+            fmt::print(stderr, "bad --bytes {}\n", o->bytes);
+            return 2;
+          }
+          bytes = *b;
+        }
+        if (o->quick) o->linux_seconds = 1;
+        std::vector<Figure> figs;
+        if (wanted(*o, "send_path")) send_path_figures(bytes, figs);
+        if (wanted(*o, "e2e")) e2e_figures(*o, bytes, figs);
+        if (wanted(*o, "lwip")) lwip_figure(*o, o->quick ? bytes : bytes / 4, figs);
+        if (o->json) {
+          fmt::print("[\n");
+          for (std::size_t i = 0; i < figs.size(); ++i)
+            fmt::print("  {}{}\n", to_json(figs[i]), i + 1 < figs.size() ? "," : "");
+          fmt::print("]\n");
+        } else {
+          fmt::print("{:<34} {:>18} {:<22} {:>18} {:>7}\n", "figure", "value", "reference", "",
+                     "ratio");
+          for (const Figure& f : figs) {
+            fmt::print("{:<34} {:>18} {:<22} {:>18} {:>7}\n", f.name, gb(f.value),
+                       f.reference ? f.reference->name : "-",
+                       f.reference ? gb(f.reference->value) : "-",
+                       f.reference ? fmt::format("{:.2f}", f.ratio()) : "-");
+            if (!f.error.empty()) fmt::print("  error: {}\n", f.error);
+          }
+          for (const Figure& f : figs)
+            if (!f.reference) fmt::print("{}: {}\n", f.name, f.note);
+        }
+        for (const Figure& f : figs)
+          if (!f.error.empty()) return 1;
+        return 0;
+      };
+    });
+
+}  // namespace
