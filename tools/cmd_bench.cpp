@@ -92,7 +92,13 @@ struct Options {
   std::string only = "send_path,e2e,lwip";
   std::string bytes;  // override the bytes per run
   double linux_seconds = 5;
+  bool no_linux = false;
+  std::string match;  // run only the figures whose name contains this
 };
+
+bool matches(const Options& o, const std::string& name) {
+  return o.match.empty() || name.find(o.match) != std::string::npos;
+}
 
 bool wanted(const Options& o, const std::string& what) {
   std::stringstream ss(o.only);
@@ -101,7 +107,7 @@ bool wanted(const Options& o, const std::string& what) {
   return false;
 }
 
-void send_path_figures(std::uint64_t bytes, std::vector<Figure>& out) {
+void send_path_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
   struct Cfg {
     const char* name;
     bool tso, csum;
@@ -109,6 +115,8 @@ void send_path_figures(std::uint64_t bytes, std::vector<Figure>& out) {
   for (const Cfg& c :
        {Cfg{"tso", true, true}, Cfg{"sg_csum", false, true}, Cfg{"sw_csum", false, false}}) {
     for (std::uint32_t ws : {1024u, 16384u, 65536u}) {
+      const std::string name = fmt::format("send_path/{}/write_{}k", c.name, ws / 1024);
+      if (!matches(o, name)) continue;
       bench::SendPathOptions so;
       so.bytes = bytes;
       so.write_size = ws;
@@ -117,7 +125,7 @@ void send_path_figures(std::uint64_t bytes, std::vector<Figure>& out) {
       const bench::SendPathRun r = bench::run_send_path(so);
       const bench::Run m = bench::run_memcpy(r.bytes ? r.bytes : bytes, ws);
       Figure f;
-      f.name = fmt::format("send_path/{}/write_{}k", c.name, ws / 1024);
+      f.name = name;
       f.value = r.bytes_per_cpu_s();
       f.reference =
           Reference{fmt::format("memcpy/{}k_chunks", ws / 1024), m.bytes_per_cpu_s(), "B/cpu-s"};
@@ -162,8 +170,13 @@ Figure two_stack_figure(const std::string& name, std::uint64_t bytes, bool tso_g
 
 void e2e_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
   for (bool off : {true, false}) {
+    if (!matches(o, off ? "e2e/tso_gro" : "e2e/no_tso_gro")) continue;
     Figure f = two_stack_figure(off ? "e2e/tso_gro" : "e2e/no_tso_gro", bytes, off, true);
-    const tools::LinuxVethRun l = tools::run_linux_veth(off, o.linux_seconds);
+    tools::LinuxVethRun l;
+    if (o.no_linux)
+      l.skipped = "--no-linux";
+    else
+      l = tools::run_linux_veth(off, o.linux_seconds);
     std::string what = off ? "TSO/GSO/GRO on" : "TSO/GSO/GRO off";
     f.note = fmt::format(
         "both stacks in one thread, SimLink without rate or delay ({}, checksum offload on as on "
@@ -191,7 +204,7 @@ void e2e_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out
 }
 
 void lwip_figure(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
-  (void)o;
+  if (!matches(o, "e2e_vs_lwip/sw_csum")) return;
   Figure f = two_stack_figure("e2e_vs_lwip/sw_csum", bytes, false, false);
   const tools::LwipRun l = tools::run_lwip(bytes);
   f.note =
@@ -219,7 +232,11 @@ sp::tools::Command cmd(
       sub.add_flag("--quick", o->quick, "short runs (a smoke check, not a measurement)");
       sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, all")
           ->capture_default_str();
+      sub.add_option("--match", o->match,
+                     "only the figures whose name contains this (profiling one)");
       sub.add_option("--bytes", o->bytes, "bytes per sendpath run (default 1G, 16M with --quick)");
+      sub.add_flag("--no-linux", o->no_linux,
+                   "leave out the Linux reference (profiling sendpath alone)");
       sub.add_option("--linux-seconds", o->linux_seconds, "iperf3 -t for the Linux reference")
           ->capture_default_str();
       return [o] {
@@ -234,7 +251,7 @@ sp::tools::Command cmd(
         }
         if (o->quick) o->linux_seconds = 1;
         std::vector<Figure> figs;
-        if (wanted(*o, "send_path")) send_path_figures(bytes, figs);
+        if (wanted(*o, "send_path")) send_path_figures(*o, bytes, figs);
         if (wanted(*o, "e2e")) e2e_figures(*o, bytes, figs);
         if (wanted(*o, "lwip")) lwip_figure(*o, o->quick ? bytes : bytes / 4, figs);
         if (o->json) {

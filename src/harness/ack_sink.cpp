@@ -53,29 +53,33 @@ NetdevTx AckSink::xmit(SkbPtr skb) {
   if (flags & TCPHDR_RST) return NETDEV_TX_OK;
   const std::uint32_t seq = load_be32(th + kTcpSeqOffset);
   const bool syn = flags & TCPHDR_SYN;
-  const std::uint32_t end = seq + payload + (syn ? 1 : 0) + ((flags & TCPHDR_FIN) ? 1 : 0);
+  if (syn) {
+    their_isn_ = seq;
+    std::memcpy(syn_hdr_.data(), f, ETH_HLEN + kIpv4MinHeaderLen);
+    std::memcpy(syn_hdr_.data() + ETH_HLEN + kIpv4MinHeaderLen, th, 4);
+    have_syn_ = true;
+  }
+  if (!have_syn_) return NETDEV_TX_OK;
+  TcpOptions in{};
+  tcp_parse_options({th + kTcpMinHeaderLen, thl - kTcpMinHeaderLen}, &in);
   st_.payload_bytes += payload;
-  if (syn) their_isn_ = seq;
-  queue_reply(f, end, syn);
+  owed_.push_back({seq + payload + (syn ? 1u : 0u) + ((flags & TCPHDR_FIN) ? 1u : 0u), in.ts_val,
+                   in.saw_tstamp, syn});
   return NETDEV_TX_OK;  // skb freed here: its destructor runs (TSQ)
 }
 
-void AckSink::queue_reply(const std::uint8_t* f, std::uint32_t end, bool syn) {
-  const std::uint32_t ihl = (f[ETH_HLEN] & 15u) * 4;
-  const std::uint8_t* th = f + ETH_HLEN + ihl;
-  TcpOptions in{};
-  tcp_parse_options({th + kTcpMinHeaderLen, (th[12] >> 4) * 4u - kTcpMinHeaderLen}, &in);
+SkbPtr AckSink::build_reply(const Owed& o) {
   // Cumulative: never move the ACK backwards (a retransmission).
-  if (syn || static_cast<std::int32_t>(end - ack_seq_) > 0) ack_seq_ = end;
+  if (o.syn || static_cast<std::int32_t>(o.end_seq - ack_seq_) > 0) ack_seq_ = o.end_seq;
   acked_ = ack_seq_ - their_isn_ - 1;
 
   TcpOptions out{};
-  if (in.saw_tstamp) {
+  if (o.saw_tstamp) {
     out.saw_tstamp = true;
     out.ts_val = ts_val_++;
-    out.ts_ecr = in.ts_val;
+    out.ts_ecr = o.ts_val;
   }
-  if (syn) {
+  if (o.syn) {
     out.mss = 1460;
     out.sack_ok = true;
     out.wscale_ok = true;
@@ -85,8 +89,9 @@ void AckSink::queue_reply(const std::uint8_t* f, std::uint32_t end, bool syn) {
   const std::uint32_t tcplen = kTcpMinHeaderLen + optlen;
   const std::uint32_t len = ETH_HLEN + kIpv4MinHeaderLen + tcplen;
   SkbPtr r = alloc_skb_with_headroom(kHeadroom, len);
-  if (!r) return;  // pools exhausted: the sender retransmits, as after a loss
+  if (!r) return r;  // pools exhausted: the sender retransmits, as after a loss
   std::uint8_t* p = skb_put(r.get(), len);
+  const std::uint8_t* f = syn_hdr_.data();
   EthernetRepr eth;
   std::memcpy(eth.dst.data(), f + 6, 6);
   std::memcpy(eth.src.data(), f, 6);
@@ -99,13 +104,14 @@ void AckSink::queue_reply(const std::uint8_t* f, std::uint32_t end, bool syn) {
   ip.payload_len = static_cast<std::uint16_t>(tcplen);
   std::uint8_t* iph = p + ETH_HLEN;
   ip.emit(iph);
+  const std::uint8_t* ports = f + ETH_HLEN + kIpv4MinHeaderLen;
   TcpHeader h;
-  h.source = load_be16(th + 2);
-  h.dest = load_be16(th);
-  h.seq = syn ? kIss : kIss + 1;
+  h.source = load_be16(ports + 2);
+  h.dest = load_be16(ports);
+  h.seq = o.syn ? kIss : kIss + 1;
   h.ack_seq = ack_seq_;
-  h.flags = static_cast<std::uint8_t>(TCPHDR_ACK | (syn ? TCPHDR_SYN : 0));
-  h.window = syn ? 0xffff : kWindow;  // a SYN's window is never scaled
+  h.flags = static_cast<std::uint8_t>(TCPHDR_ACK | (o.syn ? TCPHDR_SYN : 0));
+  h.window = o.syn ? 0xffff : kWindow;  // a SYN's window is never scaled
   std::uint8_t* oth = iph + kIpv4MinHeaderLen;
   tcp_header_write(oth, h, static_cast<std::uint8_t>(tcplen / 4));
   tcp_options_write(oth + kTcpMinHeaderLen, out);
@@ -113,17 +119,19 @@ void AckSink::queue_reply(const std::uint8_t* f, std::uint32_t end, bool syn) {
   r->ip_summed =
       (features & NETIF_F_RXCSUM) ? IpSummed::CHECKSUM_UNNECESSARY : IpSummed::CHECKSUM_NONE;
   st_.acks++;
-  rxq_.push_back(std::move(r));
+  return r;
 }
 
 int AckSink::poll(int budget) {
   int n = 0;
-  while (n < budget && !rxq_.empty()) {
-    SkbPtr skb = std::move(rxq_.front());
-    rxq_.pop_front();
+  while (n < budget && !owed_.empty()) {
+    const Owed o = owed_.front();
+    owed_.pop_front();
+    ++n;
+    SkbPtr skb = build_reply(o);
+    if (!skb) continue;
     stats.rx_packets++;
     stats.rx_bytes += skb->len;
-    ++n;
     if (rx_handler) rx_handler(std::move(skb));
   }
   return n;

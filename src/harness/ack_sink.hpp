@@ -5,6 +5,12 @@
 // poll() hands to the stack's receive path. There is no link model, no
 // payload copy and no receiver: what costs CPU is the sender's stack.
 //
+// The ACK is built when poll() delivers it, not when the frame is consumed:
+// xmit() notes the frame's end_seq and timestamp in a small ring, so a
+// window's worth of ACKs waiting for the next poll is a few kilobytes, not
+// thousands of cold skbs. One connection per sink (the addresses of the
+// ACKs are the SYN's).
+//
 // It answers a SYN with a SYN-ACK (MSS 1460, SACK-permitted, timestamps,
 // window scale 14, so the offered window never limits), and every later
 // segment with an ACK of its end_seq carrying the echoed timestamp. The
@@ -38,10 +44,20 @@ class AckSink final : public NetDevice {
   std::uint64_t acked() const { return acked_; }
 
  private:
-  void queue_reply(const std::uint8_t* frame, std::uint32_t seq_end, bool syn);
+  // What an ACK needs of the frame it answers.
+  struct Owed {
+    std::uint32_t end_seq;
+    std::uint32_t ts_val;  // to echo
+    bool saw_tstamp;
+    bool syn;
+  };
+  SkbPtr build_reply(const Owed& o);
 
   static constexpr std::uint32_t kIss = 0x10000000;
-  std::deque<SkbPtr> rxq_;
+  std::deque<Owed> owed_;
+  // The SYN's Ethernet, IPv4 and port bytes: the ACKs' addresses, reversed.
+  std::array<std::uint8_t, 38> syn_hdr_{};
+  bool have_syn_ = false;
   AckSinkStats st_;
   std::uint32_t their_isn_ = 0;
   std::uint32_t ack_seq_ = 0;
