@@ -13,7 +13,8 @@ struct LinuxVethRun {
   double seconds = 0;
   double host_cpu_pct = 0;    // iperf3 cpu_utilization_percent.host_total (sender)
   double remote_cpu_pct = 0;  // .remote_total (receiver)
-  double cpu_s = 0;           // (host + remote) / 100 * seconds
+  double ksoftirqd_cpu_s = 0;  // the ksoftirqd threads' CPU time over the run
+  double cpu_s = 0;           // (host + remote) / 100 * seconds + ksoftirqd_cpu_s
   double system_cpu_s = 0;    // busy time of every CPU over the run (/proc/stat), all processes
   double bytes_per_cpu_s() const { return cpu_s > 0 ? static_cast<double>(bytes) / cpu_s : 0; }
 };

@@ -15,6 +15,8 @@ struct LwipRun {
   bool pattern_ok = false;
   std::uint64_t idle_waits = 0;  // sleeps until a timer (nothing to send or deliver)
   double wall_s = 0;
+  std::string error;  // always empty: a failed lwIP run is `skipped`
+  std::string skipped_reason() const { return skipped; }
   double bytes_per_cpu_s() const { return cpu_s > 0 ? static_cast<double>(bytes) / cpu_s : 0; }
 };
 

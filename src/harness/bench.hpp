@@ -38,6 +38,7 @@ struct Run {
   double wall_s = 0;
   double bytes_per_cpu_s() const { return cpu_s > 0 ? static_cast<double>(bytes) / cpu_s : 0; }
   std::string error;  // empty when the run completed
+  std::string skipped_reason() const { return {}; }
 };
 
 // Figure 1: one stack writing to an AckSink (harness/ack_sink.hpp).
