@@ -54,7 +54,6 @@ NetdevTx AckSink::xmit(SkbPtr skb) {
   const std::uint32_t seq = load_be32(th + kTcpSeqOffset);
   const bool syn = flags & TCPHDR_SYN;
   if (syn) {
-    their_isn_ = seq;
     std::memcpy(syn_hdr_.data(), f, ETH_HLEN + kIpv4MinHeaderLen);
     std::memcpy(syn_hdr_.data() + ETH_HLEN + kIpv4MinHeaderLen, th, 4);
     have_syn_ = true;
@@ -69,9 +68,14 @@ NetdevTx AckSink::xmit(SkbPtr skb) {
 }
 
 SkbPtr AckSink::build_reply(const Owed& o) {
-  // Cumulative: never move the ACK backwards (a retransmission).
-  if (o.syn || static_cast<std::int32_t>(o.end_seq - ack_seq_) > 0) ack_seq_ = o.end_seq;
-  acked_ = ack_seq_ - their_isn_ - 1;
+  // Cumulative: never move the ACK backwards (a retransmission). acked_
+  // counts in 64 bits: sequence numbers wrap every 4 GiB.
+  if (o.syn) {
+    ack_seq_ = o.end_seq;
+  } else if (static_cast<std::int32_t>(o.end_seq - ack_seq_) > 0) {
+    acked_ += o.end_seq - ack_seq_;
+    ack_seq_ = o.end_seq;
+  }
 
   TcpOptions out{};
   if (o.saw_tstamp) {

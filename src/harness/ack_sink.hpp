@@ -39,8 +39,7 @@ class AckSink final : public NetDevice {
   int poll(int budget) override;
 
   const AckSinkStats& sink_stats() const { return st_; }
-  // Highest sequence number acknowledged so far, relative to the peer's ISN
-  // plus one (the bytes of payload acknowledged, FIN counted).
+  // Bytes acknowledged after the SYN (payload, and the FIN if one came).
   std::uint64_t acked() const { return acked_; }
 
  private:
@@ -59,7 +58,6 @@ class AckSink final : public NetDevice {
   std::array<std::uint8_t, 38> syn_hdr_{};
   bool have_syn_ = false;
   AckSinkStats st_;
-  std::uint32_t their_isn_ = 0;
   std::uint32_t ack_seq_ = 0;
   std::uint64_t acked_ = 0;
   std::uint32_t ts_val_ = 1;
