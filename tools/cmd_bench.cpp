@@ -181,7 +181,9 @@ Figure two_stack_figure(const Options& o, const std::string& name, std::uint64_t
             {"verified_bytes", static_cast<double>(r.verified)},
             {"verify_s", r.verify_s},
             {"segments_out", static_cast<double>(r.segments_out)},
-            {"link_frames", static_cast<double>(r.frames)}};
+            {"link_frames", static_cast<double>(r.frames)},
+            {"rcv_collapsed", static_cast<double>(r.rcv_collapsed)},
+            {"prune_called", static_cast<double>(r.prune_called)}};
   return f;
 }
 
