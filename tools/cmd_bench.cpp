@@ -83,8 +83,9 @@ std::string to_json(const Figure& f) {
   return s + "}";
 }
 
-std::string gb(double bytes_per_s) {
-  return fmt::format("{:.2f} GB/cpu-s", bytes_per_s / 1e9);
+std::string shown(double v, const std::string& unit) {
+  if (unit == "B/cpu-s") return fmt::format("{:.2f} GB/cpu-s", v / 1e9);
+  return fmt::format("{:.0f} {}", v, unit);
 }
 
 // The run with the median bytes per CPU-second of `repeat` runs: the
@@ -104,7 +105,7 @@ auto median_run(int repeat, Fn fn) {
 struct Options {
   bool json = false;
   bool quick = false;
-  std::string only = "send_path,e2e,lwip";
+  std::string only = "send_path,e2e,lwip,scale";
   std::string bytes;  // override the bytes per run
   double linux_seconds = 5;
   int repeat = 3;  // sendpath, memcpy and lwIP runs per figure (the median is reported)
@@ -246,12 +247,62 @@ void lwip_figure(const Options& o, std::uint64_t bytes, std::vector<Figure>& out
   out.push_back(std::move(f));
 }
 
+void scale_figures(const Options& o, std::vector<Figure>& out) {
+  const std::vector<std::uint32_t> sizes =
+      o.quick ? std::vector<std::uint32_t>{100, 1000}
+              : std::vector<std::uint32_t>{100, 1000, 10000, 100000};
+  const std::uint32_t acks = o.quick ? 50 : 2000;
+  double base = 0;
+  for (std::uint32_t n : sizes) {
+    const std::string name = fmt::format("scale/sack_ack/inflight_{}", n);
+    // Small windows give few ACKs per connection: sum connections until
+    // `acks` ACKs were timed.
+    const auto enough_acks = [&] {
+      bench::SackScaleRun sum;
+      for (int i = 0; i < 1000 && sum.acks < acks; ++i) {
+        const bench::SackScaleRun r = bench::run_sack_scale(n, acks - sum.acks);
+        if (!r.error.empty()) return r;
+        const std::uint32_t total = sum.acks + r.acks;
+        const double cpu = sum.cpu_s + r.cpu_s;
+        sum = r;
+        sum.acks = total;
+        sum.cpu_s = cpu;
+      }
+      return sum;
+    };
+    const bench::SackScaleRun r = median_run(o.repeat, enough_acks);
+    if (n == sizes.front()) base = r.ns_per_ack();
+    if (!matches(o, name)) continue;
+    Figure f;
+    f.name = name;
+    f.unit = "ns/ack";
+    f.value = r.ns_per_ack();
+    f.error = r.error;
+    if (n != sizes.front())
+      f.reference =
+          Reference{fmt::format("scale/sack_ack/inflight_{}", sizes.front()), base, "ns/ack"};
+    else
+      f.note = "the reference of the larger windows (skipped: a figure is not its own reference)";
+    f.note += (f.note.empty() ? "" : "; ") +
+              std::string(
+                  "one stack, no TSO, MSS 1448; the first segment lost, each ACK a duplicate "
+                  "whose SACK block grows by one segment; CPU of the ACKs after the first 20");
+    f.more = {{"inflight", static_cast<double>(n)},
+              {"acks", static_cast<double>(r.acks)},
+              {"cpu_s", r.cpu_s},
+              {"tcpi_sacked", static_cast<double>(r.sacked)},
+              {"tcpi_unacked", static_cast<double>(r.unacked)},
+              {"tcpi_ca_state", static_cast<double>(r.ca_state)}};
+    out.push_back(std::move(f));
+  }
+}
+
 sp::tools::Command cmd(
     "bench", "measure bytes per CPU-second beside references from the same run", [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
       sub.add_flag("--json", o->json, "one JSON object per figure, in an array");
       sub.add_flag("--quick", o->quick, "short runs (a smoke check, not a measurement)");
-      sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, all")
+      sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, scale, all")
           ->capture_default_str();
       sub.add_option("--match", o->match,
                      "only the figures whose name contains this (profiling one)");
@@ -280,6 +331,7 @@ sp::tools::Command cmd(
         std::vector<Figure> figs;
         if (wanted(*o, "send_path")) send_path_figures(*o, bytes, figs);
         if (wanted(*o, "e2e")) e2e_figures(*o, bytes, figs);
+        if (wanted(*o, "scale")) scale_figures(*o, figs);
         if (wanted(*o, "lwip")) lwip_figure(*o, o->quick ? bytes : bytes / 4, figs);
         if (o->json) {
           fmt::print("[\n");
@@ -290,9 +342,9 @@ sp::tools::Command cmd(
           fmt::print("{:<34} {:>18} {:<22} {:>18} {:>7}\n", "figure", "value", "reference", "",
                      "ratio");
           for (const Figure& f : figs) {
-            fmt::print("{:<34} {:>18} {:<22} {:>18} {:>7}\n", f.name, gb(f.value),
+            fmt::print("{:<34} {:>18} {:<22} {:>18} {:>7}\n", f.name, shown(f.value, f.unit),
                        f.reference ? f.reference->name : "-",
-                       f.reference ? gb(f.reference->value) : "-",
+                       f.reference ? shown(f.reference->value, f.reference->unit) : "-",
                        f.reference ? fmt::format("{:.2f}", f.ratio()) : "-");
             if (!f.error.empty()) fmt::print("  error: {}\n", f.error);
           }

@@ -62,6 +62,11 @@ NetdevTx AckSink::xmit(SkbPtr skb) {
   TcpOptions in{};
   tcp_parse_options({th + kTcpMinHeaderLen, thl - kTcpMinHeaderLen}, &in);
   st_.payload_bytes += payload;
+  last_ts_val_ = in.ts_val;
+  if (!auto_ack_ && !syn) {
+    sent_.push_back({seq, seq + payload + ((flags & TCPHDR_FIN) ? 1u : 0u)});
+    return NETDEV_TX_OK;
+  }
   owed_.push_back({seq + payload + (syn ? 1u : 0u) + ((flags & TCPHDR_FIN) ? 1u : 0u), in.ts_val,
                    in.saw_tstamp, syn});
   return NETDEV_TX_OK;  // skb freed here: its destructor runs (TSQ)
@@ -82,6 +87,10 @@ SkbPtr AckSink::build_reply(const Owed& o) {
     out.saw_tstamp = true;
     out.ts_val = ts_val_++;
     out.ts_ecr = o.ts_val;
+  }
+  if (o.sack_start != o.sack_end) {
+    out.num_sacks = 1;
+    out.sacks[0] = {o.sack_start, o.sack_end};
   }
   if (o.syn) {
     out.mss = 1460;
@@ -124,6 +133,13 @@ SkbPtr AckSink::build_reply(const Owed& o) {
       (features & NETIF_F_RXCSUM) ? IpSummed::CHECKSUM_UNNECESSARY : IpSummed::CHECKSUM_NONE;
   st_.acks++;
   return r;
+}
+
+void AckSink::inject_ack(std::uint32_t ack_seq, std::uint32_t sack_start, std::uint32_t sack_end) {
+  Owed o{ack_seq, last_ts_val_, true, false};
+  o.sack_start = sack_start;
+  o.sack_end = sack_end;
+  owed_.push_back(o);
 }
 
 int AckSink::poll(int budget) {

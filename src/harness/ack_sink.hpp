@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "dev/net_device.hpp"
 
@@ -39,6 +40,17 @@ class AckSink final : public NetDevice {
   int poll(int budget) override;
 
   const AckSinkStats& sink_stats() const { return st_; }
+
+  // Off: data frames are recorded (sent()) and left unanswered; ACKs come
+  // only from inject_ack(). The SYN is answered either way.
+  void set_auto_ack(bool on) { auto_ack_ = on; }
+  struct Segment {
+    std::uint32_t seq, end_seq;
+  };
+  const std::vector<Segment>& sent() const { return sent_; }
+  // Queue an ACK of ack_seq carrying one SACK block [sack_start, sack_end)
+  // (none when they are equal), delivered by the next poll().
+  void inject_ack(std::uint32_t ack_seq, std::uint32_t sack_start, std::uint32_t sack_end);
   // Bytes acknowledged after the SYN (payload, and the FIN if one came).
   std::uint64_t acked() const { return acked_; }
 
@@ -49,6 +61,7 @@ class AckSink final : public NetDevice {
     std::uint32_t ts_val;  // to echo
     bool saw_tstamp;
     bool syn;
+    std::uint32_t sack_start = 0, sack_end = 0;  // one SACK block when they differ
   };
   SkbPtr build_reply(const Owed& o);
 
@@ -57,6 +70,9 @@ class AckSink final : public NetDevice {
   // The SYN's Ethernet, IPv4 and port bytes: the ACKs' addresses, reversed.
   std::array<std::uint8_t, 38> syn_hdr_{};
   bool have_syn_ = false;
+  bool auto_ack_ = true;
+  std::vector<Segment> sent_;
+  std::uint32_t last_ts_val_ = 0;
   AckSinkStats st_;
   std::uint32_t ack_seq_ = 0;
   std::uint64_t acked_ = 0;

@@ -112,6 +112,25 @@ struct TwoStackRun : Run {
 };
 TwoStackRun run_two_stacks(const TwoStackOptions& o);
 
+// Figure scale/sack_ack: the CPU cost of one ACK carrying SACK with
+// `inflight` MSS-sized packets in flight. One stack sends inflight
+// segments (no TSO, initcwnd from the route) to an AckSink that records
+// them without answering; then the first segment is "lost" and each
+// injected ACK is a duplicate ACK whose SACK block grows by one segment, as
+// during recovery from one early loss. Virtual time stands still (1 us per
+// ACK) so no timer fires. The first kWarmAcks ACKs (entering recovery, the
+// retransmission) are not timed.
+struct SackScaleRun : Run {
+  std::uint32_t inflight = 0;
+  std::uint32_t acks = 0;  // ACKs timed
+  // TCP_INFO after the last ACK: tcpi_sacked, tcpi_unacked, tcpi_ca_state.
+  std::uint32_t sacked = 0, unacked = 0, ca_state = 0;
+  double ns_per_ack() const { return acks ? cpu_s * 1e9 / acks : 0; }
+  // Smaller is better: bytes_per_cpu_s() does not apply; for median_run.
+  double bytes_per_cpu_s() const { return ns_per_ack() > 0 ? 1.0 / ns_per_ack() : 0; }
+};
+SackScaleRun run_sack_scale(std::uint32_t inflight, std::uint32_t max_acks);
+
 // The reference for figure 1: one core copying the same bytes from the
 // pattern into a 4 MiB ring in chunks of `chunk` bytes.
 Run run_memcpy(std::uint64_t bytes, std::uint32_t chunk);
