@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -297,6 +298,72 @@ void scale_figures(const Options& o, std::vector<Figure>& out) {
   }
 }
 
+// Linux's memory for one established TCP socket with nothing queued: the
+// slab objects it holds (struct tcp_sock, the socket inode, the file, the
+// dentry), from this kernel's /proc/slabinfo. A lower bound: hash buckets,
+// bind buckets and the fd table are left out.
+std::optional<double> linux_socket_objects(std::string* what) {
+  std::ifstream f("/proc/slabinfo");
+  if (!f) return std::nullopt;
+  double sum = 0;
+  int found = 0;
+  for (std::string line; std::getline(f, line);) {
+    std::istringstream in(line);
+    std::string name;
+    double active = 0, num = 0, objsize = 0;
+    in >> name >> active >> num >> objsize;
+    for (const char* want : {"TCP", "sock_inode_cache", "filp", "dentry"}) {
+      if (name == want) {
+        sum += objsize;
+        ++found;
+        *what += fmt::format("{}{} {}", what->empty() ? "" : " + ", name, objsize);
+      }
+    }
+  }
+  if (found != 4) return std::nullopt;
+  return sum;
+}
+
+void conn_figures(const Options& o, std::vector<Figure>& out) {
+  const std::uint32_t n = o.quick ? 500 : 10000;
+  const bench::ConnScaleRun r = median_run(o.repeat, [&] { return bench::run_conn_scale(n); });
+  const std::string count = fmt::format("{} connections between two stacks over the SimLink", n);
+  if (matches(o, "scale/conn_memory")) {
+    Figure f;
+    f.name = "scale/conn_memory";
+    f.unit = "B/socket";
+    f.value = r.bytes_per_socket;
+    f.error = r.error;
+    std::string what;
+    if (auto l = linux_socket_objects(&what)) {
+      f.reference = Reference{"linux_slab_objects", *l, "B/socket"};
+      f.note = count + "; heap in use per established socket, both ends; Linux: " + what +
+               " bytes from /proc/slabinfo (a lower bound)";
+    } else {
+      f.note = count + "; Linux reference skipped: /proc/slabinfo unreadable";
+    }
+    f.more = {{"conns", static_cast<double>(n)}};
+    out.push_back(std::move(f));
+  }
+  for (bool setup : {true, false}) {
+    const char* name = setup ? "scale/conn_setup" : "scale/conn_teardown";
+    if (!matches(o, name)) continue;
+    Figure f;
+    f.name = name;
+    f.unit = "conn/cpu-s";
+    const double cpu = setup ? r.setup_cpu_s : r.teardown_cpu_s;
+    f.value = cpu > 0 ? n / cpu : 0;
+    f.error = r.error;
+    f.note =
+        count +
+        (setup ? "; from the first connect() to the last accept()"
+               : "; from the first close() until no socket is left (TIME_WAIT on virtual time)") +
+        "; Linux reference skipped: not measured yet";
+    f.more = {{"conns", static_cast<double>(n)}, {"cpu_s", cpu}};
+    out.push_back(std::move(f));
+  }
+}
+
 sp::tools::Command cmd(
     "bench", "measure bytes per CPU-second beside references from the same run", [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
@@ -331,7 +398,10 @@ sp::tools::Command cmd(
         std::vector<Figure> figs;
         if (wanted(*o, "send_path")) send_path_figures(*o, bytes, figs);
         if (wanted(*o, "e2e")) e2e_figures(*o, bytes, figs);
-        if (wanted(*o, "scale")) scale_figures(*o, figs);
+        if (wanted(*o, "scale")) {
+          scale_figures(*o, figs);
+          conn_figures(*o, figs);
+        }
         if (wanted(*o, "lwip")) lwip_figure(*o, o->quick ? bytes : bytes / 4, figs);
         if (o->json) {
           fmt::print("[\n");

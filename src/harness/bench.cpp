@@ -2,6 +2,7 @@
 #include "harness/bench.hpp"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include "harness/ack_sink.hpp"
 #include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
+#include "skb/pool.hpp"
+#include "tcp/tcp_stack_state.hpp"
 
 namespace sp::bench {
 
@@ -342,6 +345,78 @@ SackScaleRun run_sack_scale(std::uint32_t inflight, std::uint32_t max_acks) {
   // The scenario held: the window stayed full and the SACKs were taken.
   if (r.sacked + 1 < last || r.unacked < inflight) r.error = "SACKs not taken as expected";
   sp::close(fd);
+  return r;
+}
+
+// --- scale: many connections ------------------------------------------------
+
+namespace {
+double heap_in_use() {
+  const struct mallinfo2 mi = mallinfo2();
+  return static_cast<double>(mi.uordblks + mi.hblkhd) -
+         static_cast<double>(skb_pool::stats().cached_bytes);
+}
+}  // namespace
+
+ConnScaleRun run_conn_scale(std::uint32_t conns) {
+  ConnScaleRun r;
+  r.conns = conns;
+  SimWorld world;
+  Stack& client = world.add_stack();
+  Stack& server = world.add_stack();
+  const std::string backlog = std::to_string(conns);
+  for (Stack* st : {&client, &server}) {
+    st->sysctl().set("net.core.somaxconn", backlog);
+    st->sysctl().set("net.ipv4.tcp_max_syn_backlog", backlog);
+  }
+  SimLinkConfig lc;
+  for (SimPathConfig* p : {&lc.a_to_b, &lc.b_to_a}) {
+    p->rate_bps = 0;
+    p->delay = 0;
+    p->queue_limit = 1u << 20;
+  }
+  const be32 ca = htonl(0x0a000001), sa = htonl(0x0a000002);
+  world.connect(client, ca, server, sa, 24, lc);
+  const int lfd = sp::socket(server, AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in sin = addr(sa);
+  if (lfd < 0 || sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 ||
+      sp::listen(lfd, static_cast<int>(conns)) != 0)
+    return r.error = errno_text("listen"), r;
+  sp::fcntl(lfd, F_SETFL, O_NONBLOCK);
+  std::vector<int> cfds, sfds;
+  cfds.reserve(conns);
+  sfds.reserve(conns);
+  world.run_for(kNsPerMs);
+  const double m0 = heap_in_use();
+
+  double c0 = thread_cpu_seconds();
+  constexpr std::uint32_t kBatch = 256;  // connects between two rounds of the world
+  for (std::uint64_t turn = 0; sfds.size() < conns && turn < 100000; ++turn) {
+    for (std::uint32_t i = 0; i < kBatch && cfds.size() < conns; ++i) {
+      const int fd = sp::socket(client, AF_INET, SOCK_STREAM, 0);
+      if (fd < 0) return r.error = errno_text("socket"), r;
+      sp::fcntl(fd, F_SETFL, O_NONBLOCK);
+      if (sp::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 &&
+          errno != EINPROGRESS)
+        return r.error = errno_text("connect"), r;
+      cfds.push_back(fd);
+    }
+    world.step(world.now() + kNsPerMs);
+    for (int fd; (fd = sp::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) sfds.push_back(fd);
+  }
+  r.setup_cpu_s = thread_cpu_seconds() - c0;
+  if (sfds.size() < conns) return r.error = fmt_count("only ", sfds.size(), " connections"), r;
+  world.run_for(kNsPerSec);  // delayed ACKs and other timers settle
+  r.bytes_per_socket = (heap_in_use() - m0) / (2.0 * conns);
+
+  c0 = thread_cpu_seconds();
+  for (int fd : cfds) sp::close(fd);
+  for (int fd : sfds) sp::close(fd);
+  world.run_until([&] { return client.tcp().sock_count() == 0 && server.tcp().sock_count() <= 1; },
+                  world.now() + 300 * kNsPerSec);
+  r.teardown_cpu_s = thread_cpu_seconds() - c0;
+  if (client.tcp().sock_count() != 0) r.error = "sockets left after the close";
+  sp::close(lfd);
   return r;
 }
 

@@ -131,6 +131,25 @@ struct SackScaleRun : Run {
 };
 SackScaleRun run_sack_scale(std::uint32_t inflight, std::uint32_t max_acks);
 
+// Figures scale/conn_*: `conns` connections between two stacks in one
+// SimWorld (no rate, no delay). setup_cpu_s: from the first connect() to
+// the last accept(); bytes_per_socket: heap in use (mallinfo2, less what
+// the skb pools keep cached) per established socket once the world is
+// idle, both ends counted; teardown_cpu_s: from the first close() until no
+// socket is left on either stack (TIME_WAIT expiring on virtual time).
+struct ConnScaleRun {
+  std::uint32_t conns = 0;
+  double setup_cpu_s = 0;
+  double teardown_cpu_s = 0;
+  double bytes_per_socket = 0;
+  std::string error;
+  std::string skipped_reason() const { return {}; }
+  double bytes_per_cpu_s() const {
+    return setup_cpu_s > 0 ? conns / setup_cpu_s : 0;
+  }  // median_run
+};
+ConnScaleRun run_conn_scale(std::uint32_t conns);
+
 // The reference for figure 1: one core copying the same bytes from the
 // pattern into a 4 MiB ring in chunks of `chunk` bytes.
 Run run_memcpy(std::uint64_t bytes, std::uint32_t chunk);
