@@ -1,7 +1,14 @@
 // iperf3 over veth between two namespaces (bench_linux.hpp).
 #include "bench_linux.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace sp::tools {
 
@@ -154,6 +163,109 @@ LinuxVethRun run_linux_veth(bool offloads, double seconds) {
   r.host_cpu_pct = json_number(js, "host_total", cpu);
   r.remote_cpu_pct = json_number(js, "remote_total", cpu);
   r.cpu_s = (r.host_cpu_pct + r.remote_cpu_pct) / 100.0 * r.seconds + r.ksoftirqd_cpu_s;
+  return r;
+}
+
+namespace {
+
+// Bytes in the slab caches one socket holds objects of (active objects x
+// object size).
+double socket_slab_bytes() {
+  std::ifstream f("/proc/slabinfo");
+  double sum = 0;
+  for (std::string line; std::getline(f, line);) {
+    std::istringstream in(line);
+    std::string name;
+    double active = 0, num = 0, objsize = 0;
+    in >> name >> active >> num >> objsize;
+    if (name == "TCP" || name == "sock_inode_cache" || name == "filp" || name == "dentry")
+      sum += active * objsize;
+  }
+  return sum;
+}
+
+double thread_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+LinuxConnRun run_linux_conns(std::uint32_t conns) {
+  LinuxConnRun r;
+  if (geteuid() != 0) return r.skipped = "not root: no namespace for the Linux reference", r;
+  const std::string ns = fmt::format("spbench-c{}", static_cast<int>(getpid()) % 100000);
+  struct Cleanup {
+    std::string ns;
+    ~Cleanup() { sh(fmt::format("timeout 10 ip netns del {}", ns)); }
+  } cleanup{ns};
+  if (sh(fmt::format("timeout 10 ip netns add {}", ns)) != 0 ||
+      sh(fmt::format("timeout 10 ip -n {} link set lo up", ns)) != 0 ||
+      sh(fmt::format("timeout 10 ip netns exec {} sysctl -w net.core.somaxconn={} "
+                     "net.ipv4.tcp_max_syn_backlog={}",
+                     ns, conns, conns)) != 0)
+    return r.skipped = "could not set up the namespace", r;
+  // Two descriptors per connection: as many as the hard limit allows.
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile.rlim_max != RLIM_INFINITY && nofile.rlim_max < 2 * static_cast<rlim_t>(conns) + 64)
+    conns = static_cast<std::uint32_t>((nofile.rlim_max - 64) / 2);
+  if (conns < 100) return r.skipped = "RLIMIT_NOFILE too low", r;
+  rlimit more{std::min<rlim_t>(nofile.rlim_max, 2 * static_cast<rlim_t>(conns) + 64),
+              nofile.rlim_max};
+  if (nofile.rlim_cur < more.rlim_cur && setrlimit(RLIMIT_NOFILE, &more) != 0)
+    return r.skipped = "could not raise RLIMIT_NOFILE", r;
+  r.conns = conns;
+  std::string err;
+  // A net namespace is per thread: only this thread moves.
+  std::thread t([&] {
+    const int nsfd = open(fmt::format("/var/run/netns/{}", ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+      err = "setns failed";
+      if (nsfd >= 0) close(nsfd);
+      return;
+    }
+    close(nsfd);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(5001);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+        listen(lfd, static_cast<int>(conns)) != 0) {
+      err = "listen failed";
+      return;
+    }
+    std::vector<int> fds;
+    fds.reserve(2 * conns);
+    const double slab0 = socket_slab_bytes(), k0 = ksoftirqd_seconds(), c0 = thread_cpu();
+    std::uint32_t accepted = 0;
+    for (std::uint32_t i = 0; i < conns; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (fd < 0) break;
+      connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+      fds.push_back(fd);
+      for (int a; (a = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
+        fds.push_back(a);
+    }
+    for (int spin = 0; spin < 100000 && accepted < conns; ++spin)
+      for (int a; (a = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
+        fds.push_back(a);
+    const double c1 = thread_cpu(), k1 = ksoftirqd_seconds(), slab1 = socket_slab_bytes();
+    for (int fd : fds) close(fd);
+    const double c2 = thread_cpu(), k2 = ksoftirqd_seconds();
+    close(lfd);
+    if (accepted < conns) {
+      err = fmt::format("only {} of {} connections accepted", accepted, conns);
+      return;
+    }
+    r.setup_cpu_s = (c1 - c0) + (k1 - k0);
+    r.teardown_cpu_s = (c2 - c1) + (k2 - k1);
+    r.bytes_per_socket = (slab1 - slab0) / (2.0 * conns);
+  });
+  t.join();
+  if (!err.empty()) r.skipped = err;
   return r;
 }
 

@@ -328,6 +328,14 @@ void conn_figures(const Options& o, std::vector<Figure>& out) {
   const std::uint32_t n = o.quick ? 500 : 10000;
   const bench::ConnScaleRun r = median_run(o.repeat, [&] { return bench::run_conn_scale(n); });
   const std::string count = fmt::format("{} connections between two stacks over the SimLink", n);
+  tools::LinuxConnRun l;
+  if (o.no_linux)
+    l.skipped = "--no-linux";
+  else
+    l = tools::run_linux_conns(n);
+  const std::string linux_how =
+      "Linux: one thread in a namespace of the bench's connecting to and accepting from its "
+      "loopback, CPU of that thread (softirqs included) + ksoftirqd";
   if (matches(o, "scale/conn_memory")) {
     Figure f;
     f.name = "scale/conn_memory";
@@ -335,14 +343,20 @@ void conn_figures(const Options& o, std::vector<Figure>& out) {
     f.value = r.bytes_per_socket;
     f.error = r.error;
     std::string what;
-    if (auto l = linux_socket_objects(&what)) {
-      f.reference = Reference{"linux_slab_objects", *l, "B/socket"};
-      f.note = count + "; heap in use per established socket, both ends; Linux: " + what +
-               " bytes from /proc/slabinfo (a lower bound)";
-    } else {
-      f.note = count + "; Linux reference skipped: /proc/slabinfo unreadable";
-    }
+    const std::optional<double> objects = linux_socket_objects(&what);
     f.more = {{"conns", static_cast<double>(n)}};
+    if (objects) f.more.push_back({"linux_socket_objects_bytes", *objects});
+    if (l.skipped.empty()) {
+      f.reference = Reference{"linux_slab_growth", l.bytes_per_socket, "B/socket"};
+      f.more.push_back({"linux_conns", static_cast<double>(l.conns)});
+      f.note = count +
+               "; heap in use per established socket, both ends; Linux: growth of the TCP, "
+               "sock_inode_cache, filp and dentry slabs per socket over " +
+               fmt::format("{}", l.conns) +
+               " loopback connections in a namespace (objects: " + what + ")";
+    } else {
+      f.note = count + "; Linux reference skipped: " + l.skipped;
+    }
     out.push_back(std::move(f));
   }
   for (bool setup : {true, false}) {
@@ -357,9 +371,19 @@ void conn_figures(const Options& o, std::vector<Figure>& out) {
     f.note =
         count +
         (setup ? "; from the first connect() to the last accept()"
-               : "; from the first close() until no socket is left (TIME_WAIT on virtual time)") +
-        "; Linux reference skipped: not measured yet";
+               : "; from the first close() until no socket is left (TIME_WAIT on virtual time)");
     f.more = {{"conns", static_cast<double>(n)}, {"cpu_s", cpu}};
+    const double lcpu = setup ? l.setup_cpu_s : l.teardown_cpu_s;
+    if (l.skipped.empty() && lcpu > 0) {
+      f.reference = Reference{setup ? "linux_loopback/setup" : "linux_loopback/teardown", n / lcpu,
+                              "conn/cpu-s"};
+      f.note += "; " + linux_how +
+                (setup ? "" : "; until the last close() returns (TIME_WAIT left to the kernel)");
+      f.more.push_back({"linux_cpu_s", lcpu});
+    } else {
+      f.note += "; Linux reference skipped: " +
+                (l.skipped.empty() ? std::string("no time measured") : l.skipped);
+    }
     out.push_back(std::move(f));
   }
 }
