@@ -11,13 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "harness/bench.hpp"
+#include "realnet.hpp"
+#include "sendpath/api.hpp"
 
 namespace sp::tools {
 
@@ -223,17 +229,17 @@ LinuxConnRun run_linux_conns(std::uint32_t conns) {
     const int nsfd = open(fmt::format("/var/run/netns/{}", ns).c_str(), O_RDONLY | O_CLOEXEC);
     if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
       err = "setns failed";
-      if (nsfd >= 0) close(nsfd);
+      if (nsfd >= 0) ::close(nsfd);
       return;
     }
-    close(nsfd);
+    ::close(nsfd);
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(5001);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
-        listen(lfd, static_cast<int>(conns)) != 0) {
+    const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+        ::listen(lfd, static_cast<int>(conns)) != 0) {
       err = "listen failed";
       return;
     }
@@ -242,20 +248,20 @@ LinuxConnRun run_linux_conns(std::uint32_t conns) {
     const double slab0 = socket_slab_bytes(), k0 = ksoftirqd_seconds(), c0 = thread_cpu();
     std::uint32_t accepted = 0;
     for (std::uint32_t i = 0; i < conns; ++i) {
-      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
       if (fd < 0) break;
-      connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+      ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
       fds.push_back(fd);
-      for (int a; (a = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
+      for (int a; (a = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
         fds.push_back(a);
     }
     for (int spin = 0; spin < 100000 && accepted < conns; ++spin)
-      for (int a; (a = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
+      for (int a; (a = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0; ++accepted)
         fds.push_back(a);
     const double c1 = thread_cpu(), k1 = ksoftirqd_seconds(), slab1 = socket_slab_bytes();
-    for (int fd : fds) close(fd);
+    for (int fd : fds) ::close(fd);
     const double c2 = thread_cpu(), k2 = ksoftirqd_seconds();
-    close(lfd);
+    ::close(lfd);
     if (accepted < conns) {
       err = fmt::format("only {} of {} connections accepted", accepted, conns);
       return;
@@ -266,6 +272,138 @@ LinuxConnRun run_linux_conns(std::uint32_t conns) {
   });
   t.join();
   if (!err.empty()) r.skipped = err;
+  return r;
+}
+
+TapRun run_tap_path(std::uint64_t bytes) {
+  TapRun r;
+  if (geteuid() != 0) return r.skipped = "not root: no namespace or tap for the tap path", r;
+  const std::string ns = fmt::format("spbench-t{}", static_cast<int>(getpid()) % 100000);
+  struct Cleanup {
+    std::string ns;
+    ~Cleanup() { sh(fmt::format("timeout 10 ip netns del {}", ns)); }
+  } cleanup{ns};
+  const std::string cmds[] = {
+      fmt::format("ip netns add {}", ns),
+      fmt::format("ip -n {} link set lo up", ns),
+      fmt::format("ip netns exec {} ip tuntap add dev sptap0 mode tap vnet_hdr", ns),
+      fmt::format("ip -n {} addr add 10.78.0.1/24 dev sptap0", ns),
+      fmt::format("ip -n {} link set sptap0 up", ns),
+  };
+  for (const auto& c : cmds)
+    if (sh("timeout 10 " + c) != 0) return r.skipped = "could not set up the namespace and tap", r;
+
+  const bench::Pattern pat;
+  std::atomic<int> ready{0};  // 1: listening, -1: failed
+  std::string err;
+  double reader_cpu = 0, check_cpu = 0, reader_done = 0;
+  std::uint64_t got = 0;
+  bool ok = false;
+  std::thread reader([&] {
+    const int nsfd = open(fmt::format("/var/run/netns/{}", ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+      err = "setns failed";
+      ready = -1;
+      return;
+    }
+    ::close(nsfd);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(5201);
+    sin.sin_addr.s_addr = htonl(0x0a4e0001);  // 10.78.0.1
+    const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+        ::listen(lfd, 1) != 0) {
+      err = "listen failed";
+      ready = -1;
+      return;
+    }
+    timeval tv{30, 0};
+    ::setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ready = 1;
+    const int fd = ::accept(lfd, nullptr, nullptr);
+    ::close(lfd);
+    if (fd < 0) {
+      err = "the Linux reader accepted nothing";
+      return;
+    }
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    bench::RxChecker rx(pat);
+    const double c0 = thread_cpu();
+    for (;;) {
+      const ssize_t n = ::recv(fd, rx.space(), std::min<std::size_t>(rx.room(), 256 * 1024), 0);
+      if (n <= 0) break;
+      rx.received(static_cast<std::size_t>(n));
+      got += static_cast<std::uint64_t>(n);
+    }
+    reader_done = bench::wall_seconds();
+    rx.flush();
+    reader_cpu = thread_cpu() - c0;
+    check_cpu = rx.check_cpu_s();
+    ok = rx.ok();
+    ::close(fd);
+  });
+  for (int i = 0; i < 500 && ready == 0; ++i) usleep(10 * 1000);
+  if (ready != 1) {
+    reader.join();
+    return r.skipped = err.empty() ? "the Linux reader did not start" : err, r;
+  }
+
+  RealNetOptions o;
+  o.dev = "sptap0";
+  o.netns = ns;
+  o.addr = "10.78.0.2/24";
+  std::string send_err;
+  double w0 = 0, c0 = 0, k0 = 0, c1 = 0;
+  {
+    RealNet net(o);
+    if (!net.error().empty()) {
+      send_err = net.error();
+    } else {
+      Stack& st = net.stack();
+      const int fd = sp::socket(st, AF_INET, SOCK_STREAM, 0);
+      timeval tv{30, 0};
+      sp::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      sp::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(5201);
+      sin.sin_addr.s_addr = htonl(0x0a4e0001);
+      if (sp::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+        send_err = std::string("connect: ") + std::strerror(errno);
+      } else {
+        k0 = ksoftirqd_seconds();
+        w0 = bench::wall_seconds();
+        c0 = thread_cpu();
+        std::uint64_t sent = 0;
+        while (sent < bytes) {
+          const std::size_t n = std::min<std::uint64_t>(64 * 1024, bytes - sent);
+          const ssize_t k = sp::send(fd, pat.at(sent), n, 0);
+          if (k <= 0) {
+            send_err = std::string("send: ") + std::strerror(errno);
+            break;
+          }
+          sent += static_cast<std::uint64_t>(k);
+        }
+        // Our FIN; the reader sees the end of the stream and closes.
+        sp::shutdown(fd, SHUT_WR);
+        char b[256];
+        while (sp::recv(fd, b, sizeof b, 0) > 0) {
+        }
+        c1 = thread_cpu();
+      }
+      sp::close(fd);
+    }
+  }
+  reader.join();
+  if (!send_err.empty()) return r.skipped = "sendpath over the tap: " + send_err, r;
+  if (!err.empty()) return r.skipped = err, r;
+  r.bytes = got;
+  r.wall_s = reader_done - w0;
+  r.sender_cpu_s = c1 - c0;
+  r.reader_cpu_s = reader_cpu - check_cpu;
+  r.ksoftirqd_cpu_s = ksoftirqd_seconds() - k0;
+  r.pattern_ok = ok;
   return r;
 }
 

@@ -36,4 +36,22 @@ struct LinuxConnRun {
 };
 LinuxConnRun run_linux_conns(std::uint32_t conns);
 
+// Figure 4, the tap path: sendpath (a stack on a tap with TSO and checksum
+// offload, the vnet header) sends `bytes` to a Linux reader in a namespace
+// the bench makes; the reader is a thread of this process moved there with
+// setns. Much of Linux's receive work runs in the context of the thread
+// that writes the tap (sendpath's), so the CPU compared is everything:
+// sendpath's thread, the reader's thread and ksoftirqd.
+struct TapRun {
+  std::string skipped;
+  std::uint64_t bytes = 0;  // read by the Linux side
+  double wall_s = 0;        // first send() to the reader's end of stream
+  double sender_cpu_s = 0;
+  double reader_cpu_s = 0;  // less its pattern check
+  double ksoftirqd_cpu_s = 0;
+  bool pattern_ok = false;
+  double cpu_s() const { return sender_cpu_s + reader_cpu_s + ksoftirqd_cpu_s; }
+};
+TapRun run_tap_path(std::uint64_t bytes);
+
 }  // namespace sp::tools

@@ -106,7 +106,7 @@ auto median_run(int repeat, Fn fn) {
 struct Options {
   bool json = false;
   bool quick = false;
-  std::string only = "send_path,e2e,lwip,scale";
+  std::string only = "send_path,e2e,lwip,scale,tap";
   std::string bytes;  // override the bytes per run
   double linux_seconds = 5;
   int repeat = 3;  // sendpath, memcpy and lwIP runs per figure (the median is reported)
@@ -164,6 +164,61 @@ void send_path_figures(const Options& o, std::uint64_t bytes, std::vector<Figure
   }
 }
 
+// The Linux veth runs, made once per invocation and shared by the e2e and
+// tap figures.
+const tools::LinuxVethRun& linux_veth(const Options& o, bool offloads) {
+  static std::optional<tools::LinuxVethRun> runs[2];
+  auto& r = runs[offloads ? 1 : 0];
+  if (!r) {
+    if (o.no_linux) {
+      r.emplace();
+      r->skipped = "--no-linux";
+    } else {
+      r = tools::run_linux_veth(offloads, o.linux_seconds);
+    }
+  }
+  return *r;
+}
+
+void tap_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out) {
+  if (!matches(o, "tap/")) return;
+  const tools::TapRun t = tools::run_tap_path(bytes);
+  const tools::LinuxVethRun& l = linux_veth(o, true);
+  const std::string how =
+      "sendpath on a tap (TSO, checksum offload, vnet header) sending to a Linux reader thread in "
+      "a namespace "
+      "of the bench's";
+  for (bool goodput : {true, false}) {
+    Figure f;
+    f.name = goodput ? "tap/goodput" : "tap/bytes_per_cpu_s";
+    f.unit = goodput ? "B/s" : "B/cpu-s";
+    if (!t.skipped.empty()) {
+      // Without root or a tap there is no figure at all, only the reason.
+      fmt::print(stderr, "{}: skipped: {}\n", f.name, t.skipped);
+      continue;
+    }
+    f.value = goodput ? (t.wall_s > 0 ? t.bytes / t.wall_s : 0)
+                      : (t.cpu_s() > 0 ? t.bytes / t.cpu_s() : 0);
+    if (!t.pattern_ok) f.error = "the Linux reader's pattern check failed";
+    f.note =
+        how + (goodput
+                   ? std::string("; wall time from the first send() to the reader's end of stream")
+                   : std::string("; CPU: sendpath's thread (Linux's receive softirqs run in it "
+                                 "when it writes the tap) + the reader's thread + ksoftirqd"));
+    if (l.skipped.empty()) {
+      f.reference = goodput ? Reference{"linux_veth/offloads_goodput", l.bytes / l.seconds, "B/s"}
+                            : Reference{"linux_veth/offloads", l.bytes_per_cpu_s(), "B/cpu-s"};
+      f.note += "; Linux: the iperf3 veth run of e2e/tso_gro";
+    } else {
+      f.note += "; Linux reference skipped: " + l.skipped;
+    }
+    f.more = {{"bytes", static_cast<double>(t.bytes)}, {"wall_s", t.wall_s},
+              {"sender_cpu_s", t.sender_cpu_s},        {"reader_cpu_s", t.reader_cpu_s},
+              {"ksoftirqd_cpu_s", t.ksoftirqd_cpu_s},  {"pattern_ok", t.pattern_ok ? 1.0 : 0.0}};
+    out.push_back(std::move(f));
+  }
+}
+
 Figure two_stack_figure(const Options& o, const std::string& name, std::uint64_t bytes,
                         bool tso_gro, bool csum) {
   bench::TwoStackOptions to;
@@ -193,11 +248,7 @@ void e2e_figures(const Options& o, std::uint64_t bytes, std::vector<Figure>& out
   for (bool off : {true, false}) {
     if (!matches(o, off ? "e2e/tso_gro" : "e2e/no_tso_gro")) continue;
     Figure f = two_stack_figure(o, off ? "e2e/tso_gro" : "e2e/no_tso_gro", bytes, off, true);
-    tools::LinuxVethRun l;
-    if (o.no_linux)
-      l.skipped = "--no-linux";
-    else
-      l = tools::run_linux_veth(off, o.linux_seconds);
+    const tools::LinuxVethRun l = linux_veth(o, off);
     std::string what = off ? "TSO/GSO/GRO on" : "TSO/GSO/GRO off";
     f.note = fmt::format(
         "both stacks in one thread, SimLink without rate or delay ({}, checksum offload on as on "
@@ -393,7 +444,7 @@ sp::tools::Command cmd(
       auto o = std::make_shared<Options>();
       sub.add_flag("--json", o->json, "one JSON object per figure, in an array");
       sub.add_flag("--quick", o->quick, "short runs (a smoke check, not a measurement)");
-      sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, scale, all")
+      sub.add_option("--only", o->only, "comma-separated: send_path, e2e, lwip, scale, tap, all")
           ->capture_default_str();
       sub.add_option("--match", o->match,
                      "only the figures whose name contains this (profiling one)");
@@ -422,6 +473,7 @@ sp::tools::Command cmd(
         std::vector<Figure> figs;
         if (wanted(*o, "send_path")) send_path_figures(*o, bytes, figs);
         if (wanted(*o, "e2e")) e2e_figures(*o, bytes, figs);
+        if (wanted(*o, "tap")) tap_figures(*o, bytes, figs);
         if (wanted(*o, "scale")) {
           scale_figures(*o, figs);
           conn_figures(*o, figs);
