@@ -86,6 +86,7 @@ std::string to_json(const Figure& f) {
 
 std::string shown(double v, const std::string& unit) {
   if (unit == "B/cpu-s") return fmt::format("{:.2f} GB/cpu-s", v / 1e9);
+  if (unit == "B/s") return fmt::format("{:.2f} GB/s", v / 1e9);
   return fmt::format("{:.0f} {}", v, unit);
 }
 
