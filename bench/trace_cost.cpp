@@ -14,7 +14,7 @@
 #include <cstring>
 #include <vector>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "trace/sinks.hpp"
 

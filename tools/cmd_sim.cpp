@@ -15,7 +15,7 @@
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "core/stack.hpp"
-#include "dev/sim_transfer.hpp"
+#include "harness/sim_transfer.hpp"
 #include "report/report.hpp"
 #include "report_trace.hpp"
 #include "stats_view.hpp"

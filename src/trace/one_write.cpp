@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "trace/sinks.hpp"
 

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "dev/sim_transfer.hpp"
-#include "dev/sim_world.hpp"
+#include "harness/sim_transfer.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 
 namespace sp {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "dev/sim_transfer.hpp"
+#include "harness/sim_transfer.hpp"
 
 namespace sp {
 namespace {

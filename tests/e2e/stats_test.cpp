@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/stack.hpp"
-#include "dev/sim_transfer.hpp"
+#include "harness/sim_transfer.hpp"
 #include "tcp/tcp.hpp"
 #include "trace/nstat.hpp"
 #include "trace/ss.hpp"

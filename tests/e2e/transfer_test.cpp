@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "dev/sim_transfer.hpp"
+#include "harness/sim_transfer.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SP_E2E_ASAN 1

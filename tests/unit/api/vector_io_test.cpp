@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <climits>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "sendpath/socket.hpp"
 

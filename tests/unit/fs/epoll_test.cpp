@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "dev/sim_link.hpp"
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "sendpath/socket.hpp"
 

@@ -1,7 +1,7 @@
 // SimLink and SimWorld: timing, impairments, repeatability, TSO handling.
 #include <gtest/gtest.h>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "unit/ip/ip_helpers.hpp"
 
 namespace sp {

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 

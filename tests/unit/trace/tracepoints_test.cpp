@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/stack.hpp"
-#include "dev/sim_transfer.hpp"
-#include "dev/sim_world.hpp"
+#include "harness/sim_transfer.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "trace/events.hpp"
 #include "trace/sinks.hpp"

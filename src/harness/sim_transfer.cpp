@@ -1,5 +1,5 @@
 // run_transfer: stacks, link, sockets and the loop that moves the bytes.
-#include "dev/sim_transfer.hpp"
+#include "harness/sim_transfer.hpp"
 
 #include <openssl/evp.h>
 
@@ -18,7 +18,7 @@
 
 #include "core/stack.hpp"
 #include "dev/pcap_tap.hpp"
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "trace/trace_file.hpp"

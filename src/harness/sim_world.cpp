@@ -1,5 +1,5 @@
 // SimWorld: discrete-event time for stacks and links.
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 
 #include <algorithm>
 
