@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "dev/sim_world.hpp"
+#include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 
 namespace sp {
