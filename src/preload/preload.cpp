@@ -14,6 +14,8 @@
 //   SENDPATH_MAC, SENDPATH_MTU, SENDPATH_PCAP=<file>, SENDPATH_UP=1
 //   SENDPATH_TSO=0, SENDPATH_CSUM=0   no segmentation / checksum offload
 //   SENDPATH_SYSCTL  "net.ipv4.tcp_congestion_control=reno;net.ipv4.tcp_wmem=..."
+//   SENDPATH_HZ      the kernel HZ the stack models: 100, 250, 300, 1000 (default)
+//   SENDPATH_TIMER_WHEEL=1  timers fire on the tick Linux's timer wheel runs them
 //   SENDPATH_LINGER  seconds exit may wait for sockets to deliver (default 60)
 //   SENDPATH_NSTAT   at exit, write the stack's counters to this file as
 //                    `nstat -a` prints them (`nstat -j` when it ends in .json)
@@ -260,9 +262,12 @@ struct Deadline {
   bool passed() const { return !forever && Clock::now() >= at; }
 };
 
-// A socket timeout (jiffies = ms; MAX_SCHEDULE_TIMEOUT forever) as a deadline.
+// A socket timeout (jiffies; MAX_SCHEDULE_TIMEOUT forever) as a deadline.
 Deadline deadline_of(std::int64_t timeo) {
-  return timeo == Sock::MAX_SCHEDULE_TIMEOUT ? Deadline{} : Deadline::after_ms(timeo);
+  return timeo == Sock::MAX_SCHEDULE_TIMEOUT
+             ? Deadline{}
+             : Deadline::after_ms(
+                   static_cast<std::int64_t>(jiffies_to_msecs(static_cast<std::uint64_t>(timeo))));
 }
 
 // Waits until the socket shows one of `events` (or an error or hang-up):
@@ -332,6 +337,19 @@ void init_stack() {
   if (const std::string mtu = env("SENDPATH_MTU"); !mtu.empty())
     o.mtu = static_cast<std::uint32_t>(std::strtoul(mtu.c_str(), nullptr, 10));
 
+  // HZ is fixed before the stack exists (core/jiffies.hpp).
+  const std::string hz = env("SENDPATH_HZ");
+  const bool wheel = env_flag("SENDPATH_TIMER_WHEEL", false);
+  if (!hz.empty() || wheel) {
+    std::string hz_err;
+    const auto v =
+        hz.empty() ? HZ : static_cast<std::uint32_t>(std::strtoul(hz.c_str(), nullptr, 10));
+    if (!set_hz(v, wheel, &hz_err)) {
+      say("SENDPATH_HZ " + hz + ": " + hz_err + "; TCP sockets fail with EAFNOSUPPORT");
+      g_init_errno = EAFNOSUPPORT;
+      return;
+    }
+  }
   auto* host = new Host("preload");
   std::string err;
   errno = 0;

@@ -190,7 +190,9 @@ int get_timeval_jiffies(const void* optval, socklen_t optlen, std::int64_t* out)
     *out = Sock::MAX_SCHEDULE_TIMEOUT;
     return 0;
   }
-  *out = static_cast<std::int64_t>(tv.tv_sec) * HZ + (tv.tv_usec + 999) / 1000;
+  // sock_set_timeout: whole jiffies, the microseconds rounded up.
+  const std::int64_t us_per_jiffy = 1000000 / HZ;
+  *out = static_cast<std::int64_t>(tv.tv_sec) * HZ + (tv.tv_usec + us_per_jiffy - 1) / us_per_jiffy;
   return 0;
 }
 
@@ -200,7 +202,7 @@ void put_timeval_jiffies(std::int64_t j, timeval* tv) {
     return;
   }
   tv->tv_sec = j / HZ;
-  tv->tv_usec = (j % HZ) * 1000;
+  tv->tv_usec = (j % HZ) * 1000000 / HZ;
 }
 
 int sock_setsockopt(Socket* sock, int optname, const void* optval, socklen_t optlen) {

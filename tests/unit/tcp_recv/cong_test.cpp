@@ -2,6 +2,7 @@
 // of CUBIC's growth against Reno's on virtual time.
 #include <cerrno>
 
+#include "hz_guard.hpp"
 #include "tcp_recv_fixture.hpp"
 
 namespace sp::test {
@@ -146,6 +147,30 @@ TEST_F(CongTest, cubic_regrows_concave_to_the_old_maximum_then_convex_beyond_it)
   EXPECT_GT(growth(0, 10), growth(35, 45));
   EXPECT_GT(growth(65, 75), growth(35, 45));
   // The plateau sits at the old maximum.
+  EXPECT_NEAR(w[42], 100, 4);
+}
+
+// CUBIC keeps its curve in 1/1024 s (BICTCP_HZ) converted from jiffies
+// with HZ: at 250 Hz the plateau still comes K ~ 4.2 s after the loss, and
+// the curve is the one the 1000 Hz run above draws.
+class CongHz250Test : private HzGuard<250, false>, public CongTest {};
+
+TEST_F(CongHz250Test, cubic_plateau_comes_k_seconds_after_the_loss_at_hz_250) {
+  TcpSock* tp = ca_sock("cubic");
+  tp->snd_cwnd = 100;
+  tp->snd_ssthresh = 100;
+  loss(tp);
+  const Nanos rtt = 100 * kNsPerMs;
+  std::vector<std::uint32_t> w;
+  for (int i = 0; i < 80; i++) {
+    one_rtt(tp, rtt);
+    w.push_back(tp->snd_cwnd);
+  }
+  auto growth = [&](int from, int to) {
+    return static_cast<int>(w[to]) - static_cast<int>(w[from]);
+  };
+  EXPECT_GT(growth(0, 10), growth(35, 45));
+  EXPECT_GT(growth(65, 75), growth(35, 45));
   EXPECT_NEAR(w[42], 100, 4);
 }
 
