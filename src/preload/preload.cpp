@@ -17,6 +17,7 @@
 //   SENDPATH_HZ      the kernel HZ the stack models: 100, 250, 300, 1000 (default)
 //   SENDPATH_TIMER_WHEEL=1  timers fire on the tick Linux's timer wheel runs them
 //   SENDPATH_LINGER  seconds exit may wait for sockets to deliver (default 60)
+//   SENDPATH_TRACE=<file>  trace events as JSON lines (SENDPATH_TRACE_EVENTS: which)
 //   SENDPATH_NSTAT   at exit, write the stack's counters to this file as
 //                    `nstat -a` prints them (`nstat -j` when it ends in .json)
 //
@@ -102,6 +103,7 @@
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "trace/nstat.hpp"
+#include "trace/trace_file.hpp"
 
 namespace sp::preload {
 
@@ -315,6 +317,8 @@ bool env_flag(const char* name, bool def) {
 }
 
 void exit_linger();
+// SENDPATH_TRACE's file, closed once the stack has stopped.
+trace::TraceFile* g_trace = nullptr;
 
 void init_stack() {
   const std::string dev = env("SENDPATH_DEV");
@@ -349,6 +353,11 @@ void init_stack() {
       g_init_errno = EAFNOSUPPORT;
       return;
     }
+  }
+  if (const std::string path = env("SENDPATH_TRACE"); !path.empty()) {
+    g_trace = new trace::TraceFile;
+    if (const std::string e = g_trace->open(path, env("SENDPATH_TRACE_EVENTS")); !e.empty())
+      say("SENDPATH_TRACE " + path + ": " + e);
   }
   auto* host = new Host("preload");
   std::string err;
@@ -989,6 +998,7 @@ void exit_linger() {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     g_host->stop();
+    if (g_trace) g_trace->close();
     // The stack's counters, for whoever compares this run with Linux's.
     if (const std::string path = env("SENDPATH_NSTAT"); !path.empty()) {
       const auto rows = nstat_rows(g_stack->mib(), nullptr);
