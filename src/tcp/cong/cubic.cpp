@@ -148,7 +148,7 @@ void bictcp_update(Sock* sk, Bictcp* ca, std::uint32_t cwnd, std::uint32_t acked
     // t: time since the epoch began plus one minimum RTT (aim where cwnd
     // should be when this ACK's data is acknowledged), in 1/1024 s.
     std::uint64_t t = static_cast<std::uint32_t>(now - ca->epoch_start);
-    t += static_cast<std::uint64_t>(ca->delay_min) * HZ / 1000000;
+    t += usecs_to_jiffies(ca->delay_min);
     t = (t << kBicHzShift) / HZ;
 
     std::uint64_t offs = t < ca->bic_K ? ca->bic_K - t : t - ca->bic_K;

@@ -150,6 +150,23 @@ TEST_F(CongTest, cubic_regrows_concave_to_the_old_maximum_then_convex_beyond_it)
   EXPECT_NEAR(w[42], 100, 4);
 }
 
+// bictcp_update evaluates the curve one minimum RTT ahead, converted with
+// usecs_to_jiffies, which rounds a 300 us RTT up to a whole jiffy. After a
+// loss at 20 packets (cwnd 14, K ~ 2.46 s), 145 ms into the epoch the target
+// is then 16 (cnt 7: one more packet per 7 acked); truncating the RTT to
+// 0 jiffies aims at 15 (cnt 14), a slower regrowth than Linux's.
+TEST_F(CongTest, cubic_looks_ahead_a_min_rtt_rounded_up_to_a_jiffy) {
+  TcpSock* tp = ca_sock("cubic");
+  tp->snd_cwnd = 20;
+  tp->snd_ssthresh = 20;
+  loss(tp);  // W_max = 20, cwnd = 14
+  ASSERT_EQ(tp->snd_cwnd, 14u);
+  ack(tp, 1, 300);  // the epoch starts at jiffy 1000; delay_min = 300 us
+  clock_.advance_by(145 * kNsPerMs);
+  ack(tp, 7, 300);  // recomputed: cnt 7, so 1 + 7 acked earn a packet
+  EXPECT_EQ(tp->snd_cwnd, 15u);
+}
+
 // CUBIC keeps its curve in 1/1024 s (BICTCP_HZ) converted from jiffies
 // with HZ: at 250 Hz the plateau still comes K ~ 4.2 s after the loss, and
 // the curve is the one the 1000 Hz run above draws.
