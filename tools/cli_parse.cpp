@@ -1,7 +1,11 @@
 #include "cli_parse.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <string_view>
+
+#include "core/jiffies.hpp"
 
 namespace sp::tools {
 
@@ -80,6 +84,23 @@ std::optional<Nanos> parse_duration(const std::string& s) {
   else
     return std::nullopt;
   return static_cast<Nanos>(std::llround(q->value * mul));
+}
+
+void add_clock_options(CLI::App& app, ClockOptions& o) {
+  app.add_option("--hz", o.hz, "the kernel's HZ the stack models: 100, 250, 300 or 1000")
+      ->check(CLI::IsMember({100, 250, 300, 1000}))
+      ->capture_default_str();
+  app.add_flag("--timer-wheel", o.timer_wheel,
+               "fire timers on the tick Linux's timer wheel runs them (level granularity)");
+}
+
+bool apply_clock_options(const ClockOptions& o) {
+  std::string err;
+  if (!set_hz(o.hz, o.timer_wheel, &err)) {
+    std::fprintf(stderr, "sendpath: --hz %u: %s\n", o.hz, err.c_str());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sp::tools

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli_parse.hpp"
 #include "command.hpp"
 #include "core/stack.hpp"
 #include "core/sysctl.hpp"
@@ -24,6 +25,7 @@ struct DrillArgs {
   std::string expect;
   bool in_process = false;
   std::vector<std::string> sysctls;  // NAME=VALUE, set on each script's stack first
+  sp::tools::ClockOptions clock;
 };
 
 int run_drill(const DrillArgs& a) {
@@ -132,7 +134,8 @@ sp::tools::Command drill_cmd(
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
       sub.add_option("--expect", a->expect,
                      "expectations file: fail if a script listed as pass does not pass");
-      return [a] { return run_drill(*a); };
+      sp::tools::add_clock_options(sub, a->clock);
+      return [a] { return sp::tools::apply_clock_options(a->clock) ? run_drill(*a) : 2; };
     });
 
 }  // namespace

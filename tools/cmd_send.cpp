@@ -24,6 +24,7 @@ namespace sp::tools {
 namespace {
 
 struct SendOptions {
+  ClockOptions clock;
   std::string target;
   std::string size = "64M";
   std::string file;
@@ -253,7 +254,8 @@ static Command cmd(
       o->net.name = "client";  // in trace events
       add_realnet_options(app, o->net);
       add_stats_options(app, o->stats);
-      return [o] { return send_main(*o); };
+      add_clock_options(app, o->clock);
+      return [o] { return apply_clock_options(o->clock) ? send_main(*o) : 2; };
     });
 
 }  // namespace

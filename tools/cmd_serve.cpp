@@ -12,6 +12,7 @@
 #include <list>
 #include <vector>
 
+#include "cli_parse.hpp"
 #include "command.hpp"
 #include "realnet.hpp"
 #include "sendpath/api.hpp"
@@ -21,6 +22,7 @@ namespace sp::tools {
 namespace {
 
 struct ServeOptions {
+  ClockOptions clock;
   int port = 0;
   bool echo = false;
   bool once = false;
@@ -199,7 +201,8 @@ static Command cmd("serve", "TCP sink or echo server on a tap/tun device (see sc
                      o->net.name = "server";  // in trace events
                      add_realnet_options(app, o->net);
                      add_stats_options(app, o->stats);
-                     return [o] { return serve(*o); };
+                     add_clock_options(app, o->clock);
+                     return [o] { return apply_clock_options(o->clock) ? serve(*o) : 2; };
                    });
 
 }  // namespace

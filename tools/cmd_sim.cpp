@@ -30,6 +30,7 @@ using sp::tools::parse_rate;
 using sp::tools::parse_size;
 
 struct Options {
+  sp::tools::ClockOptions clock;
   std::string size = "256M";
   std::string rate = "1g";
   std::string rtt = "20ms";
@@ -417,7 +418,8 @@ sp::tools::Command cmd(
       sub.add_flag("--json", o->json, "one JSON object on stdout");
       sub.add_flag("--quiet", o->quiet, "no progress bar");
       sp::tools::add_stats_options(sub, o->stats);
-      return [o] { return run(*o); };
+      sp::tools::add_clock_options(sub, o->clock);
+      return [o] { return sp::tools::apply_clock_options(o->clock) ? run(*o) : 2; };
     });
 
 }  // namespace

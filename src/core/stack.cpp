@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/jiffies.hpp"
 #include "core/stack_impl.hpp"
 #include "ip/arp.hpp"
 #include "ip/icmp.hpp"
@@ -34,6 +35,7 @@ constexpr std::uint32_t kMinPmtu = 552;
 }  // namespace
 
 Stack::Stack(Clock& clock) : clock_(clock), impl_(std::make_unique<Impl>(*this)) {
+  note_stack_created();
   static std::atomic<unsigned> next_stack{0};
   trace_id_ = trace::register_stack_name("stack" + std::to_string(next_stack.fetch_add(1)));
   // TcpStackState registers IPPROTO_TCP, so impl_ must exist first.
@@ -50,6 +52,7 @@ std::string_view Stack::name() const {
 }
 
 Stack::~Stack() {
+  note_stack_destroyed();
   // Teardown order matters: queued skbs carry destructors (tcp_wfree) that
   // reach into sockets, so free them while the sockets still exist.
   impl_->neigh.flush();

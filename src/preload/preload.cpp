@@ -14,7 +14,10 @@
 //   SENDPATH_MAC, SENDPATH_MTU, SENDPATH_PCAP=<file>, SENDPATH_UP=1
 //   SENDPATH_TSO=0, SENDPATH_CSUM=0   no segmentation / checksum offload
 //   SENDPATH_SYSCTL  "net.ipv4.tcp_congestion_control=reno;net.ipv4.tcp_wmem=..."
+//   SENDPATH_HZ      the kernel HZ the stack models: 100, 250, 300, 1000 (default)
+//   SENDPATH_TIMER_WHEEL=1  timers fire on the tick Linux's timer wheel runs them
 //   SENDPATH_LINGER  seconds exit may wait for sockets to deliver (default 60)
+//   SENDPATH_TRACE=<file>  trace events as JSON lines (SENDPATH_TRACE_EVENTS: which)
 //   SENDPATH_NSTAT   at exit, write the stack's counters to this file as
 //                    `nstat -a` prints them (`nstat -j` when it ends in .json)
 //
@@ -100,6 +103,7 @@
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "trace/nstat.hpp"
+#include "trace/trace_file.hpp"
 
 namespace sp::preload {
 
@@ -260,9 +264,12 @@ struct Deadline {
   bool passed() const { return !forever && Clock::now() >= at; }
 };
 
-// A socket timeout (jiffies = ms; MAX_SCHEDULE_TIMEOUT forever) as a deadline.
+// A socket timeout (jiffies; MAX_SCHEDULE_TIMEOUT forever) as a deadline.
 Deadline deadline_of(std::int64_t timeo) {
-  return timeo == Sock::MAX_SCHEDULE_TIMEOUT ? Deadline{} : Deadline::after_ms(timeo);
+  return timeo == Sock::MAX_SCHEDULE_TIMEOUT
+             ? Deadline{}
+             : Deadline::after_ms(
+                   static_cast<std::int64_t>(jiffies_to_msecs(static_cast<std::uint64_t>(timeo))));
 }
 
 // After a signal interrupted a blocking socket call: whether Linux would
@@ -330,6 +337,8 @@ bool env_flag(const char* name, bool def) {
 }
 
 void exit_linger();
+// SENDPATH_TRACE's file, closed once the stack has stopped.
+trace::TraceFile* g_trace = nullptr;
 
 void init_stack() {
   const std::string dev = env("SENDPATH_DEV");
@@ -352,6 +361,24 @@ void init_stack() {
   if (const std::string mtu = env("SENDPATH_MTU"); !mtu.empty())
     o.mtu = static_cast<std::uint32_t>(std::strtoul(mtu.c_str(), nullptr, 10));
 
+  // HZ is fixed before the stack exists (core/jiffies.hpp).
+  const std::string hz = env("SENDPATH_HZ");
+  const bool wheel = env_flag("SENDPATH_TIMER_WHEEL", false);
+  if (!hz.empty() || wheel) {
+    std::string hz_err;
+    const auto v =
+        hz.empty() ? HZ : static_cast<std::uint32_t>(std::strtoul(hz.c_str(), nullptr, 10));
+    if (!set_hz(v, wheel, &hz_err)) {
+      say("SENDPATH_HZ " + hz + ": " + hz_err + "; TCP sockets fail with EAFNOSUPPORT");
+      g_init_errno = EAFNOSUPPORT;
+      return;
+    }
+  }
+  if (const std::string path = env("SENDPATH_TRACE"); !path.empty()) {
+    g_trace = new trace::TraceFile;
+    if (const std::string e = g_trace->open(path, env("SENDPATH_TRACE_EVENTS")); !e.empty())
+      say("SENDPATH_TRACE " + path + ": " + e);
+  }
   auto* host = new Host("preload");
   std::string err;
   errno = 0;
@@ -991,6 +1018,7 @@ void exit_linger() {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     g_host->stop();
+    if (g_trace) g_trace->close();
     // The stack's counters, for whoever compares this run with Linux's.
     if (const std::string path = env("SENDPATH_NSTAT"); !path.empty()) {
       const auto rows = nstat_rows(g_stack->mib(), nullptr);

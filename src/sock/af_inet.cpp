@@ -223,8 +223,12 @@ int get_timeval_jiffies(const void* optval, socklen_t optlen, std::int64_t* out)
     return 0;
   }
   *out = Sock::MAX_SCHEDULE_TIMEOUT;
-  if ((tv.tv_sec || tv.tv_usec) && tv.tv_sec < Sock::MAX_SCHEDULE_TIMEOUT / HZ - 1)
-    *out = static_cast<std::int64_t>(tv.tv_sec) * HZ + (tv.tv_usec + 999) / 1000;
+  if ((tv.tv_sec || tv.tv_usec) && tv.tv_sec < Sock::MAX_SCHEDULE_TIMEOUT / HZ - 1) {
+    // sock_set_timeout: whole jiffies, the microseconds rounded up.
+    const std::int64_t us_per_jiffy = 1000000 / HZ;
+    *out =
+        static_cast<std::int64_t>(tv.tv_sec) * HZ + (tv.tv_usec + us_per_jiffy - 1) / us_per_jiffy;
+  }
   return 0;
 }
 
@@ -234,7 +238,7 @@ void put_timeval_jiffies(std::int64_t j, timeval* tv) {
     return;
   }
   tv->tv_sec = j / HZ;
-  tv->tv_usec = (j % HZ) * 1000;
+  tv->tv_usec = (j % HZ) * 1000000 / HZ;
 }
 
 // sk_setsockopt's SO_SNDBUF/SO_RCVBUF tail: the value is already capped.

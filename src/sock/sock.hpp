@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "core/clock.hpp"
+#include "core/jiffies.hpp"
 #include "core/stack.hpp"
 #include "fs/file.hpp"
 #include "skb/skb_queue.hpp"
@@ -30,27 +31,11 @@ struct Socket;
 struct Proto;
 struct ProtoOps;
 
-// Linux's HZ as sendpath models it: one jiffy is one millisecond of the
-// stack's clock. Fields that Linux keeps in jiffies (icsk_rto, icsk_timeout,
-// lsndtime, ...) keep that unit here so the kernel's arithmetic carries over.
-constexpr std::uint32_t HZ = 1000;
+// Jiffies of the stack's clock (HZ and the conversions: core/jiffies.hpp).
+// Fields that Linux keeps in jiffies (icsk_rto, icsk_timeout, lsndtime, ...)
+// keep that unit here so the kernel's arithmetic carries over.
 inline std::uint64_t jiffies_of(const Stack& st) {
-  return st.now() / kNsPerMs;
-}
-constexpr Nanos jiffies_to_nsecs(std::uint64_t j) {
-  return j * kNsPerMs;
-}
-constexpr std::uint64_t msecs_to_jiffies(std::uint64_t ms) {
-  return ms;
-}
-constexpr std::uint64_t usecs_to_jiffies(std::uint64_t us) {
-  return (us + 999) / 1000;
-}
-constexpr std::uint64_t jiffies_to_usecs(std::uint64_t j) {
-  return j * 1000;
-}
-constexpr std::uint64_t jiffies_to_msecs(std::uint64_t j) {
-  return j;
+  return nsecs_to_jiffies(st.now());
 }
 // time_after(a, b) on 32-bit jiffies: a is later than b (wrap safe).
 constexpr bool time_after32(std::uint32_t a, std::uint32_t b) {

@@ -1358,7 +1358,7 @@ void tcp_get_info_612(Sock* sk, tcp_info_612* ext) {
   for (int i = TCP_CHRONO_BUSY; i < __TCP_CHRONO_MAX; ++i) {
     stats[i] = tp->chrono_stat[i - 1];
     if (i == tp->chrono_type) stats[i] += now - tp->chrono_start;
-    stats[i] *= 1000;  // jiffies (ms) to us
+    stats[i] = jiffies_to_usecs(stats[i]);
     total += stats[i];
   }
   info->tcpi_busy_time = total;

@@ -68,7 +68,14 @@ const char* tcp_state_name(int state);
 // Header flags (TCPHDR_*), option kinds and lengths (TCPOPT_*, TCPOLEN_*),
 // MAX_TCP_OPTION_SPACE, TCP_NUM_SACKS and TCP_MAX_WSCALE come from wire/tcp.hpp.
 
-// --- constants (include/net/tcp.h; times in jiffies = ms) ------------------------
+// --- constants (include/net/tcp.h; times in jiffies) ------------------------------
+// A time Linux writes as a multiple or fraction of HZ (TCP_RTO_MIN is
+// HZ / 5): read at each use, so it follows the stack's HZ (core/jiffies.hpp).
+struct HzJiffies {
+  std::uint32_t mul;
+  std::uint32_t div;
+  operator std::uint32_t() const { return HZ * mul / div; }  // NOLINT: reads as the macro
+};
 #undef TCP_MSS_DEFAULT                          // <linux/tcp.h> has it as a macro (same value)
 constexpr std::uint32_t MAX_TCP_HEADER = 320;   // headroom reserved in every TCP skb
 constexpr std::uint32_t TCP_MSS_DEFAULT = 536;  // RFC 1122: no MSS option
@@ -79,32 +86,32 @@ constexpr std::uint32_t TCP_INFINITE_SSTHRESH = 0x7fffffff;
 constexpr std::uint32_t MAX_TCP_WINDOW = 32767;
 constexpr std::uint32_t TCP_MAX_QUICKACKS = 16;
 constexpr std::uint32_t TCP_MAX_REORDERING = 300;
-constexpr std::uint32_t TCP_RTO_MAX = 120 * HZ;
-constexpr std::uint32_t TCP_RTO_MIN = HZ / 5;
-constexpr std::uint32_t TCP_TIMEOUT_MIN = 2;
+constexpr HzJiffies TCP_RTO_MAX{120, 1};
+constexpr HzJiffies TCP_RTO_MIN{1, 5};
+constexpr std::uint32_t TCP_TIMEOUT_MIN = 2;  // jiffies, whatever HZ is
 // tcp_transmit_skb's positive result: the packet was dropped locally (qdisc
 // or device full), not sent (include/linux/netdevice.h).
 constexpr int NET_XMIT_DROP = 1;
 constexpr std::uint32_t TCP_TIMEOUT_MIN_US = 2000;  // the TLP's allowance beyond 2*SRTT
-constexpr std::uint32_t TCP_TIMEOUT_INIT = 1 * HZ;  // RFC 6298 2.1
-constexpr std::uint32_t TCP_TIMEOUT_FALLBACK = 3 * HZ;
-constexpr std::uint32_t TCP_DELACK_MAX = HZ / 5;
-constexpr std::uint32_t TCP_DELACK_MIN = HZ / 25;
-constexpr std::uint32_t TCP_ATO_MIN = HZ / 25;
-constexpr std::uint32_t TCP_RESOURCE_PROBE_INTERVAL = HZ / 2;
-constexpr std::uint32_t TCP_TIMEWAIT_LEN = 60 * HZ;  // 2*MSL
-constexpr std::uint32_t TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN;
+constexpr HzJiffies TCP_TIMEOUT_INIT{1, 1};         // RFC 6298 2.1
+constexpr HzJiffies TCP_TIMEOUT_FALLBACK{3, 1};
+constexpr HzJiffies TCP_DELACK_MAX{1, 5};
+constexpr HzJiffies TCP_DELACK_MIN{1, 25};
+constexpr HzJiffies TCP_ATO_MIN{1, 25};
+constexpr HzJiffies TCP_RESOURCE_PROBE_INTERVAL{1, 2};
+constexpr HzJiffies TCP_TIMEWAIT_LEN{60, 1};  // 2*MSL
+constexpr HzJiffies TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN;
 // TCP_LINGER2 caps the FIN_WAIT2 time here (include/net/tcp.h).
-constexpr std::uint32_t TCP_FIN_TIMEOUT_MAX = 120 * HZ;
+constexpr HzJiffies TCP_FIN_TIMEOUT_MAX{120, 1};
 constexpr std::uint32_t TCP_PAWS_24DAYS = 60 * 60 * 24 * 24;  // seconds
 constexpr std::uint32_t TCP_PAWS_MSL = 60;                    // seconds
 constexpr std::uint32_t TCP_PAWS_WINDOW = 1;
-constexpr std::uint32_t TCP_KEEPALIVE_TIME = 120 * 60 * HZ;
+constexpr HzJiffies TCP_KEEPALIVE_TIME{120 * 60, 1};
 constexpr std::uint32_t TCP_KEEPALIVE_PROBES = 9;
-constexpr std::uint32_t TCP_KEEPALIVE_INTVL = 75 * HZ;
-constexpr std::uint32_t TCP_SYNQ_INTERVAL = HZ / 5;
-constexpr std::uint32_t TCP_CORK_TIMEOUT = HZ / 5;  // TCP_CORK holds at most 200 ms
-constexpr std::uint32_t TCP_HEADER_LEN = 20;        // sizeof(struct tcphdr)
+constexpr HzJiffies TCP_KEEPALIVE_INTVL{75, 1};
+constexpr HzJiffies TCP_SYNQ_INTERVAL{1, 5};
+constexpr HzJiffies TCP_CORK_TIMEOUT{1, 5};   // TCP_CORK holds at most 200 ms
+constexpr std::uint32_t TCP_HEADER_LEN = 20;  // sizeof(struct tcphdr)
 // rx_opt.sack_ok bits.
 constexpr std::uint8_t TCP_SACK_SEEN = 1 << 0;
 constexpr std::uint8_t TCP_DSACK_SEEN = 1 << 2;

@@ -329,7 +329,7 @@ void tcp_write_err(Sock* sk) {
 namespace {
 
 std::uint32_t tcp_rto_min_us(const Sock* sk) {
-  return tcp_rto_min(sk) * 1000;
+  return static_cast<std::uint32_t>(jiffies_to_usecs(tcp_rto_min(sk)));
 }
 
 // Linux's fixed-point form of RFC 6298 2.3: srtt_us holds 8*SRTT, mdev_us

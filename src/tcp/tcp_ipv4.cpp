@@ -228,7 +228,7 @@ void tcp_synack_timer(Stack& st, InetTuple key) {
   st.mib().inc(MibId::TcpExtTCPSynRetrans);
   send_synack(st, listener, req);
   req->timeout = std::min<std::uint32_t>(req->timeout << 1, TCP_RTO_MAX);
-  st.mod_timer(req->rsk_timer, st.now() + jiffies_to_nsecs(req->timeout));
+  st.mod_timer(req->rsk_timer, timer_fire_after(st.now(), req->timeout));
 }
 
 // A SYN for a listener (tcp_conn_request): create a request sock, answer
@@ -310,7 +310,7 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   licsk->icsk_accept_queue.young++;
   Stack* stp = &st;
   r->rsk_timer.set_function([stp, key] { tcp_synack_timer(*stp, key); });
-  st.mod_timer(r->rsk_timer, st.now() + jiffies_to_nsecs(r->timeout));
+  st.mod_timer(r->rsk_timer, timer_fire_after(st.now(), r->timeout));
   send_synack(st, listener, r);
   consume_skb(std::move(skb));
 }

@@ -15,7 +15,7 @@ enum TcpTwStatus { TCP_TW_SUCCESS, TCP_TW_RST, TCP_TW_ACK, TCP_TW_SYN };
 namespace {
 
 void tw_reschedule(TcpTimewaitSock* tw, std::uint32_t timeo) {
-  tw->stack->mod_timer(tw->tw_timer, tw->stack->now() + jiffies_to_nsecs(timeo));
+  tw->stack->mod_timer(tw->tw_timer, timer_fire_after(tw->stack->now(), timeo));
 }
 
 // The time-wait period is over (or a FIN_WAIT2 timeout): forget the

@@ -292,7 +292,7 @@ void inet_csk_reset_xmit_timer(Sock* sk, int what, std::uint64_t when, std::uint
   InetConnectionSock* icsk = inet_csk(sk);
   if (when > max_when) when = max_when;
   const std::uint64_t now_j = tcp_jiffies(sk);
-  const Nanos expires = sk->stack->now() + jiffies_to_nsecs(when);
+  const Nanos expires = timer_fire_after(sk->stack->now(), when);
   if (what == ICSK_TIME_DACK) {
     icsk->icsk_ack.pending |= ICSK_ACK_TIMER;
     icsk->icsk_ack.timeout = now_j + when;
@@ -317,7 +317,7 @@ void inet_csk_clear_xmit_timer(Sock* sk, int what) {
 }
 
 void inet_csk_reset_keepalive_timer(Sock* sk, std::uint64_t len) {
-  sk->stack->mod_timer(sk->sk_timer, sk->stack->now() + jiffies_to_nsecs(len));
+  sk->stack->mod_timer(sk->sk_timer, timer_fire_after(sk->stack->now(), len));
 }
 
 void inet_csk_delete_keepalive_timer(Sock* sk) {
@@ -1401,7 +1401,7 @@ void tcp_send_delayed_ack(Sock* sk) {
   }
   icsk->icsk_ack.pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER;
   icsk->icsk_ack.timeout = timeout;
-  sk->stack->mod_timer(icsk->icsk_delack_timer, jiffies_to_nsecs(timeout));
+  sk->stack->mod_timer(icsk->icsk_delack_timer, timer_fire_at(sk->stack->now(), timeout));
 }
 
 void tcp_send_fin(Sock* sk) {
@@ -1782,7 +1782,7 @@ bool tcp_schedule_loss_probe(Sock* sk, bool advancing_rto) {
   if (tp->srtt_us) {
     std::uint64_t timeout_us = tp->srtt_us >> 2;
     if (tp->packets_out == 1)
-      timeout_us += static_cast<std::uint64_t>(tcp_rto_min(sk)) * 1000;
+      timeout_us += jiffies_to_usecs(tcp_rto_min(sk));
     else
       timeout_us += TCP_TIMEOUT_MIN_US;
     timeout = usecs_to_jiffies(timeout_us);

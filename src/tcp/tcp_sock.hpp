@@ -7,8 +7,8 @@
 // (tcp_input.cpp, tcp_ipv4.cpp, tcp_minisocks.cpp, tcp_timer.cpp, cong/).
 // Adding fields is fine; never reorder or rename.
 //
-// Units: sequence numbers u32; "jiffies" are milliseconds of the stack clock
-// (HZ = 1000, see sock/sock.hpp); *_us fields microseconds; *_mstamp and
+// Units: sequence numbers u32; "jiffies" are ticks of the stack clock
+// (1/HZ s, see core/jiffies.hpp); *_us fields microseconds; *_mstamp and
 // tcp_mstamp microseconds of the stack clock (tcp_clock_us); *_ns nanoseconds.
 #pragma once
 #include <cstdint>

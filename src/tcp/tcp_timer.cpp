@@ -2,7 +2,7 @@
 // backoff, RFC 6298 5) sharing its slot with the tail loss probe (RFC 8985
 // 7), the zero-window probe (persist) timer, the delayed ACK timer and
 // keepalive. TCP_USER_TIMEOUT (RFC 5482) bounds the first two. All run from the stack's timer
-// queue; times are jiffies (ms) of the stack clock.
+// queue; times are jiffies of the stack clock (core/jiffies.hpp).
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -242,7 +242,8 @@ void tcp_write_timer_handler(Sock* sk) {
   // The timer may have been moved later after it was armed.
   const std::uint64_t now = tcp_jiffies(sk);
   if (icsk->icsk_timeout > now) {
-    sk->stack->mod_timer(icsk->icsk_retransmit_timer, jiffies_to_nsecs(icsk->icsk_timeout));
+    sk->stack->mod_timer(icsk->icsk_retransmit_timer,
+                         timer_fire_at(sk->stack->now(), icsk->icsk_timeout));
     return;
   }
   tcp_mstamp_refresh(tcp_sk(sk));
@@ -278,7 +279,8 @@ void tcp_delack_timer_handler(Sock* sk) {
     return;
   const std::uint64_t now = tcp_jiffies(sk);
   if (icsk->icsk_ack.timeout > now) {
-    sk->stack->mod_timer(icsk->icsk_delack_timer, jiffies_to_nsecs(icsk->icsk_ack.timeout));
+    sk->stack->mod_timer(icsk->icsk_delack_timer,
+                         timer_fire_at(sk->stack->now(), icsk->icsk_ack.timeout));
     return;
   }
   icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_TIMER);

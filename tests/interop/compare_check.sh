@@ -3,7 +3,11 @@
 # pattern (every 20th data packet dropped by the router), sendpath's sender
 # beside Linux's. Asserts what does not depend on timing: every drop is
 # repaired by exactly one retransmission, by fast recovery and not by an
-# RTO, for both senders, and sendpath's counts are Linux's within 10%.
+# RTO, for both senders, and sendpath's counts are Linux's within 10%; its
+# loss probes within a quarter of the drops (compare runs sendpath at the
+# host's HZ: at HZ=1000 against a 250 Hz kernel CUBIC's cwnd sinks to 2 and
+# nearly every drop needs a TLP; at 250 about one run in ten still does,
+# docs/linux-differences.md 1a). Medians of 3 runs.
 #   compare_check.sh SCRIPTS_COMPARE SHIM
 set -euo pipefail
 COMPARE=$1 SHIM=$2
@@ -11,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (namespaces, tap)"; exit 77
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0
-SHIM=$SHIM timeout 400 "$COMPARE" --every 20 --size $((4 << 20)) --json > "$out" || rc=$?
+SHIM=$SHIM timeout 400 "$COMPARE" --every 20 --size $((4 << 20)) --runs 3 --json > "$out" || rc=$?
 [ "$rc" -eq 77 ] && exit 77
 [ "$rc" -eq 0 ] || { echo "FAIL: compare exited $rc"; cat "$out"; exit 1; }
 python3 - "$out" <<'PY'
@@ -31,6 +35,8 @@ s, l = r["median"]["sendpath"], r["median"]["linux"]
 for k in ("TcpRetransSegs", "recoveries"):
     if l[k] and not 0.9 <= s[k] / l[k] <= 1.1:
         fail.append(f"{k}: sendpath {s[k]} vs Linux {l[k]}")
+if abs(s["TcpExtTCPLossProbes"] - l["TcpExtTCPLossProbes"]) > 0.25 * l["drops"]:
+    fail.append(f"TLPs: sendpath {s['TcpExtTCPLossProbes']} vs Linux {l['TcpExtTCPLossProbes']}")
 for f in fail: print("FAIL:", f)
 sys.exit(1 if fail else 0)
 PY

@@ -32,8 +32,6 @@ constexpr std::uint32_t kHystartDelayMaxUs = 16000;
 
 // Time on the curve is kept in 1/1024 s units (BICTCP_HZ = 10 bits).
 constexpr std::uint32_t kBicHzShift = 10;
-// Our "jiffy" is one millisecond: HZ = 1000.
-constexpr std::uint32_t kHz = 1000;
 
 // Scale factors derived from the parameters (cubictcp_register).
 // Reno-friendly window estimate: one packet per (cwnd * kRenoAckScale >> 3)
@@ -71,8 +69,9 @@ Bictcp* cubic_ca(Sock* sk) {
   return reinterpret_cast<Bictcp*>(inet_csk(sk)->icsk_ca_priv);
 }
 
+// tcp_jiffies32 as of the ACK being processed (tcp_mstamp), at the stack's HZ.
 std::uint32_t cubic_jiffies(const Sock* sk) {
-  return static_cast<std::uint32_t>(tcp_sk(sk)->tcp_mstamp / (1000000 / kHz));
+  return static_cast<std::uint32_t>(nsecs_to_jiffies(tcp_sk(sk)->tcp_mstamp * kNsPerUs));
 }
 std::uint32_t cubic_clock_us(const Sock* sk) {
   return static_cast<std::uint32_t>(tcp_sk(sk)->tcp_mstamp);
@@ -125,7 +124,7 @@ void bictcp_update(Sock* sk, Bictcp* ca, std::uint32_t cwnd, std::uint32_t acked
 
   // The target barely moves within 1/32 s; skip the arithmetic.
   if (ca->last_cwnd == cwnd &&
-      static_cast<std::int32_t>(now - ca->last_time) <= static_cast<std::int32_t>(kHz / 32))
+      static_cast<std::int32_t>(now - ca->last_time) <= static_cast<std::int32_t>(HZ / 32))
     return;
 
   if (!(ca->epoch_start && now == ca->last_time)) {
@@ -149,8 +148,8 @@ void bictcp_update(Sock* sk, Bictcp* ca, std::uint32_t cwnd, std::uint32_t acked
     // t: time since the epoch began plus one minimum RTT (aim where cwnd
     // should be when this ACK's data is acknowledged), in 1/1024 s.
     std::uint64_t t = static_cast<std::uint32_t>(now - ca->epoch_start);
-    t += ca->delay_min / (1000000 / kHz);
-    t = (t << kBicHzShift) / kHz;
+    t += usecs_to_jiffies(ca->delay_min);
+    t = (t << kBicHzShift) / HZ;
 
     std::uint64_t offs = t < ca->bic_K ? ca->bic_K - t : t - ca->bic_K;
     std::uint32_t delta =
@@ -290,7 +289,7 @@ void cubictcp_acked(Sock* sk, const AckSample* sample) {
   if (sample->rtt_us < 0) return;
   // Samples just after a reduction are inflated by the recovery; skip 1 s.
   if (ca->epoch_start && static_cast<std::int32_t>(cubic_jiffies(sk) - ca->epoch_start) <
-                             static_cast<std::int32_t>(kHz))
+                             static_cast<std::int32_t>(HZ))
     return;
   std::uint32_t delay = sample->rtt_us ? static_cast<std::uint32_t>(sample->rtt_us) : 1;
   if (ca->delay_min == 0 || ca->delay_min > delay) ca->delay_min = delay;

@@ -41,7 +41,8 @@ bool tcp_tsopt_ecr_before(const TcpSock* tp, std::uint32_t when) {
 bool tcp_check_sack_reneging(Sock* sk, int* ack_flag) {
   if ((*ack_flag & FLAG_SACK_RENEGING) && (*ack_flag & FLAG_SND_UNA_ADVANCED)) {
     TcpSock* tp = tcp_sk(sk);
-    const std::uint64_t delay = std::max<std::uint64_t>(usecs_to_jiffies(tp->srtt_us >> 4), 10);
+    const std::uint64_t delay =
+        std::max<std::uint64_t>(usecs_to_jiffies(tp->srtt_us >> 4), msecs_to_jiffies(10));
     inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, delay, TCP_RTO_MAX);
     *ack_flag &= ~FLAG_SET_XMIT_TIMER;
     return true;

@@ -1,7 +1,9 @@
 // Congestion control: the registry, Reno's slow start and AIMD, and the shape
 // of CUBIC's growth against Reno's on virtual time.
 #include <cerrno>
+#include <functional>
 
+#include "hz_guard.hpp"
 #include "tcp_recv_fixture.hpp"
 
 namespace sp::test {
@@ -147,6 +149,80 @@ TEST_F(CongTest, cubic_regrows_concave_to_the_old_maximum_then_convex_beyond_it)
   EXPECT_GT(growth(65, 75), growth(35, 45));
   // The plateau sits at the old maximum.
   EXPECT_NEAR(w[42], 100, 4);
+}
+
+// bictcp_update evaluates the curve one minimum RTT ahead, converted with
+// usecs_to_jiffies, which rounds a 300 us RTT up to a whole jiffy. After a
+// loss at 20 packets (cwnd 14, K ~ 2.46 s), 145 ms into the epoch the target
+// is then 16 (cnt 7: one more packet per 7 acked); truncating the RTT to
+// 0 jiffies aims at 15 (cnt 14), a slower regrowth than Linux's.
+TEST_F(CongTest, cubic_looks_ahead_a_min_rtt_rounded_up_to_a_jiffy) {
+  TcpSock* tp = ca_sock("cubic");
+  tp->snd_cwnd = 20;
+  tp->snd_ssthresh = 20;
+  loss(tp);  // W_max = 20, cwnd = 14
+  ASSERT_EQ(tp->snd_cwnd, 14u);
+  ack(tp, 1, 300);  // the epoch starts at jiffy 1000; delay_min = 300 us
+  clock_.advance_by(145 * kNsPerMs);
+  ack(tp, 7, 300);  // recomputed: cnt 7, so 1 + 7 acked earn a packet
+  EXPECT_EQ(tp->snd_cwnd, 15u);
+}
+
+// bictcp_update sets ca->cnt at most once per jiffy, and not again for
+// HZ/32 while cwnd stays put. After a loss the epoch's first ACK aims at
+// W_max, above cwnd (cnt 2, the fastest CUBIC grows); that holds for the
+// rest of the jiffy, after which the target is below the cwnd reached and
+// cnt = 100 * cwnd. On a path with a sub-jiffy RTT an epoch therefore
+// regrows for one jiffy: 1 ms at HZ=1000, 4 ms at HZ=250. This is why
+// sendpath at HZ=1000 sat at cwnd 2 where the host's 250 Hz Linux kept 4-7
+// (docs/linux-differences.md).
+void regrow_after_loss_at_cwnd_4(TcpSock* tp, VirtualClock& clock,
+                                 const std::function<void(TcpSock*)>& ack_two) {
+  tp->snd_cwnd = 4;
+  tp->snd_ssthresh = 4;
+  tp->snd_ssthresh = tp->icsk_ca_ops->ssthresh(tp);  // W_max = 4
+  tp->snd_cwnd = tp->snd_ssthresh;                   // 2
+  // Two packets acked every 400 us for 4.8 ms.
+  for (int i = 0; i < 12; i++) {
+    ack_two(tp);
+    clock.advance_by(400 * kNsPerUs);
+  }
+}
+
+TEST_F(CongTest, cubic_grows_for_one_jiffy_after_a_loss_at_hz_1000) {
+  TcpSock* tp = ca_sock("cubic");
+  regrow_after_loss_at_cwnd_4(tp, clock_, [this](TcpSock* t) { ack(t, 2, 300); });
+  EXPECT_EQ(tp->snd_cwnd, 5u);
+}
+
+// CUBIC keeps its curve in 1/1024 s (BICTCP_HZ) converted from jiffies
+// with HZ: at 250 Hz the plateau still comes K ~ 4.2 s after the loss, and
+// the curve is the one the 1000 Hz run above draws.
+class CongHz250Test : private HzGuard<250, false>, public CongTest {};
+
+TEST_F(CongHz250Test, cubic_plateau_comes_k_seconds_after_the_loss_at_hz_250) {
+  TcpSock* tp = ca_sock("cubic");
+  tp->snd_cwnd = 100;
+  tp->snd_ssthresh = 100;
+  loss(tp);
+  const Nanos rtt = 100 * kNsPerMs;
+  std::vector<std::uint32_t> w;
+  for (int i = 0; i < 80; i++) {
+    one_rtt(tp, rtt);
+    w.push_back(tp->snd_cwnd);
+  }
+  auto growth = [&](int from, int to) {
+    return static_cast<int>(w[to]) - static_cast<int>(w[from]);
+  };
+  EXPECT_GT(growth(0, 10), growth(35, 45));
+  EXPECT_GT(growth(65, 75), growth(35, 45));
+  EXPECT_NEAR(w[42], 100, 4);
+}
+
+TEST_F(CongHz250Test, cubic_grows_for_one_jiffy_after_a_loss_at_hz_250) {
+  TcpSock* tp = ca_sock("cubic");
+  regrow_after_loss_at_cwnd_4(tp, clock_, [this](TcpSock* t) { ack(t, 2, 300); });
+  EXPECT_EQ(tp->snd_cwnd, 12u);
 }
 
 TEST_F(CongTest, cubic_recovers_to_the_old_maximum_faster_than_reno_on_a_long_rtt_path) {
