@@ -2,8 +2,9 @@
 # ctest interop_compare_every_20th: scripts/compare on a deterministic loss
 # pattern (every 20th data packet dropped by the router), sendpath's sender
 # beside Linux's. Asserts what does not depend on timing: every drop is
-# repaired by exactly one retransmission, by fast recovery and not by an
-# RTO, for both senders, and sendpath's counts are Linux's within 10%; its
+# repaired by exactly one retransmission (Linux, the reference, is allowed
+# the odd spurious one it sends on a loaded machine), by fast recovery and
+# not by an RTO, for both senders, and sendpath's counts are Linux's within 10%; its
 # loss probes within a quarter of the drops (compare runs sendpath at the
 # host's HZ: at HZ=1000 against a 250 Hz kernel CUBIC's cwnd sinks to 2 and
 # nearly every drop needs a TLP; at 250 about one run in ten still does,
@@ -28,7 +29,13 @@ for who in ("sendpath", "linux"):
           f"fast recoveries {m['recoveries']}, RTOs {m['TcpExtTCPTimeouts']}, "
           f"TLPs {m['TcpExtTCPLossProbes']}, {m['seconds']:.3f} s")
     if m["drops"] == 0: fail.append(f"{who}: the router dropped nothing")
-    if m["TcpRetransSegs"] != m["drops"]: fail.append(f"{who}: retransmissions != drops")
+    # Every drop is repaired by one retransmission. sendpath must not
+    # retransmit anything else; Linux, the reference, sometimes sends a
+    # spurious one or two under a loaded machine (seen in CI: 157 for 155
+    # drops), which is its business, not a failure of sendpath.
+    spurious_ok = 0 if who == "sendpath" else max(2, m["drops"] // 50)
+    if not m["drops"] <= m["TcpRetransSegs"] <= m["drops"] + spurious_ok:
+        fail.append(f"{who}: {m['TcpRetransSegs']} retransmissions for {m['drops']} drops")
     if m["TcpExtTCPTimeouts"] != 0: fail.append(f"{who}: an RTO on a pattern fast recovery repairs")
     if m["recoveries"] < 0.9 * m["drops"]: fail.append(f"{who}: losses not repaired by fast recovery")
 s, l = r["median"]["sendpath"], r["median"]["linux"]
