@@ -60,7 +60,7 @@ std::uint32_t pskb_trim_head(SkBuff* skb, std::uint32_t len) {
 // The skb that carries the split-off part: headers only when the payload is
 // paged, linear room when it is not.
 SkbPtr tcp_alloc_split_buff(Sock* sk, std::uint32_t linear) {
-  SkbPtr buff = alloc_skb(MAX_TCP_HEADER + linear);
+  SkbPtr buff = alloc_skb_fclone(MAX_TCP_HEADER + linear);  // tcp_stream_alloc_skb's fclone
   if (!buff) return nullptr;
   skb_reserve(buff.get(), MAX_TCP_HEADER);
   buff->ip_summed = IpSummed::CHECKSUM_PARTIAL;
@@ -1173,6 +1173,7 @@ int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsig
   bcb->eor = scb->eor;  // tcp_skb_fragment_eor
   scb->eor = 0;
   skb_split(skb, buff.get(), len);
+  __skb_header_release(buff.get());
   buff->tstamp = skb->tstamp;
   tcp_fragment_tstamp(skb, buff.get());
 
@@ -1418,6 +1419,7 @@ void tcp_send_fin(Sock* sk) {
     sk_wmem_schedule(sk, static_cast<int>(skb->truesize));
     tcp_init_nondata_skb(skb.get(), tp->write_seq, TCPHDR_ACK | TCPHDR_FIN);
     tp->write_seq = TCP_SKB_CB(skb.get())->end_seq;
+    __skb_header_release(skb.get());  // tcp_queue_skb
     sk->sk_wmem_queued += static_cast<int>(skb->truesize);
     sk_mem_charge(sk, static_cast<int>(skb->truesize));
     tcp_add_write_queue_tail(sk, std::move(skb));
@@ -1503,6 +1505,7 @@ int tcp_connect(Sock* sk) {
   // tcp_connect_queue_skb: the SYN is charged and goes straight to the
   // retransmit queue.
   TCP_SKB_CB(buff.get())->end_seq += buff->len;
+  __skb_header_release(buff.get());
   sk->sk_wmem_queued += static_cast<int>(buff->truesize);
   sk_mem_charge(sk, static_cast<int>(buff->truesize));
   tp->write_seq = TCP_SKB_CB(buff.get())->end_seq;
