@@ -596,27 +596,17 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   if (opts.num_sacks) tp->rx_opt.dsack = false;  // the D-SACK block went out
   trace_tcp_transmit_skb(sk, skb, header_size);
 
-  // Checksum: partial for a device that completes it (and for GSO, whose
-  // segments the device or software GSO finishes), full otherwise.
+  // tcp_v4_send_check: always CHECKSUM_PARTIAL, the pseudo-header sum in the
+  // field. What the device cannot finish, dev_queue_xmit does: software GSO
+  // sums each segment (while copying it, without SG), skb_checksum_help a
+  // single frame. Summing the whole skb here as well, as this did for
+  // routes without offload, read every GSO skb's payload once for nothing.
   const std::uint32_t seglen = skb->len;
   const Ipv4Addr saddr = ntohl(inet->inet_saddr), daddr = ntohl(inet->inet_daddr);
-  if (sk->sk_route_caps & (NETIF_F_HW_CSUM | NETIF_F_IP_CSUM)) {
-    skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
-    skb->csum_start = skb->transport_header;
-    skb->csum_offset = kTcpCheckOffset;
-    store_be16(th + kTcpCheckOffset, tcp_v4_pseudo_check(seglen, saddr, daddr));
-  } else {
-    Wsum sum = csum_partial(skb->data, skb_headlen(skb), 0);
-    std::uint32_t off = skb_headlen(skb);
-    const SkbSharedInfo* sh = skb_shinfo(skb);
-    for (int i = 0; i < sh->nr_frags; ++i) {
-      sum = csum_block_add(sum, csum_partial(skb_frag_address(&sh->frags[i]), sh->frags[i].size, 0),
-                           off);
-      off += sh->frags[i].size;
-    }
-    store_be16(th + kTcpCheckOffset, tcp_v4_check(seglen, saddr, daddr, sum));
-    skb->ip_summed = IpSummed::CHECKSUM_NONE;
-  }
+  skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
+  skb->csum_start = skb->transport_header;
+  skb->csum_offset = kTcpCheckOffset;
+  store_be16(th + kTcpCheckOffset, tcp_v4_pseudo_check(seglen, saddr, daddr));
 
   if (tcb->tcp_flags & TCPHDR_ACK) tcp_event_ack_sent(sk, rcv_nxt);
   if (skb->len != header_size) {
