@@ -114,20 +114,30 @@ Pools::Pools() {
   g_pools_alive.fetch_add(1, std::memory_order_relaxed);
 }
 
-void counter_add(Pools* p, Counter c, std::int64_t n) {
+// Moves a thread's delta v (this call's included) to the shared total;
+// under the lock, so that a precise sum never counts a delta twice.
+[[gnu::noinline]] void counter_flush(Pools* p, Counter c, std::int64_t v) {
   if (!p) {
-    g_counter_total[c].fetch_add(n, std::memory_order_relaxed);
+    g_counter_total[c].fetch_add(v, std::memory_order_relaxed);
     return;
   }
-  const std::int64_t v = p->pending[c].load(std::memory_order_relaxed) + n;
-  if (v < kCounterBatch[c] && v > -kCounterBatch[c]) [[likely]] {
-    p->pending[c].store(v, std::memory_order_relaxed);
-    return;
-  }
-  // Under the lock, so that a precise sum never counts a delta twice.
   std::lock_guard<std::mutex> g(g_counters_mu);
   g_counter_total[c].fetch_add(v, std::memory_order_relaxed);
   p->pending[c].store(0, std::memory_order_relaxed);
+}
+
+// Inline: on the hot path it is a load, an add, two compares and a store.
+inline void counter_add(Pools* p, Counter c, std::int64_t n) {
+  if (p) [[likely]] {
+    const std::int64_t v = p->pending[c].load(std::memory_order_relaxed) + n;
+    if (v < kCounterBatch[c] && v > -kCounterBatch[c]) [[likely]] {
+      p->pending[c].store(v, std::memory_order_relaxed);
+      return;
+    }
+    counter_flush(p, c, v);
+    return;
+  }
+  counter_flush(nullptr, c, n);
 }
 
 // The total with every thread's pending delta (percpu_counter_sum).
@@ -138,11 +148,15 @@ std::uint64_t counter_sum(Counter c) {
   return s > 0 ? static_cast<std::uint64_t>(s) : 0;
 }
 
+[[gnu::noinline]] bool over_limit_precise(Counter c, std::uint64_t n, std::uint64_t limit) {
+  return counter_sum(c) + n > limit;
+}
+
 // Whether n more would take the process past limit. The shared total and
 // this thread's delta are off by less than a batch per other thread; only
 // when that much could matter is the precise sum taken
 // (__percpu_counter_compare).
-bool over_limit(Pools* p, Counter c, std::uint64_t n, std::uint64_t limit) {
+inline bool over_limit(Pools* p, Counter c, std::uint64_t n, std::uint64_t limit) {
   const std::int64_t approx = g_counter_total[c].load(std::memory_order_relaxed) +
                               p->pending[c].load(std::memory_order_relaxed);
   const auto slack = static_cast<std::uint64_t>(
@@ -150,7 +164,7 @@ bool over_limit(Pools* p, Counter c, std::uint64_t n, std::uint64_t limit) {
   const std::uint64_t upper = (approx > 0 ? static_cast<std::uint64_t>(approx) : 0) + slack;
   if (upper + n <= limit) [[likely]]
     return false;
-  return counter_sum(c) + n > limit;
+  return over_limit_precise(c, n, limit);
 }
 
 // --- the depot: free lists the threads share ----------------------------------
