@@ -99,10 +99,15 @@ namespace {
 // Append `len` bytes of `src` from `offset` (relative to src->data) to the
 // end of `dst`: bytes in the linear part are copied into dst's tailroom;
 // bytes in frags become frag references when `share` (and a frag slot is
-// free), copies otherwise. false when dst runs out of room.
+// free), copies otherwise. false when dst runs out of room. With `csum`,
+// the bytes appended are also summed into *csum (from its first byte, on
+// the word grid of the appended range): while copying, in the same pass
+// (skb_segment's skb_copy_and_csum_bits when the device can neither
+// scatter nor checksum), so the payload is read once.
 bool append_payload(SkBuff* dst, const SkBuff* src, std::uint32_t offset, std::uint32_t len,
-                    bool share) {
+                    bool share, Wsum* csum = nullptr) {
   bool ok = true;
+  std::uint32_t pos = 0;
   const std::uint32_t left = skb_walk_range(
       src, offset, len,
       [&](const std::uint8_t* p, std::uint32_t n, const SkbFrag* frag, std::uint32_t frag_off) {
@@ -112,10 +117,16 @@ bool append_payload(SkBuff* dst, const SkBuff* src, std::uint32_t offset, std::u
           skb_fill_page_desc(dst, dsh->nr_frags, frag->page, frag->offset + frag_off, n);
           dst->len += n;
           dst->data_len += n;
+          if (csum) *csum = csum_block_add(*csum, csum_partial(p, n, 0), pos);
+          pos += n;
           return true;
         }
         if (skb_is_nonlinear(dst) || skb_tailroom(dst) < n) return ok = false;
-        std::memcpy(skb_put(dst, n), p, n);
+        if (csum)
+          *csum = csum_block_add(*csum, csum_partial_copy(skb_put(dst, n), p, n, 0), pos);
+        else
+          std::memcpy(skb_put(dst, n), p, n);
+        pos += n;
         return true;
       });
   return ok && left == 0;
@@ -168,14 +179,18 @@ std::vector<SkbPtr> skb_gso_segment(SkBuff* skb, std::uint64_t features) {
       return segs;
     }
     std::memcpy(skb_put(seg.get(), hdr_len), skb->data, hdr_len);
-    if (!append_payload(seg.get(), skb, start, seglen, sg)) {
+    // Without checksum offload the payload's sum is taken as it is copied.
+    Wsum payload_csum = 0;
+    Wsum* want_csum = hw_csum ? nullptr : &payload_csum;
+    if (!append_payload(seg.get(), skb, start, seglen, sg, want_csum)) {
       seg = alloc_skb_with_headroom(headroom, hdr_len + seglen);
       if (!seg) {
         segs.clear();
         return segs;
       }
       std::memcpy(skb_put(seg.get(), hdr_len), skb->data, hdr_len);
-      if (!append_payload(seg.get(), skb, start, seglen, false)) {
+      payload_csum = 0;
+      if (!append_payload(seg.get(), skb, start, seglen, false, want_csum)) {
         segs.clear();
         return segs;
       }
@@ -211,8 +226,11 @@ std::vector<SkbPtr> skb_gso_segment(SkBuff* skb, std::uint64_t features) {
       seg->csum_start = static_cast<std::uint16_t>(seg->transport_header);
       seg->csum_offset = kTcpCheckOffset;
     } else {
+      // gso_make_checksum: the header's sum plus the payload's, taken
+      // while copying it; thlen is a whole number of words, so the payload
+      // sum needs no rotation.
       store_be16(tcph + kTcpCheckOffset, 0);
-      const Wsum s = skb_checksum(seg.get(), th, tcp_len, 0);
+      const Wsum s = csum_block_add(csum_partial(tcph, thlen, 0), payload_csum, thlen);
       store_be16(tcph + kTcpCheckOffset, tcp_v4_check(tcp_len, saddr, daddr, s));
       seg->ip_summed = IpSummed::CHECKSUM_NONE;
     }

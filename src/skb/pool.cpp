@@ -38,6 +38,18 @@ int head_class(std::uint32_t capacity) {
   return -1;
 }
 
+// The process-wide counts the limits are checked against (struct sk_buff
+// structs, head bytes, 4 KiB page units), kept as Linux keeps
+// tcp_memory_allocated and its other percpu_counters: each thread adds to
+// its own pending delta and moves it to the shared total only when it
+// passes a batch. A locked add per allocation and per free was the most of
+// skb_pool::free_head's time (perf annotate: 77% on the lock sub) and the
+// largest single cost of e2e/no_tso_gro. A total read near a limit, and
+// skb_pool_process_usage(), add every thread's pending delta under
+// g_counters_mu (percpu_counter_sum), so limits stay exact.
+enum Counter { kSkbs, kHeadBytes, kPages4k, kNumCounters };
+constexpr std::int64_t kCounterBatch[kNumCounters] = {64, 512 << 10, 64};
+
 struct Pools {
   SkbPoolStats stats;
   SkbPoolLimits limits;
@@ -45,7 +57,14 @@ struct Pools {
   std::vector<void*> fclone_free;
   std::vector<std::uint8_t*> head_free[kNumHeadClasses];
   std::vector<Page*> page_free[kMaxPooledOrder + 1];
+  // This thread's deltas not yet in g_counter_total. Written by this thread
+  // only (a plain load and store, no locked instruction); read by others
+  // under g_counters_mu. |pending| < kCounterBatch.
+  std::atomic<std::int64_t> pending[kNumCounters] = {};
+  Pools* prev = nullptr;  // on g_all_pools, under g_counters_mu
+  Pools* next = nullptr;
 
+  Pools();
   ~Pools();
 };
 
@@ -73,6 +92,79 @@ inline Pools* pools() {
 void release_page_memory(Page* pg) {
   ::operator delete(pg->addr, kAlign);
   delete pg;
+}
+
+// --- the process-wide counters ------------------------------------------------
+// What the limits are checked against: the process's objects in use, whichever
+// thread allocated or freed them. A program thread that sends (allocates) on a
+// stack whose own thread frees (Host::run_in_thread, the preload shim) would
+// otherwise see its thread's count only ever grow, and hit the limit after
+// max_head_bytes of traffic. The per-thread stats stay what they were.
+// Signed: a thread that frees what others allocated flushes negative deltas.
+std::atomic<std::int64_t> g_counter_total[kNumCounters] = {};
+std::mutex g_counters_mu;
+Pools* g_all_pools = nullptr;  // the threads' pools alive, under g_counters_mu
+std::atomic<std::int64_t> g_pools_alive{0};
+
+Pools::Pools() {
+  std::lock_guard<std::mutex> g(g_counters_mu);
+  next = g_all_pools;
+  if (next) next->prev = this;
+  g_all_pools = this;
+  g_pools_alive.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Moves a thread's delta v (this call's included) to the shared total;
+// under the lock, so that a precise sum never counts a delta twice.
+[[gnu::noinline]] void counter_flush(Pools* p, Counter c, std::int64_t v) {
+  if (!p) {
+    g_counter_total[c].fetch_add(v, std::memory_order_relaxed);
+    return;
+  }
+  std::lock_guard<std::mutex> g(g_counters_mu);
+  g_counter_total[c].fetch_add(v, std::memory_order_relaxed);
+  p->pending[c].store(0, std::memory_order_relaxed);
+}
+
+// Inline: on the hot path it is a load, an add, two compares and a store.
+inline void counter_add(Pools* p, Counter c, std::int64_t n) {
+  if (p) [[likely]] {
+    const std::int64_t v = p->pending[c].load(std::memory_order_relaxed) + n;
+    if (v < kCounterBatch[c] && v > -kCounterBatch[c]) [[likely]] {
+      p->pending[c].store(v, std::memory_order_relaxed);
+      return;
+    }
+    counter_flush(p, c, v);
+    return;
+  }
+  counter_flush(nullptr, c, n);
+}
+
+// The total with every thread's pending delta (percpu_counter_sum).
+std::uint64_t counter_sum(Counter c) {
+  std::lock_guard<std::mutex> g(g_counters_mu);
+  std::int64_t s = g_counter_total[c].load(std::memory_order_relaxed);
+  for (Pools* q = g_all_pools; q; q = q->next) s += q->pending[c].load(std::memory_order_relaxed);
+  return s > 0 ? static_cast<std::uint64_t>(s) : 0;
+}
+
+[[gnu::noinline]] bool over_limit_precise(Counter c, std::uint64_t n, std::uint64_t limit) {
+  return counter_sum(c) + n > limit;
+}
+
+// Whether n more would take the process past limit. The shared total and
+// this thread's delta are off by less than a batch per other thread; only
+// when that much could matter is the precise sum taken
+// (__percpu_counter_compare).
+inline bool over_limit(Pools* p, Counter c, std::uint64_t n, std::uint64_t limit) {
+  const std::int64_t approx = g_counter_total[c].load(std::memory_order_relaxed) +
+                              p->pending[c].load(std::memory_order_relaxed);
+  const auto slack = static_cast<std::uint64_t>(
+      kCounterBatch[c] * std::max<std::int64_t>(1, g_pools_alive.load(std::memory_order_relaxed)));
+  const std::uint64_t upper = (approx > 0 ? static_cast<std::uint64_t>(approx) : 0) + slack;
+  if (upper + n <= limit) [[likely]]
+    return false;
+  return over_limit_precise(c, n, limit);
 }
 
 // --- the depot: free lists the threads share ----------------------------------
@@ -162,30 +254,25 @@ Pools::~Pools() {
   for (auto& list : page_free) {
     for (Page* pg : list) release_page_memory(pg);
   }
+  {
+    std::lock_guard<std::mutex> g(g_counters_mu);
+    for (int c = 0; c < kNumCounters; ++c) {
+      g_counter_total[c].fetch_add(pending[c].load(std::memory_order_relaxed),
+                                   std::memory_order_relaxed);
+      pending[c].store(0, std::memory_order_relaxed);
+    }
+    if (prev)
+      prev->next = next;
+    else
+      g_all_pools = next;
+    if (next) next->prev = prev;
+    g_pools_alive.fetch_sub(1, std::memory_order_relaxed);
+  }
   t_pools = nullptr;
   t_pools_gone = true;
 }
 
 SkbPoolStats g_orphan_stats;  // stats() after this thread's pools are gone
-
-// What the limits are checked against: the process's objects in use, whichever
-// thread allocated or freed them. A program thread that sends (allocates) on a
-// stack whose own thread frees (Host::run_in_thread, the preload shim) would
-// otherwise see its thread's count only ever grow, and hit the limit after
-// max_head_bytes of traffic. The per-thread stats stay what they were.
-std::atomic<std::uint64_t> g_skbs_in_use{0};
-std::atomic<std::uint64_t> g_head_bytes_in_use{0};
-std::atomic<std::uint64_t> g_pages_4k_in_use{0};
-
-void global_sub(std::atomic<std::uint64_t>& c, std::uint64_t n) {
-  c.fetch_sub(n, std::memory_order_relaxed);
-}
-void global_add(std::atomic<std::uint64_t>& c, std::uint64_t n) {
-  c.fetch_add(n, std::memory_order_relaxed);
-}
-std::uint64_t global(const std::atomic<std::uint64_t>& c) {
-  return c.load(std::memory_order_relaxed);
-}
 
 }  // namespace
 
@@ -206,10 +293,10 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
   const std::uint64_t bytes = block_bytes(capacity);
   if (!p) {
     auto* h = static_cast<std::uint8_t*>(::operator new(bytes, kAlign, std::nothrow));
-    if (h) global_add(g_head_bytes_in_use, bytes);
+    if (h) counter_add(nullptr, kHeadBytes, static_cast<std::int64_t>(bytes));
     return h;
   }
-  if (global(g_head_bytes_in_use) + bytes > p->limits.max_head_bytes) {
+  if (over_limit(p, kHeadBytes, bytes, p->limits.max_head_bytes)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -229,7 +316,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
     ++p->stats.head_fresh;
   }
   p->stats.head_bytes_in_use += bytes;
-  global_add(g_head_bytes_in_use, bytes);
+  counter_add(p, kHeadBytes, static_cast<std::int64_t>(bytes));
   ++p->stats.head_allocs;
   ++p->stats.head_in_use;
   return h;
@@ -238,7 +325,7 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
 void free_head(std::uint8_t* head, std::uint32_t capacity) {
   Pools* p = pools();
   const std::uint64_t bytes = block_bytes(capacity);
-  global_sub(g_head_bytes_in_use, bytes);
+  counter_add(p, kHeadBytes, -static_cast<std::int64_t>(bytes));
   if (!p) {
     ::operator delete(head, kAlign);
     return;
@@ -261,10 +348,10 @@ void* alloc_skb_struct() {
   Pools* p = pools();
   if (!p) {
     void* s = ::operator new (sizeof(SkBuff), std::align_val_t{alignof(SkBuff)}, std::nothrow);
-    if (s) global_add(g_skbs_in_use, 1);
+    if (s) counter_add(nullptr, kSkbs, 1);
     return s;
   }
-  if (global(g_skbs_in_use) >= p->limits.max_skbs) {
+  if (over_limit(p, kSkbs, 1, p->limits.max_skbs)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -283,13 +370,13 @@ void* alloc_skb_struct() {
   }
   ++p->stats.skb_allocs;
   ++p->stats.skb_in_use;
-  global_add(g_skbs_in_use, 1);
+  counter_add(p, kSkbs, 1);
   return s;
 }
 
 void free_skb_struct(void* s) {
   Pools* p = pools();
-  global_sub(g_skbs_in_use, 1);
+  counter_add(p, kSkbs, -1);
   if (!p) {
     ::operator delete (s, std::align_val_t{alignof(SkBuff)});
     return;
@@ -309,10 +396,10 @@ void* alloc_fclone_block() {
   Pools* p = pools();
   if (!p) {
     void* b = ::operator new (kFcloneBlockSize, std::align_val_t{alignof(SkBuff)}, std::nothrow);
-    if (b) global_add(g_skbs_in_use, 2);
+    if (b) counter_add(nullptr, kSkbs, 2);
     return b;
   }
-  if (global(g_skbs_in_use) + 2 > p->limits.max_skbs) {
+  if (over_limit(p, kSkbs, 2, p->limits.max_skbs)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -331,13 +418,13 @@ void* alloc_fclone_block() {
   }
   ++p->stats.skb_allocs;
   p->stats.skb_in_use += 2;
-  global_add(g_skbs_in_use, 2);
+  counter_add(p, kSkbs, 2);
   return b;
 }
 
 void free_fclone_block(void* b) {
   Pools* p = pools();
-  global_sub(g_skbs_in_use, 2);
+  counter_add(p, kSkbs, -2);
   if (!p) {
     ::operator delete (b, std::align_val_t{alignof(SkBuff)});
     return;
@@ -367,7 +454,7 @@ Page* alloc_pages(std::uint32_t order) {
   using namespace skb_pool;
   Pools* p = pools();
   const std::uint32_t bytes = PAGE_SIZE << order;
-  if (p && global(g_pages_4k_in_use) + (1u << order) > p->limits.max_pages) {
+  if (p && over_limit(p, kPages4k, 1u << order, p->limits.max_pages)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -392,7 +479,7 @@ Page* alloc_pages(std::uint32_t order) {
     if (p) ++p->stats.page_fresh;
   }
   pg->refcount = 1;
-  global_add(g_pages_4k_in_use, 1u << order);
+  counter_add(p, kPages4k, std::int64_t{1} << order);
   if (p) {
     ++p->stats.page_allocs;
     ++p->stats.page_in_use;
@@ -419,7 +506,7 @@ void put_page(Page* pg) {
     return;
   }
   Pools* p = pools();
-  global_sub(g_pages_4k_in_use, 1u << pg->order);
+  counter_add(p, kPages4k, -(std::int64_t{1} << pg->order));
   if (!p) {
     release_page_memory(pg);
     return;
@@ -446,7 +533,7 @@ const SkbPoolStats& skb_pool_stats() {
 
 SkbPoolUsage skb_pool_process_usage() {
   using namespace skb_pool;
-  return {global(g_skbs_in_use), global(g_head_bytes_in_use), global(g_pages_4k_in_use)};
+  return {counter_sum(kSkbs), counter_sum(kHeadBytes), counter_sum(kPages4k)};
 }
 
 void skb_pool_set_limits(const SkbPoolLimits& limits) {

@@ -341,7 +341,10 @@ bool tcp_route_can_sg(const Sock* sk) {
 }  // namespace
 
 SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_schedule) {
-  SkbPtr skb = alloc_skb(MAX_TCP_HEADER + linear);
+  // An fclone, as Linux's tcp_stream_alloc_skb: the clone tcp_transmit_skb
+  // makes of it takes the companion struct instead of a pool allocation, and
+  // skb_still_in_host_queue can see that clone still in the device.
+  SkbPtr skb = alloc_skb_fclone(MAX_TCP_HEADER + linear);
   if (!skb) return nullptr;
   if (force_schedule) {
     sk_wmem_schedule(sk, static_cast<int>(skb->truesize));
@@ -498,6 +501,9 @@ void tcp_skb_entail(Sock* sk, SkbPtr skb) {
   TcpSkbCb* tcb = TCP_SKB_CB(skb.get());
   tcb->seq = tcb->end_seq = tp->write_seq;
   tcb->tcp_flags = TCPHDR_ACK;
+  // The write queue never writes this skb's header room again: the clones
+  // that go down the stack push their headers into it without copying.
+  __skb_header_release(skb.get());
   sk->sk_wmem_queued += static_cast<int>(skb->truesize);
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
   if (tp->nonagle & TCP_NAGLE_PUSH) tp->nonagle &= ~TCP_NAGLE_PUSH;

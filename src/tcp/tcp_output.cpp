@@ -60,7 +60,7 @@ std::uint32_t pskb_trim_head(SkBuff* skb, std::uint32_t len) {
 // The skb that carries the split-off part: headers only when the payload is
 // paged, linear room when it is not.
 SkbPtr tcp_alloc_split_buff(Sock* sk, std::uint32_t linear) {
-  SkbPtr buff = alloc_skb(MAX_TCP_HEADER + linear);
+  SkbPtr buff = alloc_skb_fclone(MAX_TCP_HEADER + linear);  // tcp_stream_alloc_skb's fclone
   if (!buff) return nullptr;
   skb_reserve(buff.get(), MAX_TCP_HEADER);
   buff->ip_summed = IpSummed::CHECKSUM_PARTIAL;
@@ -596,27 +596,17 @@ int __tcp_transmit_skb(Sock* sk, SkBuff* oskb_in, int clone_it, std::uint32_t rc
   if (opts.num_sacks) tp->rx_opt.dsack = false;  // the D-SACK block went out
   trace_tcp_transmit_skb(sk, skb, header_size);
 
-  // Checksum: partial for a device that completes it (and for GSO, whose
-  // segments the device or software GSO finishes), full otherwise.
+  // tcp_v4_send_check: always CHECKSUM_PARTIAL, the pseudo-header sum in the
+  // field. What the device cannot finish, dev_queue_xmit does: software GSO
+  // sums each segment (while copying it, without SG), skb_checksum_help a
+  // single frame. Summing the whole skb here as well, as this did for
+  // routes without offload, read every GSO skb's payload once for nothing.
   const std::uint32_t seglen = skb->len;
   const Ipv4Addr saddr = ntohl(inet->inet_saddr), daddr = ntohl(inet->inet_daddr);
-  if (sk->sk_route_caps & (NETIF_F_HW_CSUM | NETIF_F_IP_CSUM)) {
-    skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
-    skb->csum_start = skb->transport_header;
-    skb->csum_offset = kTcpCheckOffset;
-    store_be16(th + kTcpCheckOffset, tcp_v4_pseudo_check(seglen, saddr, daddr));
-  } else {
-    Wsum sum = csum_partial(skb->data, skb_headlen(skb), 0);
-    std::uint32_t off = skb_headlen(skb);
-    const SkbSharedInfo* sh = skb_shinfo(skb);
-    for (int i = 0; i < sh->nr_frags; ++i) {
-      sum = csum_block_add(sum, csum_partial(skb_frag_address(&sh->frags[i]), sh->frags[i].size, 0),
-                           off);
-      off += sh->frags[i].size;
-    }
-    store_be16(th + kTcpCheckOffset, tcp_v4_check(seglen, saddr, daddr, sum));
-    skb->ip_summed = IpSummed::CHECKSUM_NONE;
-  }
+  skb->ip_summed = IpSummed::CHECKSUM_PARTIAL;
+  skb->csum_start = skb->transport_header;
+  skb->csum_offset = kTcpCheckOffset;
+  store_be16(th + kTcpCheckOffset, tcp_v4_pseudo_check(seglen, saddr, daddr));
 
   if (tcb->tcp_flags & TCPHDR_ACK) tcp_event_ack_sent(sk, rcv_nxt);
   if (skb->len != header_size) {
@@ -1173,6 +1163,7 @@ int tcp_fragment(Sock* sk, TcpQueue queue, SkBuff* skb, std::uint32_t len, unsig
   bcb->eor = scb->eor;  // tcp_skb_fragment_eor
   scb->eor = 0;
   skb_split(skb, buff.get(), len);
+  __skb_header_release(buff.get());
   buff->tstamp = skb->tstamp;
   tcp_fragment_tstamp(skb, buff.get());
 
@@ -1418,6 +1409,7 @@ void tcp_send_fin(Sock* sk) {
     sk_wmem_schedule(sk, static_cast<int>(skb->truesize));
     tcp_init_nondata_skb(skb.get(), tp->write_seq, TCPHDR_ACK | TCPHDR_FIN);
     tp->write_seq = TCP_SKB_CB(skb.get())->end_seq;
+    __skb_header_release(skb.get());  // tcp_queue_skb
     sk->sk_wmem_queued += static_cast<int>(skb->truesize);
     sk_mem_charge(sk, static_cast<int>(skb->truesize));
     tcp_add_write_queue_tail(sk, std::move(skb));
@@ -1503,6 +1495,7 @@ int tcp_connect(Sock* sk) {
   // tcp_connect_queue_skb: the SYN is charged and goes straight to the
   // retransmit queue.
   TCP_SKB_CB(buff.get())->end_seq += buff->len;
+  __skb_header_release(buff.get());
   sk->sk_wmem_queued += static_cast<int>(buff->truesize);
   sk_mem_charge(sk, static_cast<int>(buff->truesize));
   tp->write_seq = TCP_SKB_CB(buff.get())->end_seq;

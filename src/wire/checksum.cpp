@@ -231,10 +231,6 @@ Wsum csum_partial_copy(void* dst, const void* src, std::size_t len, Wsum sum) {
   return csum_partial_copy_scalar(dst, src, len, sum);
 }
 
-std::uint16_t ip_fast_csum(const void* iph, unsigned ihl) {
-  return csum_fold(csum_partial_scalar(iph, std::size_t{ihl} * 4, 0));
-}
-
 void inet_proto_csum_replace4(std::uint16_t* check, bool partial, Wsum* skb_csum,
                               std::uint32_t from, std::uint32_t to, bool pseudohdr) {
   const Wsum diff = csum_add(~from, to);

@@ -60,22 +60,38 @@ WireResult<Ipv4Repr> Ipv4Repr::parse(std::span<const std::uint8_t> b) {
 }
 
 void Ipv4Repr::emit(std::uint8_t* p) const {
+  const auto tot_len = static_cast<std::uint16_t>(kIpv4MinHeaderLen + payload_len);
+  // The checksum from the field values rather than by reading back the
+  // bytes just stored: the read of a word written by narrower stores a few
+  // instructions earlier cannot be forwarded from the store buffer and
+  // stalls, once per frame.
+  const Wsum sum = (0x4500u | tos) + tot_len + id + frag_off + ((Wsum{ttl} << 8) | protocol) +
+                   (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
   p[0] = 0x45;
   p[1] = tos;
-  store_be16(p + 2, static_cast<std::uint16_t>(kIpv4MinHeaderLen + payload_len));
+  store_be16(p + 2, tot_len);
   store_be16(p + 4, id);
   store_be16(p + 6, frag_off);
   p[8] = ttl;
   p[9] = protocol;
-  store_be16(p + 10, 0);
+  store_be16(p + 10, csum_fold(sum));
   store_be32(p + 12, saddr);
   store_be32(p + 16, daddr);
-  store_be16(p + 10, ip_fast_csum(p, 5));
 }
 
 void ip_send_check(std::uint8_t* iph) {
-  store_be16(iph + kIpv4CheckOffset, 0);
-  store_be16(iph + kIpv4CheckOffset, ip_fast_csum(iph, iph[0] & 0x0f));
+  // Sum the header as it stands and take the old check field out again
+  // (RFC 1624's subtraction), instead of zeroing the field and reading it
+  // straight back, which would stall on store forwarding.
+  const unsigned ihl = iph[0] & 0x0f;
+  if (ihl < 5) [[unlikely]] {  // no header of ours; the check field may lie outside
+    store_be16(iph + kIpv4CheckOffset, 0);
+    store_be16(iph + kIpv4CheckOffset, ip_fast_csum(iph, ihl));
+    return;
+  }
+  const std::uint16_t old = load_be16(iph + kIpv4CheckOffset);
+  const std::uint16_t with_old = ip_fast_csum(iph, ihl);
+  store_be16(iph + kIpv4CheckOffset, csum_fold(csum_sub(csum_unfold(with_old) ^ 0xffff, old)));
 }
 
 void ip_decrease_ttl(std::uint8_t* iph) {

@@ -7,10 +7,12 @@
 // the behaviour checked -- every byte arrives, in order, digest equal -- is
 // the same at any size.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "harness/sim_transfer.hpp"
@@ -168,7 +170,9 @@ TEST(EndToEnd, same_seed_repeats_the_run_exactly) {
 
 TEST(EndToEnd, pcap_of_the_client_device_records_the_connection) {
   TransferOptions o = base(256 * 1024);
-  o.pcap_path = ::testing::TempDir() + "sendpath_e2e_client.pcap";
+  // One name per process: other worktrees' test runs share /tmp.
+  o.pcap_path =
+      ::testing::TempDir() + "sendpath_e2e_client." + std::to_string(::getpid()) + ".pcap";
   TransferResult r = run_transfer(o);
   expect_complete(r, o.size);
   std::FILE* f = std::fopen(o.pcap_path.c_str(), "rb");

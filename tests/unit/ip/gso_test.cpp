@@ -111,6 +111,26 @@ TEST(Gso, software_checksums_verify_without_offload) {
   }
 }
 
+// Without SG or checksum offload the payload is summed while it is copied
+// (skb_segment's copy-and-checksum); odd MSS values put segment starts at
+// odd offsets of the source and of its pages.
+TEST(Gso, copied_segments_checksum_while_copying_linear_and_paged_at_odd_mss) {
+  for (bool paged : {false, true}) {
+    for (std::uint16_t mss : {1448, 1447, 999, 536}) {
+      SkbPtr skb = gso_packet(20001, mss, TCPHDR_ACK | TCPHDR_PSH, paged);
+      auto segs = skb_gso_segment(skb.get(), 0);
+      ASSERT_EQ(segs.size(), (20001u + mss - 1) / mss) << "paged " << paged << " mss " << mss;
+      for (auto& sg : segs) {
+        EXPECT_EQ(sg->ip_summed, IpSummed::CHECKSUM_NONE);
+        EXPECT_FALSE(skb_is_nonlinear(sg.get()));
+        Seg s = parse(sg.get());
+        EXPECT_TRUE(s.tcp.verify_checksum(ntohl(kSrc), ntohl(kDst)))
+            << "paged " << paged << " mss " << mss << " seq " << s.tcp.seq();
+      }
+    }
+  }
+}
+
 TEST(Gso, offloading_device_gets_partial_checksums_that_complete_correctly) {
   SkbPtr skb = gso_packet(3000, 1448, TCPHDR_ACK, false);
   auto segs = skb_gso_segment(skb.get(), NETIF_F_SG | NETIF_F_HW_CSUM);

@@ -202,6 +202,40 @@ TEST_F(XmitNoCsumTest, segments_carry_a_valid_checksum_without_offload) {
   EXPECT_TRUE(tv.value().verify_checksum(ipv4_addr(10, 0, 0, 1), ipv4_addr(10, 0, 0, 2)));
 }
 
+// The clone tcp_transmit_skb sends is the write-queue skb's fclone
+// companion, and it pushes its headers into the shared head room that
+// __skb_header_release gave it: finishing its checksum in dev_queue_xmit
+// (skb_checksum_help) copies no head, and no struct is taken from the pool.
+TEST_F(XmitNoCsumTest, transmit_clone_is_the_fclone_and_checksums_without_copying_the_head) {
+  int fd = connected_socket();
+  dev_->hold = true;  // the clone stays in the device
+  const SkbPoolStats before = skb_pool_stats();
+  ASSERT_EQ(write_n(fd, 1000), 1000);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(dev_->ip_summed[0], IpSummed::CHECKSUM_NONE);
+  EXPECT_EQ(skb_pool_stats().head_allocs - before.head_allocs, 1u)
+      << "one head, the write-queue skb's: no pskb_expand_head per transmit";
+  std::vector<SkBuff*> rtx;
+  for (SkBuff& skb : tp_of(fd)->tcp_rtx_queue) rtx.push_back(&skb);
+  ASSERT_EQ(rtx.size(), 1u);
+  EXPECT_TRUE(skb_fclone_busy(sk_of(fd), rtx[0])) << "the clone in the device is the companion";
+  const auto& b = dev_->seg_bytes[0];
+  auto tv = TcpView::parse(std::span<const std::uint8_t>(b).subspan(20));
+  ASSERT_TRUE(tv.ok());
+  EXPECT_TRUE(tv.value().verify_checksum(ipv4_addr(10, 0, 0, 1), ipv4_addr(10, 0, 0, 2)));
+}
+
+TEST_F(XmitNoCsumTest, gso_segments_carry_valid_checksums_without_offload) {
+  int fd = connected_socket();
+  ASSERT_EQ(write_n(fd, 10000), 10000);
+  ASSERT_GE(sent_count(), 7u);
+  for (const auto& b : dev_->seg_bytes) {
+    auto tv = TcpView::parse(std::span<const std::uint8_t>(b).subspan(20));
+    ASSERT_TRUE(tv.ok());
+    EXPECT_TRUE(tv.value().verify_checksum(ipv4_addr(10, 0, 0, 1), ipv4_addr(10, 0, 0, 2)));
+  }
+}
+
 TEST_F(XmitTest, autocork_holds_a_small_write_while_an_earlier_skb_is_in_the_device) {
   int fd = connected_socket();
   int one = 1;

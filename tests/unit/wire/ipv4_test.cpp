@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "trace.hpp"
 #include "wire/checksum.hpp"
 
@@ -25,6 +27,43 @@ Bytes header(const Bytes& options, std::size_t payload_len = 0) {
   store_be16(h.data() + 2, static_cast<std::uint16_t>(h.size() + payload_len));
   ip_send_check(h.data());
   return cat(h, payload);
+}
+
+TEST(Ipv4, send_check_over_a_stale_check_field_equals_a_fresh_sum) {
+  std::mt19937 rng(23);
+  for (unsigned ihl = 5; ihl <= 15; ++ihl) {
+    for (int i = 0; i < 500; ++i) {
+      Bytes h(ihl * 4);
+      for (auto& b : h) b = static_cast<std::uint8_t>(rng());
+      h[0] = static_cast<std::uint8_t>(0x40 | ihl);
+      Bytes zeroed = h;
+      store_be16(zeroed.data() + 10, 0);
+      const std::uint16_t want = csum_fold(csum_partial_ref(zeroed.data(), zeroed.size(), 0));
+      ip_send_check(h.data());
+      ASSERT_EQ(load_be16(h.data() + 10), want) << "ihl " << ihl << " header " << i;
+    }
+  }
+}
+
+TEST(Ipv4, emitted_checksum_equals_the_sum_of_the_emitted_bytes) {
+  std::mt19937 rng(29);
+  for (int i = 0; i < 5000; ++i) {
+    Ipv4Repr r;
+    r.tos = static_cast<std::uint8_t>(rng());
+    r.id = static_cast<std::uint16_t>(rng());
+    r.frag_off = static_cast<std::uint16_t>(rng());
+    r.ttl = static_cast<std::uint8_t>(rng());
+    r.protocol = static_cast<std::uint8_t>(rng());
+    r.saddr = rng();
+    r.daddr = i % 7 == 0 ? 0xffffffff : rng();
+    r.payload_len = static_cast<std::uint16_t>(rng() % (0xffff - 20));
+    Bytes h(20);
+    r.emit(h.data());
+    Bytes zeroed = h;
+    store_be16(zeroed.data() + 10, 0);
+    ASSERT_EQ(load_be16(h.data() + 10), csum_fold(csum_partial_ref(zeroed.data(), 20, 0)))
+        << "header " << i;
+  }
 }
 
 TEST(Ipv4, fields_read_back_as_emitted) {
