@@ -30,10 +30,11 @@ for who in ("sendpath", "linux"):
           f"TLPs {m['TcpExtTCPLossProbes']}, {m['seconds']:.3f} s")
     if m["drops"] == 0: fail.append(f"{who}: the router dropped nothing")
     # Every drop is repaired by one retransmission. sendpath must not
-    # retransmit anything else; Linux, the reference, sometimes sends a
-    # spurious one or two under a loaded machine (seen in CI: 157 for 155
-    # drops), which is its business, not a failure of sendpath.
-    spurious_ok = 0 if who == "sendpath" else max(2, m["drops"] // 50)
+    # retransmit anything else; Linux, the reference, sends a few spurious
+    # ones on a loaded machine (seen in CI: 157 and 159 for 155 drops),
+    # which is its business, not a failure of sendpath: it gets the 10%
+    # that the comparison below allows.
+    spurious_ok = 0 if who == "sendpath" else max(2, m["drops"] // 10)
     if not m["drops"] <= m["TcpRetransSegs"] <= m["drops"] + spurious_ok:
         fail.append(f"{who}: {m['TcpRetransSegs']} retransmissions for {m['drops']} drops")
     if m["TcpExtTCPTimeouts"] != 0: fail.append(f"{who}: an RTO on a pattern fast recovery repairs")
