@@ -19,6 +19,7 @@
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "harness/bench.hpp"
+#include "trace/json.hpp"
 
 namespace {
 
@@ -42,21 +43,7 @@ struct Figure {
   double ratio() const { return reference && reference->value > 0 ? value / reference->value : 0; }
 };
 
-std::string json_escape(const std::string& in) {
-  std::string out;
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
+using trace::json_escape;
 
 std::string json_number(double v) {
   return fmt::format("{:.6g}", v);

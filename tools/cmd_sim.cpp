@@ -19,6 +19,7 @@
 #include "report/report.hpp"
 #include "report_trace.hpp"
 #include "stats_view.hpp"
+#include "trace/json.hpp"
 #include "trace/nstat.hpp"
 #include "trace/ss.hpp"
 
@@ -54,22 +55,7 @@ struct Options {
   sp::tools::StatsOptions stats;
 };
 
-// A string as a JSON string body (quotes, backslashes, control characters).
-std::string json_escape(const std::string& in) {
-  std::string out;
-  for (char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
+using trace::json_escape;
 
 double cpu_seconds() {
   rusage ru{};

@@ -5,6 +5,8 @@
 
 #include <type_traits>
 
+#include "trace/json.hpp"
+
 namespace sp::trace {
 namespace {
 
@@ -15,17 +17,7 @@ std::string ip4_string(Ip4 a) {
 
 void json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
+  out += json_escape(s);
   out += '"';
 }
 
@@ -75,6 +67,23 @@ struct TextWriter {
 };
 
 }  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 std::string format_text(const AnyEvent& e) {
   const Header& h = header_of(e);
