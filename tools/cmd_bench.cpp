@@ -290,7 +290,7 @@ void lwip_figure(const Options& o, std::uint64_t bytes, std::vector<Figure>& out
 void scale_figures(const Options& o, std::vector<Figure>& out) {
   const std::vector<std::uint32_t> sizes =
       o.quick ? std::vector<std::uint32_t>{100, 1000}
-              : std::vector<std::uint32_t>{100, 1000, 10000, 100000};
+              : std::vector<std::uint32_t>{100, 300, 1000, 3000, 10000, 30000, 100000};
   const std::uint32_t acks = o.quick ? 50 : 2000;
   double base = 0;
   for (std::uint32_t n : sizes) {

@@ -71,8 +71,31 @@ foreach(e ${expected})
     message(FATAL_ERROR "figure ${e} missing")
   endif()
 endforeach()
+# docs/bench-scale.svg is drawn from this output by scripts/plot-scale: the
+# script must accept it and draw the ACK-cost line and the three bar pairs.
+file(WRITE ${WORK}/bench_quick.json "${out}")
+execute_process(COMMAND python3 ${PLOT} ${WORK}/bench_quick.json "ctest"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE svg ERROR_VARIABLE err TIMEOUT 60)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "plot-scale failed: ${err}")
+endif()
+file(WRITE ${WORK}/bench_quick.svg "${svg}")
+execute_process(COMMAND python3 -c "
+import sys, xml.etree.ElementTree as ET
+ns = '{http://www.w3.org/2000/svg}'
+root = ET.parse(sys.argv[1]).getroot()
+lines = [p.get('points').split() for p in root.iter(ns + 'polyline')]
+rects = [r for r in root.iter(ns + 'rect') if r.get('fill') in ('#2471a3', '#7f8c8d')]
+ok = len(lines) == 1 and len(lines[0]) >= 2 and len(rects) >= 3
+sys.exit(0 if ok else f'svg: {len(lines)} lines, {len(rects)} bars')
+" ${WORK}/bench_quick.svg RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "plot-scale drew the wrong picture: ${err}")
+endif()
 ]=])
   add_test(NAME cli_bench_quick_json
-           COMMAND ${CMAKE_COMMAND} -DSENDPATH=$<TARGET_FILE:sendpath> -P ${_bench_check})
+           COMMAND ${CMAKE_COMMAND} -DSENDPATH=$<TARGET_FILE:sendpath>
+                   -DPLOT=${PROJECT_SOURCE_DIR}/scripts/plot-scale
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR} -P ${_bench_check})
   set_tests_properties(cli_bench_quick_json PROPERTIES LABELS "cli;bench" TIMEOUT 300 RUN_SERIAL ON)
 endif()
