@@ -239,6 +239,9 @@ struct TsharkReport {
   bool ran = false;
   long frames = 0, malformed = 0, bad_ip_csum = 0, bad_tcp_csum = 0, bad_icmp_csum = 0;
   long retrans = 0, out_of_order = 0, zero_window = 0, fin = 0, rst = 0;
+  // The first malformed frames: number, length and tshark's expert message,
+  // so a failure says what was wrong without rerunning.
+  std::vector<std::string> malformed_frames;
   std::string summary() const {
     return "frames=" + std::to_string(frames) + " malformed=" + std::to_string(malformed) +
            " bad_ip_csum=" + std::to_string(bad_ip_csum) +
@@ -262,12 +265,13 @@ inline TsharkReport tshark_check(const std::string& pcap) {
       " -T fields -E separator=/t -E occurrence=a"
       " -e frame.number -e _ws.malformed -e ip.checksum.status -e tcp.checksum.status"
       " -e icmp.checksum.status -e tcp.analysis.retransmission -e tcp.analysis.out_of_order"
-      " -e tcp.analysis.zero_window -e tcp.flags.fin -e tcp.flags.reset 2>/dev/null";
+      " -e tcp.analysis.zero_window -e tcp.flags.fin -e tcp.flags.reset"
+      " -e frame.len -e _ws.expert.message 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char line[4096];
   while (std::fgets(line, sizeof(line), p)) {
-    std::array<std::string, 10> f;
+    std::array<std::string, 12> f;
     std::size_t i = 0;
     for (char* c = line; *c && *c != '\n'; ++c) {
       if (*c == '\t') {
@@ -280,7 +284,11 @@ inline TsharkReport tshark_check(const std::string& pcap) {
     // Status fields: 0 bad, 1 good, 2 unverified; several values when a
     // frame holds an ICMP error quoting another header.
     auto bad = [](const std::string& s) { return s.rfind("0", 0) == 0; };
-    if (!f[1].empty()) r.malformed++;
+    if (!f[1].empty()) {
+      r.malformed++;
+      if (r.malformed_frames.size() < 8)
+        r.malformed_frames.push_back("frame " + f[0] + " (" + f[10] + " bytes): " + f[11]);
+    }
     if (bad(f[2])) r.bad_ip_csum++;
     if (bad(f[3])) r.bad_tcp_csum++;
     if (bad(f[4])) r.bad_icmp_csum++;

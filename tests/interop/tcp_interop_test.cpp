@@ -395,7 +395,7 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
     EXPECT_EQ(r.close, "fin") << "Linux must see sendpath's FIN";
   }
   EXPECT_EQ(shas(ours), shas(linux_side)) << "SHA-256 of what was sent == of what arrived";
-  const bool transfer_failed = HasFailure();
+  bool transfer_failed = HasFailure();
 
   if (!have_tshark()) {
     std::filesystem::remove(pcap);
@@ -403,6 +403,8 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   }
   const TsharkReport r = tshark_check(pcap);
   std::printf("[%s] tshark: %s fin=%ld rst=%ld\n", var.name, r.summary().c_str(), r.fin, r.rst);
+  for (const std::string& m : r.malformed_frames)
+    std::printf("[%s] malformed %s\n", var.name, m.c_str());
   EXPECT_TRUE(r.ran);
   EXPECT_EQ(r.malformed, 0);
   EXPECT_EQ(r.bad_ip_csum, 0);
@@ -415,6 +417,9 @@ TEST_P(TcpInterop, TransfersIntactWithCleanCapture) {
   if (var.zero_window && dir == Dir::kSendpathToLinux) {
     EXPECT_GT(r.zero_window, 0) << "the tiny buffer should close the window";
   }
+  // A capture that failed its check is kept too: it is the only evidence of
+  // a rare malformed frame.
+  transfer_failed = transfer_failed || HasFailure();
   if (transfer_failed) {
     // Evidence for whoever debugs the stack: the tap's traffic, as it was.
     std::printf("[%s] capture kept at %s\n", var.name, pcap.c_str());
