@@ -354,7 +354,7 @@ namespace {
 double heap_in_use() {
   const struct mallinfo2 mi = mallinfo2();
   return static_cast<double>(mi.uordblks + mi.hblkhd) -
-         static_cast<double>(skb_pool::stats().cached_bytes);
+         static_cast<double>(skb_pool::stats().cached_bytes + skb_pool::depot_cached_bytes());
 }
 }  // namespace
 

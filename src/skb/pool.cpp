@@ -182,7 +182,8 @@ template <typename T>
 struct Depot {
   std::mutex mu;
   std::vector<T> items;
-  std::atomic<std::size_t> size{0};  // items.size(), read without the lock
+  std::atomic<std::size_t> size{0};     // items.size(), read without the lock
+  std::atomic<std::uint64_t> bytes{0};  // what the items hold
 };
 
 struct Depots {
@@ -210,6 +211,7 @@ bool spill_to_depot(std::vector<T>& list, Depot<T>& d, std::uint64_t object_byte
   if ((d.items.size() + n) * object_bytes > kMaxDepotBytesPerList) return false;
   d.items.insert(d.items.end(), list.end() - static_cast<std::ptrdiff_t>(n), list.end());
   d.size.store(d.items.size(), std::memory_order_relaxed);
+  d.bytes.fetch_add(n * object_bytes, std::memory_order_relaxed);
   list.resize(list.size() - n);
   st.cached_bytes -= n * object_bytes;
   return true;
@@ -227,9 +229,23 @@ bool refill_from_depot(std::vector<T>& list, Depot<T>& d, std::uint64_t object_b
   list.insert(list.end(), d.items.end() - static_cast<std::ptrdiff_t>(n), d.items.end());
   d.items.resize(d.items.size() - n);
   d.size.store(d.items.size(), std::memory_order_relaxed);
+  d.bytes.fetch_sub(n * object_bytes, std::memory_order_relaxed);
   st.cached_bytes += n * object_bytes;
   return true;
 }
+
+}  // namespace
+
+std::uint64_t depot_cached_bytes() {
+  Depots& d = depots();
+  std::uint64_t sum =
+      d.skb.bytes.load(std::memory_order_relaxed) + d.fclone.bytes.load(std::memory_order_relaxed);
+  for (const auto& h : d.head) sum += h.bytes.load(std::memory_order_relaxed);
+  for (const auto& pg : d.page) sum += pg.bytes.load(std::memory_order_relaxed);
+  return sum;
+}
+
+namespace {
 
 Pools::~Pools() {
   // What this thread cached goes to the depot for the threads that go on

@@ -61,5 +61,8 @@ void note_skb_free();
 
 // Bookkeeping of frees done outside the pool lists.
 SkbPoolStats& stats();
+// Bytes cached in the process-wide depot (not in any thread's stats()): with
+// stats().cached_bytes, what the pools hold for reuse.
+std::uint64_t depot_cached_bytes();
 
 }  // namespace sp::skb_pool
