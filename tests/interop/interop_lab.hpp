@@ -151,6 +151,8 @@ struct LabOptions {
   bool csum = true;
   std::string pcap;  // "" = no capture
   bool tun = false;  // an L3 tun device (raw IPv4, no ARP) instead of a tap
+  // Wraps the device before the stack gets it (a FaultDevice, say).
+  std::function<std::unique_ptr<NetDevice>(std::unique_ptr<NetDevice>)> wrap;
 };
 
 // A sendpath Stack on a tap whose kernel end lives in `ns`, addressed
@@ -183,7 +185,9 @@ class TapLab {
       error_ = dev->open_pcap(o.pcap);
       if (!error_.empty()) return;
     }
-    ifindex_ = stack_.register_netdev(std::move(dev));
+    std::unique_ptr<NetDevice> top = std::move(dev);
+    if (o.wrap) top = o.wrap(std::move(top));
+    ifindex_ = stack_.register_netdev(std::move(top));
     // The kernel end moves into the lab; our fd stays with us.
     if (!sh("ip link set dev " + tapname_ + " netns " + ns_.name()) ||
         !ns_.exec("ip addr add " + std::string(kLinuxIp) + "/24 dev " + tapname_) ||
