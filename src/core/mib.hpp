@@ -49,7 +49,9 @@ namespace sp {
   X(TcpExtBeyondWindow) X(TcpExtTSECRRejected) X(TcpExtOutOfWindowIcmps)                \
   X(TcpExtLockDroppedIcmps) X(TcpExtTCPACKSkippedSynRecv) X(TcpExtTCPSackMerged)        \
   X(TcpExtTCPSackShifted) X(TcpExtTCPSackShiftFallback)                                \
-  X(TcpExtTCPDSACKIgnoredDubious) X(TcpExtTCPDSACKRecvSegs) X(TcpExtTCPDeliveredCE)
+  X(TcpExtTCPDSACKIgnoredDubious) X(TcpExtTCPDSACKRecvSegs) X(TcpExtTCPDeliveredCE)     \
+  X(TcpExtTCPHystartTrainDetect) X(TcpExtTCPHystartTrainCwnd)                           \
+  X(TcpExtTCPHystartDelayDetect) X(TcpExtTCPHystartDelayCwnd)
 // clang-format on
 
 enum class MibId : std::uint16_t {

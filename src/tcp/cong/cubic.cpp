@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 
+#include "core/stack.hpp"
 #include "tcp/cong/tcp_cong.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_sock.hpp"
@@ -262,6 +263,8 @@ void hystart_update(Sock* sk, std::uint32_t delay) {
       if (!sk->sk_pacing_status) threshold >>= 1;
       if (static_cast<std::int32_t>(now - ca->round_start) > static_cast<std::int32_t>(threshold)) {
         ca->found = 1;
+        sk->stack->mib().inc(MibId::TcpExtTCPHystartTrainDetect);
+        sk->stack->mib().inc(MibId::TcpExtTCPHystartTrainCwnd, tcp_snd_cwnd(tp));
         tp->snd_ssthresh = tcp_snd_cwnd(tp);
       }
     }
@@ -277,6 +280,8 @@ void hystart_update(Sock* sk, std::uint32_t delay) {
       std::uint32_t thresh = std::clamp(ca->delay_min >> 3, kHystartDelayMinUs, kHystartDelayMaxUs);
       if (ca->curr_rtt > ca->delay_min + thresh) {
         ca->found = 1;
+        sk->stack->mib().inc(MibId::TcpExtTCPHystartDelayDetect);
+        sk->stack->mib().inc(MibId::TcpExtTCPHystartDelayCwnd, tcp_snd_cwnd(tp));
         tp->snd_ssthresh = tcp_snd_cwnd(tp);
       }
     }
