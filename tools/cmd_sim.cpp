@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_parse.hpp"
 #include "command.hpp"
 #include "core/stack.hpp"
+#include "core/sysctl.hpp"
 #include "harness/sim_transfer.hpp"
 #include "report/report.hpp"
 #include "report_trace.hpp"
@@ -43,6 +45,9 @@ struct Options {
   std::uint32_t mss = 1460;
   bool tso = true;
   bool tso_passthrough = false;
+  bool gro = false;
+  std::string rx_usecs;              // empty: 0, or 50us with --gro
+  std::vector<std::string> sysctls;  // NAME=VALUE, on both stacks
   std::uint64_t seed = 1;
   int connections = 1;
   bool bidirectional = false;
@@ -181,6 +186,14 @@ int run(const Options& o) {
   auto rtt = parse_duration(o.rtt);
   auto jitter = parse_duration(o.jitter);
   auto reorder_delay = parse_duration(o.reorder_delay);
+  // Interrupt moderation: with GRO, 50 us (i40e's rx-usecs default) unless
+  // told; without, none, as before.
+  auto rx_coalesce = parse_duration(
+      o.rx_usecs.empty() ? (o.gro ? std::string("50us") : std::string("0")) : o.rx_usecs);
+  if (!rx_coalesce) {
+    std::fprintf(stderr, "sendpath sim: bad --rx-usecs\n");
+    return 2;
+  }
   if (!size || !rate || !rtt || !jitter || !reorder_delay) {
     std::fprintf(stderr, "sendpath sim: bad --size, --rate, --rtt, --jitter or --reorder-delay\n");
     return 2;
@@ -195,6 +208,16 @@ int run(const Options& o) {
   t.bidirectional = o.bidirectional;
   t.zerocopy = o.zerocopy;
   t.cc = o.cc;
+  for (const std::string& kv : o.sysctls) {
+    const std::size_t eq = kv.find('=');
+    std::string err = eq == std::string::npos ? "expected NAME=VALUE" : "";
+    if (err.empty()) err = Sysctl{}.set(kv.substr(0, eq), kv.substr(eq + 1));
+    if (!err.empty()) {
+      std::fprintf(stderr, "sendpath sim: --sysctl %s: %s\n", kv.c_str(), err.c_str());
+      return 2;
+    }
+    t.sysctls.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
   t.seed = o.seed;
   t.pcap_path = o.pcap;
   // The report reads the client's capture; without --pcap it takes one of
@@ -214,6 +237,8 @@ int run(const Options& o) {
   t.link.mtu = o.mss + 40;
   t.link.tso = o.tso;
   t.link.tso_passthrough = o.tso_passthrough;
+  t.link.gro = o.gro;
+  t.link.rx_coalesce = *rx_coalesce;
   for (SimPathConfig* p : {&t.link.a_to_b, &t.link.b_to_a}) {
     p->rate_bps = *rate;
     p->delay = *rtt / 2;
@@ -308,7 +333,9 @@ int run(const Options& o) {
         "\"error\":\"%s\",\"virtual_seconds\":%.6f,\"goodput_bps\":%.0f,\"retransmits\":%llu,"
         "\"segments_out\":%llu,\"cpu_seconds\":%.3f,\"wall_seconds\":%.3f,"
         "\"link\":{\"frames\":%llu,\"queue_drops\":%llu,\"loss_drops\":%llu,\"reordered\":%llu,"
-        "\"duplicated\":%llu,\"max_queue\":%u},\"cwnd\":%u,\"srtt_us\":%u,"
+        "\"duplicated\":%llu,\"max_queue\":%u,\"frames_back\":%llu},"
+        "\"gro\":{\"on\":%s,\"polls\":%llu,\"merged\":%llu,\"coalesced\":%llu},"
+        "\"cwnd\":%u,\"srtt_us\":%u,"
         "\"options\":{\"size\":%llu,\"rate_bps\":%llu,\"rtt_ns\":%llu,\"loss\":%g,\"reorder\":%g,"
         "\"dup\":%g,\"queue\":%u,\"cc\":\"%s\",\"mss\":%u,\"tso\":%s,\"seed\":%llu,\"conns\":%d},"
         "\"flows\":[%s]%s}\n",
@@ -322,11 +349,14 @@ int run(const Options& o) {
         static_cast<unsigned long long>(r.to_server.loss_drops + r.to_client.loss_drops),
         static_cast<unsigned long long>(r.to_server.reordered + r.to_client.reordered),
         static_cast<unsigned long long>(r.to_server.duplicated + r.to_client.duplicated),
-        r.to_server.max_queue, r.last_cwnd, r.last_srtt_us, static_cast<unsigned long long>(*size),
-        static_cast<unsigned long long>(*rate), static_cast<unsigned long long>(*rtt), o.loss,
-        o.reorder, o.dup, o.queue, o.cc.c_str(), o.mss, o.tso ? "true" : "false",
-        static_cast<unsigned long long>(o.seed), o.connections, flows.c_str(),
-        t.stats ? (",\"stats\":" + stats.json()).c_str() : "");
+        r.to_server.max_queue, static_cast<unsigned long long>(r.to_client.frames_sent),
+        o.gro ? "true" : "false", static_cast<unsigned long long>(r.server_napi_polls),
+        static_cast<unsigned long long>(r.gro_server.merged),
+        static_cast<unsigned long long>(r.gro_server.coalesced), r.last_cwnd, r.last_srtt_us,
+        static_cast<unsigned long long>(*size), static_cast<unsigned long long>(*rate),
+        static_cast<unsigned long long>(*rtt), o.loss, o.reorder, o.dup, o.queue, o.cc.c_str(),
+        o.mss, o.tso ? "true" : "false", static_cast<unsigned long long>(o.seed), o.connections,
+        flows.c_str(), t.stats ? (",\"stats\":" + stats.json()).c_str() : "");
   } else {
     std::printf("sendpath sim: %s over %s, rtt %s, loss %g, cc %s, %d connection%s%s\n",
                 human_bytes(static_cast<double>(*size)).c_str(),
@@ -343,6 +373,15 @@ int run(const Options& o) {
                 static_cast<unsigned long long>(r.retransmits),
                 static_cast<unsigned long long>(r.to_server.queue_drops + r.to_client.queue_drops),
                 static_cast<unsigned long long>(r.to_server.loss_drops + r.to_client.loss_drops));
+    std::printf("  frames    %llu to the server, %llu back\n",
+                static_cast<unsigned long long>(r.to_server.frames_sent),
+                static_cast<unsigned long long>(r.to_client.frames_sent));
+    if (o.gro) {
+      std::printf("  gro       server: %llu polls, %llu frames merged into %llu packets\n",
+                  static_cast<unsigned long long>(r.server_napi_polls),
+                  static_cast<unsigned long long>(r.gro_server.merged),
+                  static_cast<unsigned long long>(r.gro_server.coalesced));
+    }
     std::printf("  host      %.2f s wall, %.2f s CPU\n", wall, cpu);
     if (o.zerocopy) {
       std::printf("  zerocopy  %llu sends, %llu completed (%llu reported copied)\n",
@@ -382,8 +421,17 @@ sp::tools::Command cmd(
           ->capture_default_str();
       sub.add_option("--mss", o->mss, "MSS: the link MTU is mss + 40")->capture_default_str();
       sub.add_flag("--tso,!--no-tso", o->tso, "advertise TSO on the link devices");
-      sub.add_flag("--gro", o->tso_passthrough,
-                   "TSO skbs cross whole (receiver sees GRO super-packets)");
+      sub.add_flag("--tso-passthrough", o->tso_passthrough,
+                   "TSO skbs cross the link whole, unsegmented (loss and queueing act on "
+                   "the 64 KiB unit; not GRO)");
+      sub.add_flag("--gro", o->gro,
+                   "GRO on the receiving ends: in-order segments of a flow taken in one NAPI "
+                   "poll reach the stack as one skb");
+      sub.add_option("--rx-usecs", o->rx_usecs,
+                     "receive interrupt moderation: poll this long after the first frame "
+                     "(default 50us with --gro, else 0: frames of one instant)");
+      sub.add_option("--sysctl", o->sysctls,
+                     "NAME=VALUE set on both stacks, e.g. net.ipv4.tcp_sack=0 (repeatable)");
       sub.add_option("--seed", o->seed, "seed for payload and link randomness")
           ->capture_default_str();
       sub.add_option("--conns", o->connections, "parallel connections")->capture_default_str();

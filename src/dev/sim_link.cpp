@@ -27,7 +27,20 @@ NetdevTx SimLinkEnd::xmit(SkbPtr skb) {
   return link_->xmit(side_, std::move(skb));
 }
 
+SimLinkEnd::SimLinkEnd(SimLink* link, int side) : link_(link), side_(side) {
+  if (link->cfg_.gro) {
+    gro_ = std::make_unique<GroList>([this](SkbPtr skb) {
+      if (rx_handler) rx_handler(std::move(skb));
+    });
+  }
+}
+
+// One NAPI poll: up to budget frames, through GRO when it is on, whose held
+// packets all go up when the poll ends (napi_complete_done with
+// gro_flush_timeout 0; sendpath flushes after a full-budget poll too).
 int SimLinkEnd::poll(int budget) {
+  if (rxq_.empty()) return 0;
+  if (link_ && link_->cfg_.rx_coalesce && link_->clock_.now_ns() < irq_at_) return 0;
   int n = 0;
   while (n < budget && !rxq_.empty()) {
     SkbPtr skb = std::move(rxq_.front());
@@ -35,8 +48,14 @@ int SimLinkEnd::poll(int budget) {
     stats.rx_packets++;
     stats.rx_bytes += skb->len;
     ++n;
-    if (rx_handler) rx_handler(std::move(skb));
+    if (gro_)
+      gro_->receive(std::move(skb));
+    else if (rx_handler)
+      rx_handler(std::move(skb));
   }
+  if (gro_) gro_->flush();
+  if (rxq_.empty()) irq_at_ = ~Nanos{0};
+  napi_polls_++;
   return n;
 }
 
@@ -229,6 +248,8 @@ Nanos SimLink::next_event() const {
     if (d.busy) t = std::min(t, d.tx_done);
     if (!d.inflight.empty()) t = std::min(t, d.inflight.front().at);
   }
+  for (const SimLinkEnd* e : ends_)
+    if (e && !e->rxq_.empty()) t = std::min(t, e->irq_at_);
   return t;
 }
 
@@ -257,6 +278,8 @@ int SimLink::advance() {
             cfg_.rx_csum_verified ? IpSummed::CHECKSUM_UNNECESSARY : IpSummed::CHECKSUM_NONE;
         skb->tstamp = now;
         d.stats.delivered++;
+        // The first frame on an empty ring raises the (moderated) interrupt.
+        if (to->rxq_.empty() && to->irq_at_ == ~Nanos{0}) to->irq_at_ = now + cfg_.rx_coalesce;
         to->rxq_.push_back(std::move(skb));
       }
     }
@@ -271,8 +294,11 @@ void SimLink::flush() {
     for (auto& f : d.inflight) SkbPtr(f.skb).reset();
     d.inflight.clear();
   }
-  for (SimLinkEnd* e : ends_)
-    if (e) e->rxq_.clear();
+  for (SimLinkEnd* e : ends_) {
+    if (!e) continue;
+    e->rxq_.clear();
+    e->irq_at_ = ~Nanos{0};
+  }
 }
 
 }  // namespace sp

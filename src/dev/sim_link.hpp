@@ -9,7 +9,17 @@
 // virtio-net does, so 64 KiB TSO skbs reach the link. By default the link
 // segments them before queuing (loss, queueing and serialisation then act
 // per MSS segment, as on a real wire); with `tso_passthrough` a TSO skb
-// crosses as one unit and arrives as one GRO-like super-packet.
+// crosses as one unit and arrives whole (no wire segmentation at all: not
+// what GRO does, which is the receiver's job, below).
+//
+// The receive side of each end models a NIC with interrupt moderation and
+// NAPI: with `rx_coalesce` > 0 the "interrupt" is raised that long after the
+// first frame reaches an empty ring (ethtool -C rx-usecs), and one poll then
+// takes up to the NAPI budget (64) of the frames waiting; with 0 a poll
+// takes the frames that arrived at the same instant. With `gro` each poll
+// runs the frames through GroList (ip/gro.hpp) and flushes it when the poll
+// ends (napi_complete_done), so in-order segments of a flow that arrive in
+// one poll reach the stack as one skb.
 //
 // The sender's skb is freed -- running its destructor, which is how TCP
 // small queues learn the bytes left the host -- when its last bit has been
@@ -24,6 +34,7 @@
 #include "core/clock.hpp"
 #include "dev/net_device.hpp"
 #include "dev/sim_rng.hpp"
+#include "ip/gro.hpp"
 
 namespace sp {
 
@@ -46,7 +57,9 @@ struct SimLinkConfig {
   bool tso = true;               // advertise NETIF_F_TSO
   bool sg = true;                // advertise NETIF_F_SG
   bool csum_offload = true;      // advertise NETIF_F_HW_CSUM
-  bool tso_passthrough = false;  // a TSO skb crosses whole (the receiver sees GRO output)
+  bool tso_passthrough = false;  // a TSO skb crosses whole, unsegmented
+  bool gro = false;              // receive side: GRO per NAPI poll (GroList)
+  Nanos rx_coalesce = 0;         // receive interrupt delay after the first frame (rx-usecs)
   bool rx_csum_verified = true;  // arriving frames are CHECKSUM_UNNECESSARY (NETIF_F_RXCSUM)
   std::uint64_t seed = 1;
 };
@@ -73,13 +86,19 @@ class SimLinkEnd final : public NetDevice {
   NetdevTx xmit(SkbPtr skb) override;
   int poll(int budget) override;
   std::size_t rx_pending() const { return rxq_.size(); }
+  // The end's GRO stage, when the link has `gro` (else nullptr).
+  const GroList* gro() const { return gro_.get(); }
+  std::uint64_t napi_polls() const { return napi_polls_; }  // polls that delivered frames
 
  private:
   friend class SimLink;
-  SimLinkEnd(SimLink* link, int side) : link_(link), side_(side) {}
+  SimLinkEnd(SimLink* link, int side);
   SimLink* link_;
   int side_;  // 0 = a, 1 = b
   std::deque<SkbPtr> rxq_;
+  std::unique_ptr<GroList> gro_;
+  Nanos irq_at_ = ~Nanos{0};  // when a poll may take the frames in rxq_
+  std::uint64_t napi_polls_ = 0;
 };
 
 class SimLink {
@@ -105,6 +124,8 @@ class SimLink {
   const SimLinkConfig& config() const { return cfg_; }
   SimPathConfig& path(int dir) { return dirs_[dir].cfg; }  // 0: a->b, 1: b->a
   const SimPathStats& stats(int dir) const { return dirs_[dir].stats; }
+  // An end while its device exists (0: a, 1: b), else nullptr.
+  const SimLinkEnd* end(int side) const { return ends_[side]; }
   // Serialisation time of a frame of len bytes (plus wire overhead) at the
   // direction's rate, exact to the nanosecond over many frames.
   static Nanos serialisation_ns(std::uint64_t wire_bytes, std::uint64_t rate_bps,

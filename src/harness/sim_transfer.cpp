@@ -137,6 +137,8 @@ class Runner {
     for (Stack* s : {client_, server_}) {
       if (auto e = s->sysctl().set("net.ipv4.tcp_congestion_control", opt_.cc); !e.empty())
         return fail("congestion control: " + e);
+      for (const auto& [name, value] : opt_.sysctls)
+        if (auto e = s->sysctl().set(name, value); !e.empty()) return fail(name + ": " + e);
     }
     const be32 ca = htonl(0x0a000001), sa = htonl(0x0a000002);  // 10.0.0.1, 10.0.0.2
     SimLinkConfig lc = opt_.link;
@@ -542,6 +544,10 @@ class Runner {
     res_.world_steps = world_.steps();
     res_.to_server = link_->stats(0);
     res_.to_client = link_->stats(1);
+    if (const SimLinkEnd* e = link_->end(1)) {
+      res_.server_napi_polls = e->napi_polls();
+      if (e->gro()) res_.gro_server = e->gro()->stats();
+    }
     if (!conns_.empty()) {
       ::tcp_info ti{};
       socklen_t len = sizeof ti;

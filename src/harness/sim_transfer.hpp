@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dev/sim_link.hpp"
@@ -28,9 +29,11 @@ using StatsHook = std::function<void(StatsPoint, Stack& client, Stack& server, N
 struct TransferOptions {
   std::uint64_t size = 256ull << 20;  // bytes per connection and direction
   int connections = 1;
-  bool bidirectional = false;            // the server sends `size` bytes back at the same time
-  SimLinkConfig link;                    // link.a_to_b carries client -> server
-  std::string cc = "cubic";              // net.ipv4.tcp_congestion_control on both stacks
+  bool bidirectional = false;  // the server sends `size` bytes back at the same time
+  SimLinkConfig link;          // link.a_to_b carries client -> server
+  std::string cc = "cubic";    // net.ipv4.tcp_congestion_control on both stacks
+  // name=value pairs set on both stacks after cc (e.g. net.ipv4.tcp_sack=0).
+  std::vector<std::pair<std::string, std::string>> sysctls;
   std::uint64_t seed = 1;                // payload and link randomness
   std::uint32_t write_size = 64 * 1024;  // bytes per send() call
   // The transfer has stalled when no byte moves for this much virtual time.
@@ -78,8 +81,10 @@ struct TransferResult {
   std::uint64_t retransmits = 0;   // TcpRetransSegs, both stacks
   std::uint64_t segments_out = 0;  // TcpOutSegs, both stacks
   std::uint64_t world_steps = 0;
-  SimPathStats to_server, to_client;  // the link's two directions
-  std::uint32_t last_cwnd = 0;        // TCP_INFO of the first client connection at the end
+  SimPathStats to_server, to_client;    // the link's two directions
+  GroStats gro_server;                  // the server end's GRO (link.gro)
+  std::uint64_t server_napi_polls = 0;  // polls of the server end that took frames
+  std::uint32_t last_cwnd = 0;          // TCP_INFO of the first client connection at the end
   std::uint32_t last_srtt_us = 0;
   std::vector<FlowResult> flows;  // client->server flows, then server->client
   // With TransferOptions::zerocopy: sends made, completions reported, and

@@ -1017,6 +1017,7 @@ int tcp_disconnect(Sock* sk, int flags) {
   tp->rx_opt = {};
   tp->rx_opt.user_mss = user_mss;
   tp->rx_opt.mss_clamp = TCP_MSS_DEFAULT;
+  tp->compressed_ack = 0;
   tp->max_window = 0;
   tp->bytes_sent = 0;
   tp->bytes_acked = 0;

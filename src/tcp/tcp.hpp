@@ -85,6 +85,9 @@ constexpr std::uint32_t TCP_INIT_CWND = 10;
 constexpr std::uint32_t TCP_INFINITE_SSTHRESH = 0x7fffffff;
 constexpr std::uint32_t MAX_TCP_WINDOW = 32767;
 constexpr std::uint32_t TCP_MAX_QUICKACKS = 16;
+// Duplicate ACKs that trigger fast retransmit (RFC 5681 3.2); SACK
+// compression sends this many per rcv_nxt before it holds any back.
+constexpr std::uint8_t TCP_FASTRETRANS_THRESH = 3;
 constexpr std::uint32_t TCP_MAX_REORDERING = 300;
 constexpr HzJiffies TCP_RTO_MAX{120, 1};
 constexpr HzJiffies TCP_RTO_MIN{1, 5};
@@ -461,6 +464,9 @@ int tcp_transmit_skb(Sock* sk, SkBuff* skb, int clone_it);
 int __tcp_transmit_skb(Sock* sk, SkBuff* skb, int clone_it, std::uint32_t rcv_nxt);
 void tcp_event_new_data_sent(Sock* sk, SkBuff* skb);
 std::uint16_t tcp_select_window(Sock* sk);
+// The window we could offer now, unscaled, before tcp_select_window's
+// never-shrink rule (__tcp_select_window).
+std::uint32_t __tcp_select_window(Sock* sk);
 void tcp_select_initial_window(const Sock* sk, int space, std::uint32_t mss, std::uint32_t* rcv_wnd,
                                std::uint32_t* window_clamp, int wscale_ok, std::uint8_t* rcv_wscale,
                                std::uint32_t init_rcv_wnd);
@@ -568,10 +574,12 @@ void tcp_init_buffer_space(Sock* sk);                // owner: tcp-recv
 void tcp_rcv_space_adjust(Sock* sk);                 // owner: tcp-recv (called by tcp_recvmsg)
 void tcp_update_pacing_rate(Sock* sk);               // owner: tcp-recv
 void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks);  // owner: tcp-recv
-void tcp_init_transfer(Sock* sk, SkBuff* skb);                   // owner: tcp-recv
-void tcp_finish_connect(Sock* sk, SkBuff* skb);                  // owner: tcp-recv
-void tcp_reset(Sock* sk, SkBuff* skb);                           // owner: tcp-recv
-void tcp_fin(Sock* sk);                                          // owner: tcp-recv
+// Send the ACK SACK compression is holding back, if any, now.
+void tcp_sack_compress_send_ack(Sock* sk);
+void tcp_init_transfer(Sock* sk, SkBuff* skb);   // owner: tcp-recv
+void tcp_finish_connect(Sock* sk, SkBuff* skb);  // owner: tcp-recv
+void tcp_reset(Sock* sk, SkBuff* skb);           // owner: tcp-recv
+void tcp_fin(Sock* sk);                          // owner: tcp-recv
 // tcp_timer.cpp
 void tcp_init_xmit_timers(Sock* sk);        // owner: tcp-recv (sets timer functions)
 void tcp_clear_xmit_timers(Sock* sk);       // owner: tcp-recv
@@ -642,10 +650,21 @@ inline bool tcp_in_quickack_mode(const Sock* sk) {
   const InetConnectionSock* icsk = inet_csk(sk);
   return icsk->icsk_ack.quick && !inet_csk_in_pingpong_mode(sk);
 }
-// An ACK left: one quick ACK used (tcp_dec_quickack_mode; call from tcp_event_ack_sent).
+// An ACK left (tcp_dec_quickack_mode; call from tcp_event_ack_sent before
+// the pending bits are cleared). Only an ACK that acknowledged received data
+// (one was scheduled) uses up a quick ACK: a data segment that merely carries
+// the ACK flag must not end the quick-ACK phase early. Leaving the mode
+// deflates the delayed-ACK timeout, as 6.12 does.
 inline void tcp_dec_quickack_mode(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
-  if (icsk->icsk_ack.quick) icsk->icsk_ack.quick--;
+  if (!icsk->icsk_ack.quick) return;
+  const unsigned pkts = inet_csk_ack_scheduled(sk) ? 1 : 0;
+  if (pkts >= icsk->icsk_ack.quick) {
+    icsk->icsk_ack.quick = 0;
+    icsk->icsk_ack.ato = TCP_ATO_MIN;
+  } else {
+    icsk->icsk_ack.quick = static_cast<std::uint8_t>(icsk->icsk_ack.quick - pkts);
+  }
 }
 // The received-RTT-free seconds clock used for ts_recent_stamp (never 0, so 0
 // keeps meaning "no ts_recent").

@@ -255,16 +255,26 @@ void tcp_send_dupack(Sock* sk, const SkBuff* skb) {
 
 }  // namespace
 
-void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks) {
+namespace {
+
+// Enough quick ACKs to open the peer's slow start: half our window in
+// segments, at least 2, at most max_quickacks (tcp_incr_quickack). Unlike
+// entering quick-ACK mode it leaves pingpong and ato alone.
+void tcp_incr_quickack(Sock* sk, unsigned max_quickacks) {
   InetConnectionSock* icsk = inet_csk(sk);
   const TcpSock* tp = tcp_sk(sk);
-  // Enough quick ACKs to open the peer's slow start: half our window in
-  // segments, at least 2, at most max_quickacks (tcp_incr_quickack).
   unsigned rcv_mss = icsk->icsk_ack.rcv_mss ? icsk->icsk_ack.rcv_mss : TCP_MSS_DEFAULT;
   unsigned quickacks = tp->rcv_wnd / (2 * rcv_mss);
   if (quickacks == 0) quickacks = 2;
   quickacks = std::min(quickacks, max_quickacks);
   if (quickacks > icsk->icsk_ack.quick) icsk->icsk_ack.quick = static_cast<std::uint8_t>(quickacks);
+}
+
+}  // namespace
+
+void tcp_enter_quickack_mode(Sock* sk, unsigned max_quickacks) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  tcp_incr_quickack(sk, max_quickacks);
   icsk->icsk_ack.pingpong = 0;
   icsk->icsk_ack.ato = TCP_ATO_MIN;
 }
@@ -1183,25 +1193,28 @@ void tcp_event_data_recv(Sock* sk, const SkBuff* skb) {
   inet_csk_schedule_ack(sk);
   tcp_measure_rcv_mss(sk, skb);
   const std::uint32_t now = tcp_jiffies32(sk);
+  tcp_rcv_rtt_measure(tcp_sk(sk));
+  tcp_rcv_rtt_measure_ts(sk, skb);
   if (!icsk->icsk_ack.ato) {
-    // First data: quick-ACK so the peer's slow start is not held back.
-    tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+    // First data: quick ACKs so the peer's slow start is not held back
+    // (tcp_incr_quickack only: a client that sent a request keeps its
+    // pingpong score).
+    tcp_incr_quickack(sk, TCP_MAX_QUICKACKS);
     icsk->icsk_ack.ato = TCP_ATO_MIN;
   } else {
     const std::int32_t m = static_cast<std::int32_t>(now - icsk->icsk_ack.lrcvtime);
     if (m <= static_cast<std::int32_t>(TCP_ATO_MIN / 2)) {
       icsk->icsk_ack.ato = (icsk->icsk_ack.ato >> 1) + TCP_ATO_MIN / 2;
     } else if (m < static_cast<std::int32_t>(icsk->icsk_ack.ato)) {
-      icsk->icsk_ack.ato = (icsk->icsk_ack.ato >> 1) + static_cast<std::uint32_t>(m);
-      if (icsk->icsk_ack.ato > icsk->icsk_rto) icsk->icsk_ack.ato = icsk->icsk_rto;
+      // 6.12 caps the estimate at TCP_DELACK_MAX as well as at the RTO.
+      icsk->icsk_ack.ato = std::min({(icsk->icsk_ack.ato >> 1) + static_cast<std::uint32_t>(m),
+                                     icsk->icsk_rto, static_cast<std::uint32_t>(TCP_DELACK_MAX)});
     } else if (m > static_cast<std::int32_t>(icsk->icsk_rto)) {
       // Silence longer than an RTO: the peer restarts slow start.
-      tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS);
+      tcp_incr_quickack(sk, TCP_MAX_QUICKACKS);
     }
   }
   icsk->icsk_ack.lrcvtime = now;
-  tcp_rcv_rtt_measure(tcp_sk(sk));
-  tcp_rcv_rtt_measure_ts(sk, skb);
   if (skb->len >= 128) tcp_grow_window(sk, skb);
 }
 
@@ -1231,6 +1244,26 @@ void tcp_sack_maybe_coalesce(TcpSock* tp) {
   }
 }
 
+// How many SACK blocks an ACK can be counted on to carry (Linux's
+// TCP_SACK_BLOCKS_EXPECTED): four fit, three with timestamps, and ACKs get
+// lost, so 2. A new range that lands beyond these flushes compressed ACKs.
+constexpr int kTcpSackBlocksExpected = 2;
+
+}  // namespace
+
+// Send the ACK that SACK compression held back, now (tcp_sack_compress_send_ack).
+void tcp_sack_compress_send_ack(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  if (!tp->compressed_ack) return;
+  sk->stack->del_timer(tp->compressed_ack_timer);
+  // One ACK finally leaves for all the ones held back: count one fewer.
+  mib_of(sk).inc(MibId::TcpExtTCPAckCompressed, tp->compressed_ack - 1u);
+  tp->compressed_ack = 0;
+  tcp_send_ack(sk);
+}
+
+namespace {
+
 // A new out-of-order range arrived: the block containing it goes first
 // (RFC 2018: the first block reports the most recent segment).
 void tcp_sack_new_ofo_skb(Sock* sk, std::uint32_t seq, std::uint32_t end_seq) {
@@ -1243,13 +1276,18 @@ void tcp_sack_new_ofo_skb(Sock* sk, std::uint32_t seq, std::uint32_t end_seq) {
     tp->rx_opt.num_sacks = 1;
     return;
   }
-  for (int this_sack = 0; this_sack < cur_sacks; this_sack++) {
+  int this_sack = 0;
+  for (; this_sack < cur_sacks; this_sack++) {
     if (tcp_sack_extend(&sp[this_sack], seq, end_seq)) {
+      // A block beyond the ones an ACK reliably carries changes: flush the
+      // compressed ACKs first, so the sender is not left without it.
+      if (this_sack >= kTcpSackBlocksExpected) tcp_sack_compress_send_ack(sk);
       for (; this_sack > 0; this_sack--) std::swap(sp[this_sack], sp[this_sack - 1]);
       if (cur_sacks > 1) tcp_sack_maybe_coalesce(tp);
       return;
     }
   }
+  if (this_sack >= kTcpSackBlocksExpected) tcp_sack_compress_send_ack(sk);
   // No room: forget the oldest block (the peer learns it again later).
   if (cur_sacks >= static_cast<int>(TCP_NUM_SACKS)) {
     cur_sacks--;
@@ -1499,9 +1537,11 @@ void tcp_data_queue_ofo(Sock* sk, SkbPtr skb) {
     tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
     return;
   }
-  // Out-of-order data means a hole: ACK at once so the sender learns of it.
+  tcp_measure_rcv_mss(sk, skb.get());
+  // Out-of-order data means a hole: an ACK is due. Whether it leaves at
+  // once or is compressed with the next ones is __tcp_ack_snd_check's call
+  // (6.12 sets no ICSK_ACK_NOW here, or SACK compression could never act).
   inet_csk_schedule_ack(sk);
-  inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_NOW;
   tp->rcv_ooopack += std::max<std::uint32_t>(1, skb_shinfo(skb.get())->gso_segs);
   mib_of(sk).inc(MibId::TcpExtTCPOFOQueue);
 
@@ -1654,8 +1694,14 @@ void tcp_data_snd_check(Sock* sk) {
 void __tcp_ack_snd_check(Sock* sk, bool ofo_possible) {
   TcpSock* tp = tcp_sk(sk);
   const InetConnectionSock* icsk = inet_csk(sk);
-  if ((tp->rcv_nxt - tp->rcv_wup) > icsk->icsk_ack.rcv_mss || tcp_in_quickack_mode(sk) ||
-      (icsk->icsk_ack.pending & ICSK_ACK_NOW)) {
+  // More than a full segment unacknowledged counts only when the window we
+  // would advertise opens by it (else tcp_recvmsg's window update sends the
+  // ACK), or while the reader waits for SO_RCVLOWAT bytes it lacks (6.12).
+  const bool full_frame_pending =
+      (tp->rcv_nxt - tp->rcv_wup) > icsk->icsk_ack.rcv_mss &&
+      (static_cast<std::int64_t>(tp->rcv_nxt - tp->copied_seq) < sk->sk_rcvlowat ||
+       __tcp_select_window(sk) >= tp->rcv_wnd);
+  if (full_frame_pending || tcp_in_quickack_mode(sk) || (icsk->icsk_ack.pending & ICSK_ACK_NOW)) {
     tcp_send_ack(sk);
     return;
   }
@@ -1663,8 +1709,41 @@ void __tcp_ack_snd_check(Sock* sk, bool ofo_possible) {
     tcp_send_delayed_ack(sk);
     return;
   }
-  // Out-of-order data: every duplicate ACK with fresh SACK info goes now.
-  tcp_send_ack(sk);
+  // Out-of-order data. Without SACK every duplicate ACK goes (they are the
+  // sender's only signal). With SACK the first TCP_FASTRETRANS_THRESH
+  // duplicates per rcv_nxt go at once, enough for fast retransmit; the ones
+  // after are compressed (RFC 2018 lets a receiver SACK less often): counted
+  // in compressed_ack and sent as one when tcp_comp_sack_nr of them are held,
+  // when the timer runs, or when any other ACK leaves (tcp_event_ack_sent).
+  const Sysctl& sc = sk->stack->sysctl();
+  if (!tcp_is_sack(tp) || tp->compressed_ack >= static_cast<unsigned>(sc.tcp_comp_sack_nr)) {
+    tcp_send_ack(sk);
+    return;
+  }
+  if (tp->compressed_ack_rcv_nxt != tp->rcv_nxt) {
+    tp->compressed_ack_rcv_nxt = tp->rcv_nxt;
+    tp->dup_ack_counter = 0;
+  }
+  if (tp->dup_ack_counter < TCP_FASTRETRANS_THRESH) {
+    tp->dup_ack_counter++;
+    tcp_send_ack(sk);
+    return;
+  }
+  tp->compressed_ack++;
+  if (tp->compressed_ack_timer.pending()) return;
+  // The timer: 5% of the RTT (the smaller of the receiver's estimate and
+  // srtt; both are kept 8x in us, so rtt * (1000 / 8) / 20 is 5% in ns), at
+  // most tcp_comp_sack_delay_ns. Linux arms an hrtimer with
+  // tcp_comp_sack_slack_ns of slack, and the clock event is programmed for
+  // the end of that range: on an otherwise idle CPU it runs delay + slack
+  // after now, which is when it runs here.
+  std::uint64_t rtt = tp->rcv_rtt_est.rtt_us;
+  if (tp->srtt_us && tp->srtt_us < rtt) rtt = tp->srtt_us;
+  const std::uint64_t delay = std::min<std::uint64_t>(
+      static_cast<std::uint64_t>(sc.tcp_comp_sack_delay_ns), rtt * (kNsPerUs >> 3) / 20);
+  sk->stack->mod_timer(tp->compressed_ack_timer,
+                       sk->stack->now() + delay +
+                           static_cast<std::uint64_t>(std::max(sc.tcp_comp_sack_slack_ns, 0)));
 }
 
 void tcp_ack_snd_check(Sock* sk) {

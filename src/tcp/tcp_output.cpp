@@ -189,6 +189,12 @@ void tcp_event_data_sent(TcpSock* tp, Sock* sk) {
 // tcp_event_ack_sent: an ACK is on the wire, so the pending one is not needed.
 void tcp_event_ack_sent(Sock* sk, std::uint32_t rcv_nxt) {
   TcpSock* tp = tcp_sk(sk);
+  // This ACK carries what the compressed ones would have: they are saved.
+  if (tp->compressed_ack) {
+    sk->stack->mib().inc(MibId::TcpExtTCPAckCompressed, tp->compressed_ack);
+    tp->compressed_ack = 0;
+    sk->stack->del_timer(tp->compressed_ack_timer);
+  }
   if (rcv_nxt != tp->rcv_nxt) return;
   tcp_dec_quickack_mode(sk);
   inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK);
@@ -229,6 +235,8 @@ SkbPtr alloc_nondata_skb() {
   return skb;
 }
 
+}  // namespace
+
 // __tcp_select_window: the window we can offer now (RFC 1122 SWS avoidance
 // for the receiver: never offer less than an MSS unless that is all there is).
 std::uint32_t __tcp_select_window(Sock* sk) {
@@ -266,6 +274,8 @@ std::uint32_t __tcp_select_window(Sock* sk) {
   }
   return window;
 }
+
+namespace {
 
 void tcp_initialize_rcv_mss(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);

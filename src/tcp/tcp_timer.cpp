@@ -274,9 +274,14 @@ void tcp_write_timer_handler(Sock* sk) {
 // RTO; in pingpong mode the session left interactivity, so reset it.
 void tcp_delack_timer_handler(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
-  if (((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) ||
-      !(icsk->icsk_ack.pending & ICSK_ACK_TIMER))
+  if ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)) return;
+  // ACKs held back by SACK compression go first, as one.
+  if (tcp_sk(sk)->compressed_ack) {
+    tcp_mstamp_refresh(tcp_sk(sk));
+    tcp_sack_compress_send_ack(sk);
     return;
+  }
+  if (!(icsk->icsk_ack.pending & ICSK_ACK_TIMER)) return;
   const std::uint64_t now = tcp_jiffies(sk);
   if (icsk->icsk_ack.timeout > now) {
     sk->stack->mod_timer(icsk->icsk_delack_timer,
@@ -286,7 +291,9 @@ void tcp_delack_timer_handler(Sock* sk) {
   icsk->icsk_ack.pending &= static_cast<std::uint8_t>(~ICSK_ACK_TIMER);
   if (inet_csk_ack_scheduled(sk)) {
     if (!inet_csk_in_pingpong_mode(sk)) {
-      icsk->icsk_ack.ato = std::min<std::uint32_t>(icsk->icsk_ack.ato << 1, icsk->icsk_rto);
+      // Delayed ACK missed: inflate ato, at most the RTO and TCP_DELACK_MAX.
+      icsk->icsk_ack.ato = std::min(
+          {icsk->icsk_ack.ato << 1, icsk->icsk_rto, static_cast<std::uint32_t>(TCP_DELACK_MAX)});
     } else {
       icsk->icsk_ack.pingpong = 0;
       icsk->icsk_ack.ato = TCP_ATO_MIN;
@@ -372,6 +379,17 @@ void tcp_init_xmit_timers(Sock* sk) {
   icsk->icsk_delack_timer.set_function([sk] {
     sock_hold(sk);
     tcp_delack_timer_handler(sk);
+    sock_put(sk);
+  });
+  // tcp_compressed_ack_kick: the compressed-SACK timer ran out; the one ACK
+  // it sends stands for the ones held, so it is not counted as compressed.
+  tcp_sk(sk)->compressed_ack_timer.set_function([sk] {
+    sock_hold(sk);
+    TcpSock* tp = tcp_sk(sk);
+    if (tp->compressed_ack) {
+      tp->compressed_ack--;
+      tcp_send_ack(sk);
+    }
     sock_put(sk);
   });
   sk->sk_timer.set_function([sk] {

@@ -27,3 +27,37 @@ endif()
            COMMAND ${CMAKE_COMMAND} -DSENDPATH=$<TARGET_FILE:sendpath> -P ${_sim_check})
   set_tests_properties(cli_sim_json PROPERTIES LABELS "e2e" TIMEOUT 300)
 endif()
+
+# `sim --gro`: the receivers coalesce (gro.coalesced > 0 in the JSON) and
+# the data still arrives intact; `--sysctl` sets a stack sysctl on both
+# stacks and refuses a name the table does not have.
+if(TARGET sendpath)
+  set(_sim_gro_check ${CMAKE_CURRENT_BINARY_DIR}/sim_gro_check.cmake)
+  file(WRITE ${_sim_gro_check} [=[
+execute_process(COMMAND ${SENDPATH} sim --size 4M --gro --sysctl net.ipv4.tcp_sack=0 --json --quiet
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "sendpath sim --gro exited with ${rc}: ${err}")
+endif()
+string(JSON ok GET "${out}" digest_ok)
+string(JSON on GET "${out}" gro on)
+string(JSON coalesced GET "${out}" gro coalesced)
+if(NOT ok STREQUAL "ON" AND NOT ok STREQUAL "true")
+  message(FATAL_ERROR "digest_ok is ${ok}")
+endif()
+if(NOT on STREQUAL "ON" AND NOT on STREQUAL "true")
+  message(FATAL_ERROR "gro.on is ${on}")
+endif()
+if(NOT coalesced GREATER 0)
+  message(FATAL_ERROR "gro.coalesced is ${coalesced}: nothing was coalesced")
+endif()
+execute_process(COMMAND ${SENDPATH} sim --size 64k --sysctl net.ipv4.no_such=1 --quiet
+                RESULT_VARIABLE rc2 OUTPUT_QUIET ERROR_VARIABLE err2)
+if(NOT rc2 EQUAL 2)
+  message(FATAL_ERROR "an unknown --sysctl was accepted (exit ${rc2})")
+endif()
+]=])
+  add_test(NAME cli_sim_gro_and_sysctl
+           COMMAND ${CMAKE_COMMAND} -DSENDPATH=$<TARGET_FILE:sendpath> -P ${_sim_gro_check})
+  set_tests_properties(cli_sim_gro_and_sysctl PROPERTIES LABELS "cli" TIMEOUT 300)
+endif()

@@ -250,6 +250,21 @@ TEST_F(SimTest, tso_passthrough_delivers_one_super_packet) {
   EXPECT_EQ(arrivals[0].at, 6 * ser_1g(1448) + ser_1g(10000 - 6 * 1448) + 10 * kNsPerMs);
 }
 
+// Interrupt moderation: the receiving end polls rx_coalesce after the first
+// frame reaches its empty ring, and that one poll takes every frame that
+// arrived meanwhile.
+TEST_F(SimTest, rx_coalesce_delays_the_poll_to_the_moderated_interrupt) {
+  SimLinkConfig c = config();
+  c.rx_coalesce = 50 * kNsPerUs;
+  build(c);
+  send(3000, 1, 1000);
+  run();
+  ASSERT_EQ(arrivals.size(), 3u);
+  const Nanos irq = ser_1g(1000) + 10 * kNsPerMs + 50 * kNsPerUs;
+  for (const Arrival& a : arrivals) EXPECT_EQ(a.at, irq);
+  EXPECT_EQ(link->end(1)->napi_polls(), 1u);
+}
+
 TEST_F(SimTest, without_tso_the_sending_stack_segments_in_software) {
   SimLinkConfig c = config();
   c.tso = false;

@@ -94,6 +94,9 @@ TEST_F(ReceiveMemoryTest,
   EXPECT_EQ(memory_drops(), 0u);
   EXPECT_EQ(mib(MibId::TcpExtOfoPruned), 0u);
   EXPECT_EQ(sk_->out_of_order_queue.size(), static_cast<std::size_t>(n));
+  // After three duplicate ACKs the rest are compressed (6.12's SACK
+  // compression); let its timer send the ACK that stands for them.
+  advance_ms(2);
   ASSERT_FALSE(last_sent().sack.empty());
   EXPECT_EQ(last_sent().sack[0],
             std::make_pair(peer_nxt_ + 2 * kMss, peer_nxt_ + 2 * kMss + n * kMss));

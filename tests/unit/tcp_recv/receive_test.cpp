@@ -90,12 +90,42 @@ TEST_F(ReceiveTest, lone_segment_is_acked_after_the_40ms_delayed_ack_timeout) {
   EXPECT_GE(mib(MibId::TcpExtDelayedACKs), 1u);
 }
 
-TEST_F(ReceiveTest, more_than_one_full_segment_unacked_is_acked_at_once) {
+// A receive buffer roomy enough that the window we offer is not eaten by
+// what arrives (rcv_ssthresh, not free space, bounds it).
+class ReceiveRoomyBufferTest : public ReceiveTest {
+ protected:
+  void SetUp() override {
+    st_.sysctl().tcp_rmem[1] = 1 << 20;
+    ReceiveTest::SetUp();
+  }
+};
+
+// 6.12 applies RFC 5681 4.2's rule when the ACK would also move the
+// window's right edge (__tcp_select_window() >= rcv_wnd), which it does
+// while the buffer has room.
+TEST_F(ReceiveRoomyBufferTest, more_than_one_full_segment_unacked_is_acked_at_once) {
   leave_quickack_mode();
   data(off_, 1460);
   data(off_ + 1460, 1460);
   ASSERT_GE(sent_count(), 1u) << "RFC 5681 4.2: ACK at least every second full segment";
   EXPECT_EQ(last_sent().ack, peer_nxt_ + off_ + 2920);
+}
+
+// When the unread data shrinks the window we could offer below what we
+// offered, the second full segment does not force an ACK (it would not open
+// the window; the reader's tcp_cleanup_rbuf will): the delayed-ACK timer
+// sends it.
+TEST_F(ReceiveTest, full_segments_that_cannot_open_the_window_wait_for_the_delayed_ack) {
+  leave_quickack_mode();
+  data(off_, 1460);
+  data(off_ + 1460, 1460);
+  ASSERT_LT(__tcp_select_window(sk_), sk_->rcv_wnd) << "the premise: unread data ate the window";
+  EXPECT_EQ(sent_count(), 0u);
+  const std::uint64_t dack0 = mib(MibId::TcpExtDelayedACKs);
+  advance_ms(jiffies_to_msecs(TCP_DELACK_MAX));
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(last_sent().ack, peer_nxt_ + off_ + 2920);
+  EXPECT_EQ(mib(MibId::TcpExtDelayedACKs), dack0 + 1);
 }
 
 TEST_F(ReceiveTest, out_of_order_segment_is_acked_at_once_with_a_sack_block) {
