@@ -2032,6 +2032,7 @@ int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
     // gets an ACK flag and goes out again.
     if (SkBuff* syn = tcp_rtx_queue_head(sk)) {
       TCP_SKB_CB(syn)->tcp_flags |= TCPHDR_ACK;
+      tp->rtx_cause = "syn";
       tcp_retransmit_skb(sk, syn, 1);
     }
     consume_skb(std::move(skb));

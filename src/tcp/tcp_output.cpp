@@ -1668,6 +1668,9 @@ void tcp_xmit_retransmit_queue(Sock* sk) {
                                                          : MibId::TcpExtTCPSlowStartRetrans;
     if (sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS)) continue;
     if (tcp_small_queue_check(sk, skb, 1)) break;
+    // After an RTO the queue is resent in Loss; otherwise RACK or the SACK
+    // scoreboard marked these skbs lost in Recovery.
+    tp->rtx_cause = icsk->icsk_ca_state == TCP_CA_Loss ? "loss" : "recovery";
     if (tcp_retransmit_skb(sk, skb, segs)) break;
     sk->stack->mib().inc(mib, static_cast<std::uint64_t>(tcp_skb_pcount(skb)));
     if (tcp_in_cwnd_reduction(sk)) tp->prr_out += static_cast<std::uint32_t>(tcp_skb_pcount(skb));
@@ -1833,6 +1836,7 @@ void tcp_send_loss_probe(Sock* sk) {
         else
           skb = nullptr;
       }
+      tp->rtx_cause = "tlp";
       if (skb && tcp_skb_pcount(skb) && __tcp_retransmit_skb(sk, skb, 1) == 0) {
         tp->tlp_retrans = true;
         sent = true;

@@ -284,6 +284,10 @@ struct TcpSock : InetConnectionSock {
   std::uint32_t dsack_dups = 0;
   std::uint8_t dup_ack_counter = 0;
   bool tlp_retrans = false;
+  // sendpath: why the next __tcp_retransmit_skb resends (tcp:tcp_retransmit_skb's
+  // cause): "recovery", "loss", "rto", "tlp", "syn"; set by each caller.
+  // Linux's tracepoint has no such field.
+  const char* rtx_cause = "";
   bool frto = false;
   bool is_sack_reneg = false;
   SkBuff* lost_skb_hint = nullptr;

@@ -162,6 +162,7 @@ void tcp_retransmit_timer(Sock* sk) {
     // An RTO too, though Linux does not count it in TCPTimeouts.
     trace_tcp_recovery_event(sk, "rto", tp->snd_una);
     tcp_enter_loss(sk);
+    tp->rtx_cause = "rto";
     tcp_retransmit_skb(sk, skb, 1);
   } else {
     mib.inc(MibId::TcpExtTCPTimeouts);
@@ -179,6 +180,7 @@ void tcp_retransmit_timer(Sock* sk) {
     }
     tcp_enter_loss(sk);
     tcp_update_rto_stats(sk);
+    tp->rtx_cause = "rto";
     if (tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0) {
       // Local congestion (the device queue refused it): retry soon,
       // without backing off.

@@ -194,6 +194,7 @@ void tcp_sock_skb(Ev id, Sock* sk, const SkBuff* skb) {
   auto e = make<TcpRetransmitSkb>(id, stack_of(sk));
   e.sk = sock_fields(sk);
   e.skb = skb_fields(skb, false);
+  if (id == Ev::tcp_retransmit_skb && sk) e.cause = tcp_sk(sk)->rtx_cause;
   emit(e);
 }
 

@@ -226,10 +226,16 @@ struct TcpProbe : Header {
 struct TcpRetransmitSkb : Header {
   SockFields sk;
   SkbFields skb;
+  // tcp_retransmit_skb only (sendpath's addition): which path resent it,
+  // "recovery" (marked lost by RACK or the SACK scoreboard), "loss" (the
+  // queue resent after an RTO), "rto" (the timer's own resend of the head),
+  // "tlp" (a loss probe resending the tail), "syn".
+  std::string_view cause;
   template <class V>
   void visit(V& v) const {
     sk.visit(v);
     skb.visit(v);
+    if (id == Ev::tcp_retransmit_skb) v("cause", cause);
   }
 };
 

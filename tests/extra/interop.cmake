@@ -17,3 +17,13 @@ if(TARGET sendpath_preload)
   set_tests_properties(interop_compare_every_20th PROPERTIES LABELS interop SKIP_RETURN_CODE 77
                        TIMEOUT 420 RUN_SERIAL TRUE)
 endif()
+
+# scripts/compare's per-loss attribution: which mechanism repaired each
+# drop, asserted for sendpath from its trace on deterministic patterns.
+if(TARGET sendpath_preload)
+  add_test(NAME interop_compare_losses
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/interop/compare_losses_check.sh
+                   ${PROJECT_SOURCE_DIR}/scripts/compare $<TARGET_FILE:sendpath_preload>)
+  set_tests_properties(interop_compare_losses PROPERTIES LABELS interop SKIP_RETURN_CODE 77
+                       TIMEOUT 600 RUN_SERIAL TRUE)
+endif()

@@ -218,6 +218,8 @@ TEST_F(TraceWorld, lossy_transfer_events_agree_with_the_mib_counters) {
   std::uint64_t retrans_segs = 0;
   std::size_t retrans_events = 0;
   std::map<std::string_view, std::size_t> kinds;
+  std::map<std::string_view, std::uint64_t> cause_segs;
+  std::map<std::string_view, std::size_t> cause_events;
   std::vector<std::uint8_t> states;
   for (const auto& any : rec.events()) {
     const trace::Header& h = trace::header_of(any);
@@ -235,6 +237,8 @@ TEST_F(TraceWorld, lossy_transfer_events_agree_with_the_mib_counters) {
       EXPECT_EQ(r->sk.dport, 7200);
       retrans_segs += r->skb.gso_segs;
       ++retrans_events;
+      cause_segs[r->cause] += r->skb.gso_segs;
+      ++cause_events[r->cause];
     } else if (const auto* k = std::get_if<trace::TcpCongStateSet>(&any)) {
       states.push_back(k->cong_state);
     } else if (const auto* v = std::get_if<trace::TcpRecoveryEvent>(&any)) {
@@ -258,6 +262,21 @@ TEST_F(TraceWorld, lossy_transfer_events_agree_with_the_mib_counters) {
   EXPECT_GT(kinds["fast_retransmit"], 0u);
   EXPECT_EQ(kinds["tlp"], delta(MibId::TcpExtTCPLossProbes));
   EXPECT_EQ(kinds["rto"], delta(MibId::TcpExtTCPTimeouts));
+
+  // Each retransmission names the path that sent it, and the paths add up
+  // to the counters they bump: Recovery's resends are TCPFastRetrans, the
+  // queue resent in Loss TCPSlowStartRetrans, the timer resends the head
+  // once per RTO, and a probe that resends is one of the TLPs.
+  for (const auto& [cause, n] : cause_events)
+    EXPECT_TRUE(cause == "recovery" || cause == "loss" || cause == "rto" || cause == "tlp")
+        << "cause '" << cause << "' x" << n;
+  EXPECT_GT(cause_segs["recovery"], 0u);
+  EXPECT_EQ(cause_segs["recovery"], delta(MibId::TcpExtTCPFastRetrans));
+  EXPECT_EQ(cause_segs["loss"], delta(MibId::TcpExtTCPSlowStartRetrans));
+  EXPECT_EQ(cause_events["rto"], delta(MibId::TcpExtTCPTimeouts));
+  EXPECT_LE(cause_events["tlp"], delta(MibId::TcpExtTCPLossProbes));
+  EXPECT_EQ(cause_segs["recovery"] + cause_segs["loss"] + cause_segs["rto"] + cause_segs["tlp"],
+            retrans_segs);
   EXPECT_EQ(kinds["undo"], delta(MibId::TcpExtTCPDSACKUndo) + delta(MibId::TcpExtTCPPartialUndo) +
                                delta(MibId::TcpExtTCPFullUndo) + delta(MibId::TcpExtTCPLossUndo));
   EXPECT_GT(kinds["rack"], 0u) << "RACK marks the losses (tcp_recovery = 1)";
@@ -570,8 +589,12 @@ TEST_F(TraceWorld, every_jsonl_line_is_a_flat_object_with_the_documented_fields)
       EXPECT_TRUE(obj["saddr"] == "s:10.0.0.1" || obj["saddr"] == "s:10.0.0.2") << line;
       EXPECT_TRUE(obj["sock_cookie"].starts_with("s:0x")) << line;
     } else if (event == "tcp:tcp_retransmit_skb") {
-      for (const char* k : {"sock_cookie", "state", "skbaddr", "seq", "end_seq", "len", "gso_segs"})
+      for (const char* k :
+           {"sock_cookie", "state", "skbaddr", "seq", "end_seq", "len", "gso_segs", "cause"})
         EXPECT_TRUE(obj.count(k)) << k;
+      EXPECT_NE(obj["cause"], "s:") << "a retransmission names its cause: " << line;
+    } else if (event == "tcp:tcp_send_reset") {
+      EXPECT_FALSE(obj.count("cause")) << line;
     } else if (event == "sendpath:tcp_write_xmit") {
       for (const char* k : {"sent", "sent_segs", "stop", "snd_cwnd", "in_flight", "snd_wnd"})
         EXPECT_TRUE(obj.count(k)) << k;
