@@ -38,9 +38,10 @@ using TargetFactory = std::function<std::unique_ptr<Target>(Stack&)>;
 // on a real host the kernel sees every inbound packet and system call a few
 // microseconds after its scripted time, and packetdrill's own clock, from
 // which the next relative time counts, has moved on by as much after each
-// event, outbound packets included. 5 us: a tun write reaches the TCP
-// receive path 2-6 us after packetdrill's clock read on this host, a system
-// call about 1.5 us (measured with scripts/measure-event-latency.c).
+// event, outbound packets included. 5 us: on this host a tun write reaches
+// the receive path 3-8 us after packetdrill's clock read, a system call
+// about 1.5 us, and reading a packet that has left takes 3.5-4 us
+// (scripts/measure-event-latency).
 constexpr std::int64_t kDefaultEventLatencyUs = 5;
 
 struct RunnerConfig {
