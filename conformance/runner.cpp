@@ -245,6 +245,14 @@ class Runner {
   Nanos live_ns(std::int64_t script_usecs) const {
     return kClockStart + static_cast<Nanos>(std::max<std::int64_t>(0, script_usecs)) * kNsPerUs;
   }
+  Nanos latency_ns() const { return static_cast<Nanos>(cfg_.event_latency_us) * kNsPerUs; }
+  // When the stack sees an event the script schedules at `start`: as
+  // packetdrill's wait_for_event, the runner waits until then (or goes on at
+  // once when already late, or still busy with the event before), and the
+  // packet or call reaches the stack one event latency after that.
+  Nanos act_ns(std::int64_t start) const {
+    return std::max({live_ns(start), clock_->now_ns(), live_ns(last_event_us_)}) + latency_ns();
+  }
 
   // Runs the stack until it is idle at the current time (bounded).
   void settle() {
@@ -307,17 +315,22 @@ class Runner {
   }
 
   // Scheduled script time of an event (and the end of its range), from the
-  // time of the event before it.
+  // time of the event before it: the runner's clock when that event was done
+  // or, for an inbound packet right after an inbound packet, that packet's
+  // scheduled time (run.c is_event_start_time_anchored: a train of inbound
+  // packets does not gather the host's latency).
   std::pair<std::int64_t, std::int64_t> event_times(const Event& e) const {
+    const bool anchored = e.type == EventType::kPacket && e.packet.inbound && inbound_anchor_us_;
+    const std::int64_t base = anchored ? *inbound_anchor_us_ : last_event_us_;
     switch (e.time.type) {
       case TimeType::kAbsolute:
         return {e.time.usecs, -1};
       case TimeType::kRelative:
-        return {last_event_us_ + e.time.usecs, -1};
+        return {base + e.time.usecs, -1};
       case TimeType::kAbsoluteRange:
         return {e.time.usecs, e.time.usecs_end};
       case TimeType::kRelativeRange:
-        return {last_event_us_ + e.time.usecs, last_event_us_ + e.time.usecs_end};
+        return {base + e.time.usecs, base + e.time.usecs_end};
       case TimeType::kAny:
         return {script_now(), -1};
     }
@@ -332,12 +345,15 @@ class Runner {
     if (cfg_.verbose && cfg_.log) {
       *cfg_.log << secs(start) << " line " << e.line << ": " << describe_event(e) << "\n";
     }
+    const bool inbound = e.type == EventType::kPacket && e.packet.inbound;
+    if (!inbound) inbound_anchor_us_.reset();
     switch (e.type) {
       case EventType::kPacket:
-        if (e.packet.inbound) {
-          advance_to(live_ns(start), false);
+        if (inbound) {
+          advance_to(act_ns(start), false);
           inject(e);
           last_event_us_ = std::max(start, script_now());
+          inbound_anchor_us_ = start;
           settle();
         } else {
           outbound(e, start, end);
@@ -348,7 +364,7 @@ class Runner {
           fail(e.line, "a system call cannot start while another one is blocked");
         }
         {
-          advance_to(live_ns(start), false);
+          advance_to(act_ns(start), false);
           // A blocking call's end time counts from the same point as its
           // start (run.c adjust_relative_event_times).
           std::int64_t offset = e.time.type == TimeType::kAbsolute ? 0 : last_event_us_;
@@ -357,14 +373,14 @@ class Runner {
           break;
         }
       case EventType::kCommand: {
-        advance_to(live_ns(start), false);
+        advance_to(act_ns(start), false);
         last_event_us_ = std::max(start, script_now());
         CommandPlan p = plan_command(e.text, script_dir_);
         apply_sysctls(p, e.line);
         break;
       }
       case EventType::kCode:
-        advance_to(live_ns(start), false);
+        advance_to(act_ns(start), false);
         last_event_us_ = std::max(start, script_now());
         code(e);
         break;
@@ -423,7 +439,7 @@ class Runner {
     if (idx_ < s_.events.size() && s_.events[idx_].type != EventType::kSyscall) {
       const Event& e = s_.events[idx_];
       std::int64_t start = event_times(e).first;
-      Nanos due = live_ns(start);
+      Nanos due = act_ns(start);
       if (e.type == EventType::kPacket && !e.packet.inbound) due = clock_->now_ns();
       if (due <= deadline) {
         Nanos next = next_wakeup();
@@ -582,7 +598,11 @@ class Runner {
     }
     auto err = verify_outbound(e.packet, live, map_, tol_);
     if (!err) err = check_time(e, start, end, actual_us, "outbound packet");
-    last_event_us_ = actual_us;
+    // The packet is checked at the time it left (packetdrill takes the
+    // packet socket's timestamp), but packetdrill is done with it, and counts
+    // the next relative time from there, one event latency after it read it:
+    // after the packet left and after the event before was done.
+    last_event_us_ = std::max(actual_us, last_event_us_) + cfg_.event_latency_us;
     if (err) {
       fail(e.line, "error handling packet: " + *err + " [script packet: " + secs(start) + " " +
                        script_packet_text(e.packet) + "] [actual packet: " + secs(actual_us) + " " +
@@ -1200,6 +1220,8 @@ class Runner {
 
   size_t idx_ = 0;
   std::int64_t last_event_us_ = 0;
+  // The scheduled time of the event just run if it was an inbound packet.
+  std::optional<std::int64_t> inbound_anchor_us_;
   bool blocking_ = false;
   bool failed_ = false;
   std::optional<Stop> pending_stop_;

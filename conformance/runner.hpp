@@ -4,6 +4,7 @@
 // packetdrill's words) or unsupported (the exact feature the runner or the
 // script's environment cannot provide).
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -32,6 +33,17 @@ struct ScriptResult {
 
 using TargetFactory = std::function<std::unique_ptr<Target>(Stack&)>;
 
+// The host's event latency, in microseconds (docs/linux-differences.md, "Event
+// latency"). packetdrill sleeps until an event's time and only then acts, so
+// on a real host the kernel sees every inbound packet and system call a few
+// microseconds after its scripted time, and packetdrill's own clock, from
+// which the next relative time counts, has moved on by as much after each
+// event, outbound packets included. 5 us: on this host a tun write reaches
+// the receive path 3-8 us after packetdrill's clock read, a system call
+// about 1.5 us, and reading a packet that has left takes 3.5-4 us
+// (scripts/measure-event-latency).
+constexpr std::int64_t kDefaultEventLatencyUs = 5;
+
 struct RunnerConfig {
   bool verbose = false;
   std::ostream* log = nullptr;  // where --verbose prints events
@@ -40,6 +52,11 @@ struct RunnerConfig {
   // starts, and the outcome before the stack is torn down.
   std::function<void(int line)> on_event;
   std::function<void(const ScriptResult&)> on_result;
+  // Every inbound packet, system call, command and %{ }% block reaches the
+  // stack this long after its scripted time (0: exactly at it, the pure
+  // virtual clock), and every event, outbound packets included, moves the
+  // runner's clock for the next relative time on by as much.
+  std::int64_t event_latency_us = kDefaultEventLatencyUs;
 };
 
 // The default factory: the sendpath socket API on the given stack.

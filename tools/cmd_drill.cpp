@@ -2,6 +2,7 @@
 // process, on a virtual clock (conformance/). Reports pass / fail (script
 // line, expected vs actual) / unsupported (the exact feature) per script.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -25,6 +26,7 @@ struct DrillArgs {
   std::string expect;
   bool in_process = false;
   std::vector<std::string> sysctls;  // NAME=VALUE, set on each script's stack first
+  std::int64_t event_latency_us = sp::drill::kDefaultEventLatencyUs;
   sp::tools::ClockOptions clock;
 };
 
@@ -63,6 +65,7 @@ int run_drill(const DrillArgs& a) {
   RunnerConfig cfg;
   cfg.verbose = a.verbose;
   cfg.log = &std::cout;
+  cfg.event_latency_us = a.event_latency_us;
   cfg.make_target = [base = sendpath_target_factory(), sysctls](sp::Stack& st) {
     for (const auto& [name, value] : sysctls) st.sysctl().set(name, value);
     return base(st);
@@ -132,6 +135,11 @@ sp::tools::Command drill_cmd(
                      "e.g. net.ipv4.tcp_syn_linear_timeouts=0 for an older kernel's SYN timeouts")
           ->allow_extra_args(false)
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      sub.add_option("--event-latency-us", a->event_latency_us,
+                     "how long after its scripted time each inbound packet and system call "
+                     "reaches the stack, as packetdrill on a real host (0: exactly at it)")
+          ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000000}))
+          ->capture_default_str();
       sub.add_option("--expect", a->expect,
                      "expectations file: fail if a script listed as pass does not pass");
       sp::tools::add_clock_options(sub, a->clock);

@@ -25,3 +25,25 @@ if(TARGET sendpath)
   set_tests_properties(conformance_drill_rejects_unknown_sysctl PROPERTIES LABELS conformance
                        WILL_FAIL TRUE)
 endif()
+# The host's event latency (--event-latency-us; docs/linux-differences.md,
+# "Event latency"): the two scripts whose outcome hangs on it fail on the pure
+# virtual clock, where their times tie exactly, and pass with any small
+# latency.
+if(TARGET sendpath)
+  set(corpus ${PROJECT_SOURCE_DIR}/../shared/conformance/packetdrill/gtests/net/tcp)
+  set(latency_scripts ${corpus}/shutdown/shutdown-rdwr-send-queue-ack-close.pkt
+                      ${corpus}/eor/no-coalesce-retrans.pkt)
+  add_test(NAME conformance_drill_event_latency_zero_ties
+           COMMAND sendpath drill --event-latency-us 0 ${latency_scripts})
+  set_tests_properties(conformance_drill_event_latency_zero_ties PROPERTIES LABELS conformance
+                       TIMEOUT 300 PASS_REGULAR_EXPRESSION
+                       "send-queue-ack-close.pkt:33: .*no-coalesce-retrans.pkt:68: .*total 2: 0 passed, 2 failed")
+  add_test(NAME conformance_drill_event_latency_one_us
+           COMMAND sendpath drill --event-latency-us 1 ${latency_scripts})
+  set_tests_properties(conformance_drill_event_latency_one_us PROPERTIES LABELS conformance
+                       TIMEOUT 300 PASS_REGULAR_EXPRESSION "total 2: 2 passed, 0 failed")
+  add_test(NAME conformance_drill_rejects_negative_event_latency
+           COMMAND sendpath drill --event-latency-us -1 ${latency_scripts})
+  set_tests_properties(conformance_drill_rejects_negative_event_latency PROPERTIES
+                       LABELS conformance WILL_FAIL TRUE)
+endif()

@@ -36,6 +36,9 @@ DrillRun run_inline(const std::string& text) {
   }
   Stack* stack = nullptr;
   RunnerConfig cfg;
+  // Exact departure times on the pure virtual clock: each event exactly at
+  // its scripted time, so the schedule is the stack's alone.
+  cfg.event_latency_us = 0;
   cfg.make_target = [&stack](Stack& st) {
     stack = &st;
     return sendpath_target_factory()(st);

@@ -50,6 +50,7 @@ class FakeTcp : public Target {
   }
   int connect(int, std::uint32_t, std::uint16_t) override { return -EOPNOTSUPP; }
   long sendmsg(int, const std::vector<std::size_t>& iov, int) override {
+    if (calls_at) calls_at->push_back(st_.now());
     std::size_t len = 0;
     for (std::size_t l : iov) len += l;
     std::uint32_t left = static_cast<std::uint32_t>(len);
@@ -100,7 +101,9 @@ class FakeTcp : public Target {
   int epoll_create(int) override { return -EOPNOTSUPP; }
   int epoll_ctl(int, int, int, struct epoll_event*) override { return -EOPNOTSUPP; }
   int epoll_wait(int, struct epoll_event*, int, int) override { return -EOPNOTSUPP; }
-  std::size_t* controllen_out = nullptr;  // where recvmsg records its control buffer size
+  std::size_t* controllen_out = nullptr;      // where recvmsg records its control buffer size
+  std::vector<Nanos>* received_at = nullptr;  // the stack's clock at each packet received
+  std::vector<Nanos>* calls_at = nullptr;     // the stack's clock at each sendmsg()
   std::size_t err_cmsg_len = sizeof(sock_extended_err) + sizeof(sockaddr_in);
 
   int tcp_info(int, struct tcp_info* ti) override {
@@ -112,6 +115,7 @@ class FakeTcp : public Target {
 
  private:
   void rcv(SkbPtr skb) {
+    if (received_at) received_at->push_back(st_.now());
     const std::uint8_t* ip = skb_network_header(skb.get());
     std::string err;
     auto p = parse_ipv4_tcp(ip, skb->len + (skb->data - ip), &err);
@@ -181,6 +185,9 @@ ScriptResult run(const std::string& text, std::uint32_t burst = 0, bool psh_firs
     return {};
   }
   RunnerConfig cfg;
+  // The pure virtual clock: every event exactly at its scripted time (the
+  // host's latency has tests of its own, below).
+  cfg.event_latency_us = 0;
   cfg.make_target = [burst, psh_first](Stack& st) {
     return std::make_unique<FakeTcp>(st, burst, psh_first);
   };
@@ -512,6 +519,116 @@ TEST(DrillRunner, EpollWaitEventIsComparedWhenNoneReturned) {
   EXPECT_EQ(bad.line, 10);
   EXPECT_EQ(bad.reason, "runtime error in epoll_wait call: Expected events 1 but got 0");
 }
+
+namespace latency {
+
+// The runner's model of the host's event latency (docs/linux-differences.md,
+// "Event latency"): what the stack under test saw, and when.
+struct Timeline {
+  ScriptResult result;
+  std::vector<Nanos> received;  // stack clock at each inbound packet, from kClockStart
+  std::vector<Nanos> calls;     // stack clock at each sendmsg()
+};
+
+constexpr Nanos kStart = 10 * kNsPerSec;  // the runner's kClockStart
+
+Timeline run_timed(const std::string& text, std::int64_t latency_us) {
+  Timeline t;
+  auto parsed = parse_script(text, "test.pkt");
+  if (auto* e = std::get_if<ParseError>(&parsed)) {
+    ADD_FAILURE() << e->to_string("test.pkt");
+    return t;
+  }
+  RunnerConfig cfg;
+  cfg.event_latency_us = latency_us;
+  cfg.make_target = [&t](Stack& st) {
+    auto f = std::make_unique<FakeTcp>(st);
+    f->received_at = &t.received;
+    f->calls_at = &t.calls;
+    return f;
+  };
+  t.result = run_script(std::get<Script>(parsed), cfg);
+  for (Nanos& n : t.received) n -= kStart;
+  for (Nanos& n : t.calls) n -= kStart;
+  return t;
+}
+
+// Absolute times, so each event's scheduled time is plain to see.
+const char* kAbsolute =
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"         // 1
+    "0 bind(3, ..., ...) = 0\n"                             // 2
+    "0 listen(3, 1) = 0\n"                                  // 3
+    "0.100 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"  // 4
+    "0.100 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>\n"     // 5
+    "0.200 < . 1:1(0) ack 1 win 257\n"                      // 6
+    "0.200 accept(3, ..., ...) = 4\n"                       // 7
+    "0.300 write(4, ..., 1000) = 1000\n"                    // 8
+    "0.300 > P. 1:1001(1000) ack 1\n"                       // 9
+    "0.400 < . 1:1(0) ack 1001 win 257\n";                  // 10
+
+TEST(DrillEventLatency, InboundPacketsAndCallsReachTheStackOneLatencyLate) {
+  Timeline t = run_timed(kAbsolute, 7);
+  ASSERT_EQ(t.result.kind, ScriptResult::Kind::kPass) << t.result.line << ": " << t.result.reason;
+  ASSERT_EQ(t.received.size(), 3u);
+  EXPECT_EQ(t.received[0], 100 * kNsPerMs + 7 * kNsPerUs);  // the SYN
+  EXPECT_EQ(t.received[1], 200 * kNsPerMs + 7 * kNsPerUs);
+  EXPECT_EQ(t.received[2], 400 * kNsPerMs + 7 * kNsPerUs);
+  ASSERT_EQ(t.calls.size(), 1u);
+  EXPECT_EQ(t.calls[0], 300 * kNsPerMs + 7 * kNsPerUs);  // write()
+}
+
+TEST(DrillEventLatency, ZeroLatencyIsThePureVirtualClock) {
+  Timeline t = run_timed(kAbsolute, 0);
+  ASSERT_EQ(t.result.kind, ScriptResult::Kind::kPass) << t.result.line << ": " << t.result.reason;
+  ASSERT_EQ(t.received.size(), 3u);
+  EXPECT_EQ(t.received[0], 100 * kNsPerMs);
+  EXPECT_EQ(t.received[2], 400 * kNsPerMs);
+  ASSERT_EQ(t.calls.size(), 1u);
+  EXPECT_EQ(t.calls[0], 300 * kNsPerMs);
+}
+
+// The outbound packet is checked at the time it left, which the latency
+// moved 7 us past 0.300: within packetdrill's tolerance it passes (above);
+// with a tolerance below the latency the same packet is late, so the check
+// compares the real departure time and hides nothing.
+TEST(DrillEventLatency, OutboundCheckUsesTheDepartureTime) {
+  Timeline t = run_timed(std::string("--tolerance_usecs=5\n") + kAbsolute, 7);
+  EXPECT_EQ(t.result.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(t.result.line, 6);  // the SYN-ACK, line 5 of the script body
+  EXPECT_NE(t.result.reason.find("expected outbound packet at 0.100000 sec but happened at "
+                                 "0.100007 sec"),
+            std::string::npos)
+      << t.result.reason;
+  Timeline ok = run_timed(std::string("--tolerance_usecs=7\n") + kAbsolute, 7);
+  EXPECT_EQ(ok.result.kind, ScriptResult::Kind::kPass)
+      << ok.result.line << ": " << ok.result.reason;
+}
+
+// Relative times count from when the runner was done with the event before,
+// as packetdrill's adjust_relative_event_times counts from now_usecs(): a
+// call one latency after its time, an outbound packet one latency after it
+// left; a train of inbound packets counts from the first one's scheduled
+// time (is_event_start_time_anchored), so it does not gather latency.
+TEST(DrillEventLatency, RelativeTimesCountFromWhenTheEventBeforeWasDone) {
+  Timeline t = run_timed(
+      "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"       // 1: at 10 us
+      "+0 bind(3, ..., ...) = 0\n"                          // 2: at 20 us
+      "+0 listen(3, 1) = 0\n"                               // 3: at 30 us
+      "+.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"  // 4: due 0.100030, at 0.100040
+      "+0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>\n"      // 5: left 0.100040, done 0.100050
+      "+.1 < . 1:1(0) ack 1 win 257\n"                      // 6: due 0.200050, at 0.200060
+      "+.001 < . 1:1001(1000) ack 1 win 257\n"              // 7: due 0.201050, at 0.201060
+      "+.001 < . 1001:2001(1000) ack 1 win 257\n",          // 8: due 0.202050, at 0.202060
+      10);
+  ASSERT_EQ(t.result.kind, ScriptResult::Kind::kPass) << t.result.line << ": " << t.result.reason;
+  ASSERT_EQ(t.received.size(), 4u);
+  EXPECT_EQ(t.received[0], 100 * kNsPerMs + 40 * kNsPerUs);
+  EXPECT_EQ(t.received[1], 200 * kNsPerMs + 60 * kNsPerUs);
+  EXPECT_EQ(t.received[2], 201 * kNsPerMs + 60 * kNsPerUs);
+  EXPECT_EQ(t.received[3], 202 * kNsPerMs + 60 * kNsPerUs);
+}
+
+}  // namespace latency
 
 }  // namespace
 }  // namespace sp::drill

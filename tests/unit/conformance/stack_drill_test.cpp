@@ -3,6 +3,7 @@
 // number, an option, a time) fails on the line of the mistake.
 #include <gtest/gtest.h>
 
+#include "core/stack.hpp"
 #include "parser.hpp"
 #include "runner.hpp"
 
@@ -38,6 +39,8 @@ ScriptResult run_with(std::string text, const std::string& from, const std::stri
     return {};
   }
   RunnerConfig cfg;
+  // The pure virtual clock, so the times in the messages are the script's.
+  cfg.event_latency_us = 0;
   cfg.make_target = sendpath_target_factory();
   return run_script(std::get<Script>(parsed), cfg);
 }
@@ -78,6 +81,79 @@ TEST(DrillOnSendpath, WrongAssertFailsOnItsLine) {
   EXPECT_EQ(r.kind, ScriptResult::Kind::kFail);
   EXPECT_EQ(r.line, 13);
   EXPECT_NE(r.reason.find("assertion failed"), std::string::npos) << r.reason;
+}
+
+// The host's event latency (RunnerConfig::event_latency_us) on the two corpus
+// scripts whose outcome hangs on it. On the pure virtual clock each meets an
+// exact tie a real host never has and fails on the listed line; with any
+// latency from 1 us to 200 us both pass, checked by their own outbound lines
+// and by the stack's counters, since the latency decides by how many events
+// the two times differ, not by its size (docs/linux-differences.md, "Event
+// latency").
+struct CorpusRun {
+  ScriptResult result;
+  Mib mib;     // the stack's counters when the script ended
+  Mib mib_at;  // and when the event of line `at_line` started
+};
+
+CorpusRun run_corpus(const std::string& rel, std::int64_t latency_us, int at_line = 0) {
+  CorpusRun out;
+  Stack* stack = nullptr;
+  RunnerConfig cfg;
+  cfg.event_latency_us = latency_us;
+  cfg.make_target = [&stack](Stack& st) {
+    stack = &st;
+    return sendpath_target_factory()(st);
+  };
+  cfg.on_result = [&](const ScriptResult&) {
+    if (stack) out.mib = stack->mib();
+  };
+  cfg.on_event = [&](int line) {
+    if (stack && line == at_line) out.mib_at = stack->mib();
+  };
+  out.result = run_script_file(std::string(SP_CORPUS_DIR) + "/" + rel, cfg);
+  return out;
+}
+
+// The ACK of 1001 is due 1 ms after the write's skb left, counted from when
+// packetdrill was done with the shutdown() call: on the virtual clock
+// tcp_tso_should_defer sees exactly 1 ms since tcp_wstamp_ns (not more) and
+// defers 10001:12001, so the TLP sends it; with latency the ACK comes three
+// events (the packet read, shutdown(), the injection) later, 10001:12001
+// leaves at once and the TLP probes with new data, 12001:13001.
+TEST(DrillEventLatency, ShutdownSendQueueAckNeedsTheHostsLatency) {
+  const std::string rel = "gtests/net/tcp/shutdown/shutdown-rdwr-send-queue-ack-close.pkt";
+  CorpusRun tie = run_corpus(rel, 0);
+  EXPECT_EQ(tie.result.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(tie.result.line, 33);
+  for (std::int64_t lat : {1, 5, 50, 200}) {
+    CorpusRun r = run_corpus(rel, lat);
+    EXPECT_EQ(r.result.kind, ScriptResult::Kind::kPass)
+        << lat << " us: " << r.result.line << ": " << r.result.reason;
+    EXPECT_EQ(r.mib.get(MibId::TcpExtTCPLossProbes), 1u) << lat << " us";
+  }
+}
+
+// min_rtt comes from 1:10001, sent by the first write() and acked 1 ms after
+// packetdrill was done with eleven more calls and the packet read (13
+// latencies); the RACK-timer retransmission of 12001:12401 is acked 1 ms after
+// its own read (2 latencies). Its RTT is below min_rtt, so tcp_rack_advance
+// takes the ACK as one of the original and marks nothing more lost: PRR sends
+// 12401:12801 and 12801:13201, three retransmissions by line 69. On the
+// virtual clock the two RTTs tie at 1000 us and one retransmission goes
+// missing. (After line 70, past the script's last outbound line, RACK may
+// mark and resend 14401:15401; the script does not check that.)
+TEST(DrillEventLatency, NoCoalesceRetransNeedsTheHostsLatency) {
+  const std::string rel = "gtests/net/tcp/eor/no-coalesce-retrans.pkt";
+  CorpusRun tie = run_corpus(rel, 0);
+  EXPECT_EQ(tie.result.kind, ScriptResult::Kind::kFail);
+  EXPECT_EQ(tie.result.line, 68);
+  for (std::int64_t lat : {1, 5, 50, 200}) {
+    CorpusRun r = run_corpus(rel, lat, 69);
+    EXPECT_EQ(r.result.kind, ScriptResult::Kind::kPass)
+        << lat << " us: " << r.result.line << ": " << r.result.reason;
+    EXPECT_EQ(r.mib_at.get(MibId::TcpRetransSegs), 3u) << lat << " us";
+  }
 }
 
 }  // namespace
