@@ -21,7 +21,9 @@
 #include <ostream>
 
 #include "commands.hpp"
+#include "core/mib.hpp"
 #include "core/stack.hpp"
+#include "core/sysctl.hpp"
 #include "packet.hpp"
 #include "parser.hpp"
 #include "pyeval.hpp"
@@ -43,6 +45,9 @@ constexpr std::uint16_t kRemoteEphemeralPort = 48123;
 // The virtual clock starts away from zero so "time 0" never looks like
 // "never happened" to the stack.
 constexpr Nanos kClockStart = 10 * kNsPerSec;
+
+// What Sysctl::set says when it refuses a value it has no behaviour for.
+constexpr std::string_view kNotImplemented = "not implemented in sendpath";
 
 // Thrown inside the runner only (never through the stack) to end a script.
 struct Stop {
@@ -73,6 +78,14 @@ class Runner {
       r.reason = st.reason;
     }
     if (stack_) r.virtual_secs = static_cast<double>(script_now()) / 1e6;
+    // A pass or a failure that relied on a defaults.sh knob sendpath refused
+    // is neither: the script is unsupported, naming the knob.
+    if (stack_ && r.kind != ScriptResult::Kind::kUnsupported) {
+      if (auto why = refused_default_exercised()) {
+        r.kind = ScriptResult::Kind::kUnsupported;
+        r.reason = *why;
+      }
+    }
     // packetdrill's own sanity scripts declare the failure they end with.
     if (r.kind == ScriptResult::Kind::kFail) {
       for (const auto& d : s_.declared_failures) {
@@ -202,9 +215,13 @@ class Runner {
         // sysctl is a behaviour it asks for, so there it is unsupported.
         if (a.from_defaults) {
           note("defaults.sh: " + a.name + "=" + a.value + " ignored: " + err);
+          if (Sysctl().get(a.name)) refused_defaults_.push_back(a);
           continue;
         }
-        unsupported(line, "sysctl " + a.name + "=" + a.value + ": " + err);
+        // A refusal names the knob and the feature sendpath lacks.
+        unsupported(line, err.find(kNotImplemented) != std::string::npos
+                              ? err
+                              : "sysctl " + a.name + "=" + a.value + ": " + err);
       }
       note("sysctl " + a.name + "=" + a.value);
     }
@@ -232,6 +249,36 @@ class Runner {
            : a == DeviceAction::kQdiscFq    ? "qdisc: fq (packets leave at their departure time)"
                                             : "qdisc: pfifo");
     }
+  }
+
+  // defaults.sh configures every script, so a value sendpath refuses there
+  // (tcp_syncookies=1, tcp_fastopen=0x70403) does not stop the script; it
+  // makes it unsupported only if the script reaches what the knob governs.
+  std::optional<std::string> refused_default_exercised() const {
+    for (const SysctlAssignment& a : refused_defaults_) {
+      std::string name = a.name;
+      for (char& c : name)
+        if (c == '/') c = '.';
+      const std::string knob =
+          "defaults.sh's " + name + "=" + a.value + ", which sendpath refuses: ";
+      if (name == "net.ipv4.tcp_syncookies") {
+        // Linux would have answered these SYNs with a cookie.
+        const std::uint64_t drops = stack_->mib().get(MibId::TcpExtTCPReqQFullDrop);
+        if (drops)
+          return name + ": " + knob + "the SYN queue overflowed (" + std::to_string(drops) +
+                 " TcpExtTCPReqQFullDrop)";
+      } else if (name == "net.ipv4.tcp_fastopen") {
+        // Fast Open options in packets are refused by the parser; calls ask
+        // for it by name.
+        for (const Event& e : s_.events) {
+          if (e.type != EventType::kSyscall) continue;
+          for (const ExprPtr& x : e.syscall.args)
+            if (x && x->to_string().find("FASTOPEN") != std::string::npos)
+              return name + ": " + knob + "line " + std::to_string(e.line) + " asks for Fast Open";
+        }
+      }
+    }
+    return std::nullopt;
   }
 
   void note(const std::string& m) {
@@ -1212,6 +1259,7 @@ class Runner {
   ScriptDevice::Config dev_cfg_;
   std::string script_dir_;
   CommandPlan init_plan_;
+  std::vector<SysctlAssignment> refused_defaults_;  // defaults.sh values sendpath refused
 
   std::unique_ptr<VirtualClock> clock_;
   std::unique_ptr<Stack> stack_;

@@ -119,7 +119,10 @@ class Host {
 
   /// Sets one of the stack's sysctls by its Linux name, e.g.
   /// ("net.ipv4.tcp_congestion_control", "reno") or ("net.ipv4.tcp_wmem",
-  /// "4096 16384 4194304").
+  /// "4096 16384 4194304"). Returns -1 with errno ENOENT for an unknown name,
+  /// EINVAL for a value Linux refuses, EOPNOTSUPP for one whose behaviour
+  /// sendpath does not have (docs/linux-differences.md lists them); *error
+  /// then names the knob.
   int set_sysctl(const std::string& name, const std::string& value, std::string* error = nullptr);
 
   /// Starts the stack's own thread (and that of every Host joined to it by

@@ -488,8 +488,13 @@ int Host::add_route(const std::string& destination_cidr, const std::string& gate
 int Host::set_sysctl(const std::string& name, const std::string& value, std::string* error) {
   auto lk = impl_->domain->lock_if_threaded();
   std::string err = impl_->stack->sysctl().set(name, value);
-  if (!err.empty()) return fail(error, err);
-  return 0;
+  if (err.empty()) return 0;
+  // As writing /proc/sys would: no such knob is ENOENT, a value outside its
+  // range EINVAL; a value sendpath has no behaviour for, EOPNOTSUPP.
+  errno = err.rfind("unknown sysctl", 0) == 0                            ? ENOENT
+          : err.find("not implemented in sendpath") != std::string::npos ? EOPNOTSUPP
+                                                                         : EINVAL;
+  return fail(error, err);
 }
 
 int Host::run_in_thread(std::string* error) {

@@ -18,7 +18,11 @@ struct Sysctl {
   int tcp_sack = 1;
   int tcp_dsack = 1;
   int tcp_window_scaling = 1;
-  int tcp_ecn = 2;
+  // Knobs whose feature sendpath lacks default to the value whose behaviour
+  // it has, and refuse the others (docs/linux-differences.md, "Refused
+  // sysctls"): tcp_ecn, tcp_syncookies, tcp_fastopen and tcp_no_metrics_save
+  // differ from Linux's defaults (2, 1, 1 and 0).
+  int tcp_ecn = 0;
   int tcp_autocorking = 1;
   int tcp_tso_win_divisor = 3;
   int tcp_min_tso_segs = 2;
@@ -34,7 +38,7 @@ struct Sysctl {
   int tcp_max_reordering = 300;
   int tcp_pacing_ss_ratio = 200;
   int tcp_pacing_ca_ratio = 120;
-  int tcp_syncookies = 1;
+  int tcp_syncookies = 0;
   int tcp_syn_retries = 6;
   int tcp_synack_retries = 5;
   int tcp_syn_linear_timeouts = 4;
@@ -60,7 +64,7 @@ struct Sysctl {
   int tcp_max_syn_backlog = 4096;
   int tcp_tw_reuse = 2;
   int tcp_max_tw_buckets = 262144;
-  int tcp_no_metrics_save = 0;
+  int tcp_no_metrics_save = 1;
   int tcp_comp_sack_nr = 44;
   int tcp_comp_sack_delay_ns = 1000000;
   int tcp_comp_sack_slack_ns = 100000;
@@ -68,10 +72,9 @@ struct Sysctl {
   int tcp_workaround_signed_windows = 0;
   int tcp_invalid_ratelimit = 500;  // ms
   int tcp_rto_min_us = 200000;
-  int tcp_fastopen = 1;
+  int tcp_fastopen = 0;
   int tcp_shrink_window = 0;
   int tcp_backlog_ack_defer = 1;
-  int tcp_delack_seg = 1;
   // sendpath.* (not Linux): switches back to an older Linux behaviour that a
   // newer kernel removed, so scripts written against either can be run.
   // Linux 6.12's tcp_cwnd_test holds a lone FIN behind a full congestion
@@ -96,6 +99,17 @@ struct Sysctl {
   std::optional<std::string> get(std::string_view name) const;
   // Every known name, for listing and tests.
   static std::vector<std::string> names();
+
+  // What sendpath does with a name beyond Linux's range check: the values it
+  // accepts when it refuses others (with the feature it lacks), or why the
+  // knob has no effect whatever its value (as in Linux 6.12 itself).
+  struct Limits {
+    std::string name;
+    std::string accepts;  // "0", "0 or 2"; empty: every value Linux accepts
+    std::string refused;  // the missing feature, when some values are refused
+    std::string inert;    // why no value changes anything, when so
+  };
+  static std::vector<Limits> limits();
 };
 
 }  // namespace sp

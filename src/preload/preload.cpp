@@ -1296,6 +1296,8 @@ namespace {
 // with the socket's blocking rules. With offset, the file position stays;
 // without, it advances by what was sent.
 ssize_t sendfile_to_socket(sp::preload::SpFile& f, int in_fd, off_t* offset, size_t count) {
+  // rw_verify_area: one call moves at most MAX_RW_COUNT bytes.
+  count = std::min<size_t>(count, static_cast<size_t>(sp::MAX_RW_COUNT));
   off_t pos = offset ? *offset : ::lseek(in_fd, 0, SEEK_CUR);
   if (pos < 0) return -1;
   std::vector<char> buf(std::min<size_t>(count, 256 * 1024));

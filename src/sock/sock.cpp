@@ -4,6 +4,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -217,11 +218,15 @@ int sk_stream_error(Sock* sk, int flags, int err) {
 
 // --- net/socket.c -----------------------------------------------------------------
 
+// import_iovec: a length that is negative as an ssize_t is EINVAL; the
+// total is cut at MAX_RW_COUNT, so one call never moves more than an int
+// can count (the rest of the vector is simply not looked at).
 long iov_length(const iovec* iov, std::size_t n) {
   long total = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (iov[i].iov_len > static_cast<std::size_t>(LONG_MAX - total)) return -EINVAL;
-    total += static_cast<long>(iov[i].iov_len);
+    if (iov[i].iov_len > static_cast<std::size_t>(LONG_MAX)) return -EINVAL;
+    total += static_cast<long>(
+        std::min<std::size_t>(iov[i].iov_len, static_cast<std::size_t>(MAX_RW_COUNT - total)));
   }
   return total;
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <bitset>
+#include <climits>
 #include <cstdint>
 #include <functional>
 
@@ -381,8 +382,11 @@ struct Socket final : File {
 int sock_sendmsg(Socket* sock, const msghdr* msg);
 int sock_recvmsg(Socket* sock, msghdr* msg, int flags);
 
-// Total bytes described by an iovec array (the msghdr's payload); -EINVAL if
-// it overflows ssize_t.
+// The most one read or write call moves (include/linux/fs.h): INT_MAX
+// rounded down to a page, so byte counts fit an int.
+constexpr long MAX_RW_COUNT = INT_MAX & ~4095L;
+// The bytes an iovec array describes, at most MAX_RW_COUNT; -EINVAL for a
+// length negative as an ssize_t.
 long iov_length(const iovec* iov, std::size_t n);
 
 }  // namespace sp

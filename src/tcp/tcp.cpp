@@ -147,7 +147,7 @@ int tcp_init_sock(Sock* sk) {
   const Sysctl& sc = sk->stack->sysctl();
   tcp_init_xmit_timers(sk);
   icsk->icsk_rto = TCP_TIMEOUT_INIT;
-  icsk->icsk_rto_min = TCP_RTO_MIN;
+  icsk->icsk_rto_min = static_cast<std::uint32_t>(usecs_to_jiffies(sc.tcp_rto_min_us));
   icsk->icsk_delack_max = TCP_DELACK_MAX;
   tp->mdev_us = static_cast<std::uint32_t>(jiffies_to_usecs(TCP_TIMEOUT_INIT));
   tp->rttvar_us = tp->mdev_us;
@@ -161,6 +161,9 @@ int tcp_init_sock(Sock* sk) {
   tp->snd_cwnd_clamp = ~0u;
   tp->mss_cache = TCP_MSS_DEFAULT;
   tp->reordering = static_cast<std::uint32_t>(sc.tcp_reordering);
+  // inet_create: with ip_no_pmtu_disc set, sockets start IP_PMTUDISC_DONT
+  // (no DF); a child takes its listener's below.
+  if (sc.ip_no_pmtu_disc) inet_sk(sk)->pmtudisc = IP_PMTUDISC_DONT;
   tp->tsoffset = 0;
   tp->rx_opt.mss_clamp = TCP_MSS_DEFAULT;
   tp->scaling_ratio = TCP_DEFAULT_SCALING_RATIO;

@@ -282,7 +282,8 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   req->snd_wscale = tmp.wscale_ok ? tmp.snd_wscale : 0;
   req->rcv_isn = in.seq;
   req->snt_isn = isn ? isn : secure_tcp_seq(st, in.daddr, in.saddr, in.dport, in.sport);
-  req->ts_off = st.sysctl().tcp_timestamps ? secure_tcp_ts_off(st, in.daddr, in.saddr) : 0;
+  // tcp_timestamps = 2: timestamps without the per-connection offset.
+  req->ts_off = st.sysctl().tcp_timestamps == 1 ? secure_tcp_ts_off(st, in.daddr, in.saddr) : 0;
   req->snt_synack = static_cast<std::uint32_t>(st.now() / 1000);
   req->timeout = TCP_TIMEOUT_INIT;
 
@@ -691,7 +692,8 @@ int tcp_v4_connect(Sock* sk, const sockaddr* uaddr, int addr_len) {
 
   if (!tp->write_seq)
     tp->write_seq = secure_tcp_seq(st, inet->inet_saddr, daddr, inet->inet_sport, usin->sin_port);
-  tp->tsoffset = st.sysctl().tcp_timestamps ? secure_tcp_ts_off(st, inet->inet_saddr, daddr) : 0;
+  tp->tsoffset =
+      st.sysctl().tcp_timestamps == 1 ? secure_tcp_ts_off(st, inet->inet_saddr, daddr) : 0;
   inet->inet_id = static_cast<std::uint16_t>(tp->write_seq ^ st.now());
 
   int err = tcp_connect(sk);

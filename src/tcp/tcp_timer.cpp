@@ -59,6 +59,30 @@ int tcp_orphan_retries(const Sock* sk, bool alive) {
 // Give up? (tcp_write_timeout) SYNs are retried tcp_syn_retries times (plus
 // the linear ones); data for the time tcp_retries2 backoffs would take, an
 // orphan for tcp_orphan_retries, and never longer than TCP_USER_TIMEOUT.
+// Black-hole detection (tcp_timer.c's tcp_mtu_probing): repeated timeouts
+// may mean full-sized packets vanish on the path (RFC 4821 section 7.7).
+// With tcp_mtu_probing = 1 the first such episode turns probing on; once on,
+// each halves the low end of the search, floored by tcp_base_mss above and
+// tcp_mtu_probe_floor and tcp_min_snd_mss below.
+namespace {
+void tcp_mtu_blackhole(Sock* sk) {
+  InetConnectionSock* icsk = inet_csk(sk);
+  const Sysctl& sc = sk->stack->sysctl();
+  if (!sc.tcp_mtu_probing) return;
+  if (!icsk->icsk_mtup.enabled) {
+    icsk->icsk_mtup.enabled = true;
+    icsk->icsk_mtup.probe_timestamp = tcp_jiffies32(sk);
+  } else {
+    int mss = tcp_mtu_to_mss(sk, icsk->icsk_mtup.search_low) >> 1;
+    mss = std::min(sc.tcp_base_mss, mss);
+    mss = std::max(mss, sc.tcp_mtu_probe_floor);
+    mss = std::max(mss, sc.tcp_min_snd_mss);
+    icsk->icsk_mtup.search_low = tcp_mss_to_mtu(sk, mss);
+  }
+  tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
+}
+}  // namespace
+
 bool tcp_write_timeout(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   const Sysctl& sc = sk->stack->sysctl();
@@ -70,9 +94,11 @@ bool tcp_write_timeout(Sock* sk) {
     if (sk->sk_state == TCP_SYN_SENT) max_retransmits += sc.tcp_syn_linear_timeouts;
     expired = icsk->icsk_retransmits >= max_retransmits;
   } else {
-    // Past tcp_retries1 Linux asks the route for a new path and starts MTU
-    // black-hole probing (off by default): sendpath has one route per
-    // destination and tcp_mtu_probing = 0, so there is nothing to do.
+    // Past tcp_retries1 Linux also asks the route for a new path
+    // (__dst_negative_advice), which with one route per destination finds
+    // the same one.
+    if (retransmits_timed_out(sk, static_cast<std::uint32_t>(sc.tcp_retries1)))
+      tcp_mtu_blackhole(sk);
     retry_until = sc.tcp_retries2;
     if (sock_flag(sk, SOCK_DEAD)) {
       const bool alive = icsk->icsk_rto < TCP_RTO_MAX;

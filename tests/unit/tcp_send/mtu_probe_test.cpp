@@ -64,6 +64,29 @@ TEST_F(MtuProbeTest, probe_goes_first_and_its_ack_raises_the_mss) {
   EXPECT_EQ(dev_->gso_size[0], 986) << "new data uses the probed MSS";
 }
 
+// Black-hole detection (tcp_timer.c's tcp_mtu_probing): with
+// tcp_mtu_probing = 1, timeouts past tcp_retries1 turn probing on; the next
+// ones halve the low end of the search, no lower than tcp_mtu_probe_floor.
+TEST_F(MtuProbeTest, timeouts_past_tcp_retries1_turn_probing_on_then_lower_the_search_floor) {
+  st_.sysctl().tcp_mtu_probing = 1;
+  st_.sysctl().tcp_mtu_probe_floor = 300;
+  int fd = nodelay_socket();
+  InetConnectionSock* icsk = inet_csk(sk_of(fd));
+  ASSERT_FALSE(icsk->icsk_mtup.enabled) << "1: only after a black hole is suspected";
+  ASSERT_EQ(icsk->icsk_mtup.search_low, 552);
+  ASSERT_EQ(write_n(fd, 1000), 1000);
+  // Nothing is acknowledged: RTO after RTO (bounded: 60 s of virtual time).
+  for (int i = 0; i < 120 && !icsk->icsk_mtup.enabled; ++i) advance_ms(500);
+  ASSERT_TRUE(icsk->icsk_mtup.enabled) << "retransmissions " << icsk->icsk_retransmits;
+  EXPECT_GE(icsk->icsk_retransmits, 2) << "not before tcp_retries1's modelled time";
+  EXPECT_EQ(icsk->icsk_mtup.search_low, 552) << "turning probing on keeps the floor";
+  const auto retrans_when_enabled = icsk->icsk_retransmits;
+  for (int i = 0; i < 240 && icsk->icsk_retransmits == retrans_when_enabled; ++i) advance_ms(500);
+  // 512 / 2 = 256, raised to tcp_mtu_probe_floor = 300, plus 40 of headers.
+  EXPECT_EQ(icsk->icsk_mtup.search_low, 340);
+  EXPECT_EQ(tp_of(fd)->mss_cache, 300u);
+}
+
 TEST_F(MtuProbeTest, no_probe_without_enough_data_behind_it) {
   RouteMetrics m;
   m.initcwnd = 11;

@@ -1,5 +1,13 @@
 // tcp_sendmsg's decisions: what the write queue holds after given writes.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <climits>
 #include <cstring>
+#include <vector>
 
 #include "tcp_send_fixture.hpp"
 
@@ -7,6 +15,71 @@ namespace sp::send_test {
 namespace {
 
 class SendmsgTest : public TcpSendTest {};
+
+// import_iovec caps one call at MAX_RW_COUNT (INT_MAX & PAGE_MASK): a
+// vector of more than 2 GiB is counted as MAX_RW_COUNT bytes, never more.
+TEST(IovLength, a_vector_longer_than_max_rw_count_is_cut_there) {
+  static std::uint8_t buf[4096];
+  iovec three_gib[3];
+  for (iovec& v : three_gib) v = {buf, std::size_t{1} << 30};
+  EXPECT_EQ(MAX_RW_COUNT, 0x7ffff000L);
+  EXPECT_EQ(iov_length(three_gib, 3), MAX_RW_COUNT);
+  EXPECT_EQ(iov_length(three_gib, 1), 1L << 30);
+  iovec negative{buf, static_cast<std::size_t>(-1)};
+  EXPECT_EQ(iov_length(&negative, 1), -EINVAL);
+}
+
+// The kernel's answer to the same call on a loopback socket, or -2 when the
+// host gives no loopback TCP socket.
+long kernel_nonblocking_sendmsg(const iovec* iov, std::size_t n) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (l < 0) return -2;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  long rc = -2;
+  if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(l, 1) == 0 &&
+      ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    const int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    int sndbuf = 65536;
+    ::setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      ::fcntl(c, F_SETFL, O_NONBLOCK);
+      msghdr m{};
+      m.msg_iov = const_cast<iovec*>(iov);
+      m.msg_iovlen = n;
+      rc = ::sendmsg(c, &m, MSG_NOSIGNAL);
+    }
+    ::close(c);
+  }
+  ::close(l);
+  return rc;
+}
+
+// A nonblocking send of 3 GiB (one 4 MiB buffer named three times) takes
+// what the send buffer holds and says so, as Linux does: a byte count, not
+// an error or a count wrapped through an int.
+TEST_F(SendmsgTest, send_of_more_than_2_gib_returns_the_bytes_taken_as_linux) {
+  static std::vector<std::uint8_t> buf(4 << 20, 'x');
+  iovec iov[3];
+  for (iovec& v : iov) v = {buf.data(), std::size_t{1} << 30};
+  int fd = connected_socket();
+  set_sndbuf(fd, 65536);
+  ASSERT_EQ(sp::fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = 3;
+  const ssize_t n = sp::sendmsg(fd, &m, 0);
+  EXPECT_GT(n, 0);
+  EXPECT_LE(n, 4 << 20) << "no more than the send buffer's worth";
+  EXPECT_EQ(static_cast<std::uint64_t>(n), tp_of(fd)->write_seq - tp_of(fd)->snd_una);
+  const long k = kernel_nonblocking_sendmsg(iov, 3);
+  if (k != -2) {
+    EXPECT_GT(k, 0) << "Linux takes part of it too";
+    EXPECT_LE(k, 4 << 20);
+  }
+}
 
 TEST_F(SendmsgTest, small_writes_coalesce_into_one_paged_skb) {
   int fd = connected_socket();
