@@ -34,6 +34,15 @@ constexpr Nanos kPmtuExpires = 600 * kNsPerSec;
 constexpr std::uint32_t kMinPmtu = 552;
 }  // namespace
 
+std::uint32_t Stack::random_u32_below(std::uint32_t n) {
+  // splitmix64, reduced by multiply-shift.
+  std::uint64_t z = (prandom_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<std::uint32_t>(((z >> 32) * n) >> 32);
+}
+
 Stack::Stack(Clock& clock) : clock_(clock), impl_(std::make_unique<Impl>(*this)) {
   note_stack_created();
   static std::atomic<unsigned> next_stack{0};

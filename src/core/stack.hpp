@@ -110,6 +110,10 @@ class Stack {
   // --- configuration and counters --------------------------------------------
   Sysctl& sysctl() { return sysctl_; }
   Mib& mib() { return mib_; }
+  // get_random_u32_below(n): uniform in [0, n), for the few places Linux
+  // draws a random delay (sk_stream_wait_memory's vm_wait). A fixed seed per
+  // stack, so that a simulated run repeats.
+  std::uint32_t random_u32_below(std::uint32_t n);
 
   // --- devices, addresses, routes ---------------------------------------------
   // Registers dev (sets ifindex and rx_handler); returns the ifindex.
@@ -201,6 +205,7 @@ class Stack {
   Clock& clock_;
   Sysctl sysctl_;
   Mib mib_;
+  std::uint64_t prandom_ = 0x5e9d9a7b0f1c2d3eull;
   std::vector<std::unique_ptr<NetDevice>> devs_;
   WaitDriver wait_driver_;
   CallLock* call_lock_ = nullptr;

@@ -167,7 +167,7 @@ bool sk_wait_event(Sock* sk, std::int64_t* timeo, const std::function<bool()>& c
     return false;
   }
   if (*timeo != Sock::MAX_SCHEDULE_TIMEOUT) {
-    auto waited = static_cast<std::int64_t>((sk->stack->now() - start) / kNsPerMs);
+    auto waited = static_cast<std::int64_t>(nsecs_to_jiffies(sk->stack->now() - start));
     *timeo = waited >= *timeo ? 0 : *timeo - waited;
     if (*timeo == 0) *timeo = 1;  // cond() holds: the caller proceeds
   }
@@ -175,11 +175,33 @@ bool sk_wait_event(Sock* sk, std::int64_t* timeo, const std::function<bool()>& c
 }
 
 int sk_stream_wait_memory(Sock* sk, std::int64_t* timeo) {
+  const auto stopped = [sk] { return sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN); };
+  // Called with room in the buffer: the caller could not allocate (the skb
+  // pools' limits, memory pressure). As Linux, it then waits a short random
+  // while, 2 to HZ/5 + 1 jiffies, before it tries again (a non-blocking call
+  // fails with EAGAIN), rather than going straight back to a failing
+  // allocation.
+  std::int64_t vm_wait = sk_stream_memory_free(sk) ? 2 + sk->stack->random_u32_below(HZ / 5) : 0;
   for (;;) {
-    if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)) return -EPIPE;
-    if (sk_stream_memory_free(sk)) return 0;
-    sock_set_flag(sk, SOCK_NOSPACE);
+    if (stopped()) return -EPIPE;
     if (*timeo == 0) return -EAGAIN;
+    if (sk_stream_memory_free(sk) && !vm_wait) return 0;
+    sock_set_flag(sk, SOCK_NOSPACE);
+    if (vm_wait) {
+      const std::int64_t t = std::min(vm_wait, *timeo);
+      const Nanos start = sk->stack->now();
+      sk->stack->wait_until(stopped, sk_timeo_deadline(sk, t));
+      const Nanos waited = sk->stack->now() - start;
+      // A simulated world with nothing pending cannot free memory: nothing
+      // to wait for (the convention of sk_wait_event).
+      if (waited == 0 && !stopped()) return -EAGAIN;
+      if (*timeo != Sock::MAX_SCHEDULE_TIMEOUT) {
+        const auto j = static_cast<std::int64_t>(nsecs_to_jiffies(waited));
+        *timeo = j >= *timeo ? 0 : *timeo - j;
+      }
+      vm_wait = 0;
+      continue;
+    }
     // The writer sleeps until something wakes the socket's wait queue
     // (sk_write_space only does so once a third of the buffer is free), and
     // only then looks at the room: freed memory alone does not wake it.

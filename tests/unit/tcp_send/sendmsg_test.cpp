@@ -81,6 +81,59 @@ TEST_F(SendmsgTest, send_of_more_than_2_gib_returns_the_bytes_taken_as_linux) {
   }
 }
 
+// The skb pools refuse every new skb and page while it lives (the limits
+// set to what the process holds now), as memory pressure would.
+class AllocationsFail {
+ public:
+  AllocationsFail() : saved_(skb_pool_limits()) {
+    const SkbPoolUsage u = skb_pool_process_usage();
+    SkbPoolLimits l = saved_;
+    l.max_skbs = u.skbs;
+    l.max_pages = u.pages_4k;
+    skb_pool_set_limits(l);
+  }
+  ~AllocationsFail() { restore(); }
+  void restore() { skb_pool_set_limits(saved_); }
+
+ private:
+  SkbPoolLimits saved_;
+};
+
+// sk_stream_alloc_skb fails while the send buffer has room: a non-blocking
+// send fails with EAGAIN (sk_stream_wait_memory's vm_wait), where sendpath
+// used to go back to the failing allocation for ever.
+TEST_F(SendmsgTest, nonblocking_send_fails_with_eagain_when_allocation_fails_with_room) {
+  int fd = connected_socket();
+  freeze(fd);
+  ASSERT_EQ(sp::fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+  ASSERT_TRUE(sk_stream_memory_free(sk_of(fd)));
+  {
+    AllocationsFail nomem;
+    errno = 0;
+    EXPECT_EQ(write_n(fd, 3000, 0), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_TRUE(write_queue(fd).empty());
+  }
+  EXPECT_EQ(write_n(fd, 3000, 0), 3000) << "memory back: the same send goes through";
+}
+
+// A blocking send waits 2 to HZ/5 + 1 jiffies between attempts and goes on
+// when memory comes back: here the limits lift 30 ms into the call.
+TEST_F(SendmsgTest, blocking_send_waits_for_memory_when_allocation_fails_with_room) {
+  int fd = connected_socket();
+  freeze(fd);
+  AllocationsFail nomem;
+  Timer lift([&] { nomem.restore(); });
+  const Nanos t0 = st_.now();
+  st_.mod_timer(lift, t0 + 30 * kNsPerMs);
+  EXPECT_EQ(write_n(fd, 3000, 0), 3000);
+  EXPECT_GE(st_.now(), t0 + 30 * kNsPerMs) << "it waited for memory";
+  EXPECT_LT(st_.now(), t0 + 30 * kNsPerMs + jiffies_to_nsecs(HZ / 5 + 2))
+      << "and tried again within one vm_wait of it coming back";
+  ASSERT_EQ(write_queue(fd).size(), 1u);
+  EXPECT_EQ(write_queue(fd)[0]->len, 3000u);
+}
+
 TEST_F(SendmsgTest, small_writes_coalesce_into_one_paged_skb) {
   int fd = connected_socket();
   freeze(fd);
