@@ -74,5 +74,40 @@ TEST_F(SynOptionsTest, tcp_window_scaling_zero_leaves_the_scale_out_of_the_syn_a
   EXPECT_EQ(tp_of(last_fd_)->rx_opt.snd_wscale, 0) << "the peer's windows are taken unscaled";
 }
 
+// A segment that arrives twice is answered with a D-SACK block naming it
+// (RFC 2883, tcp_dsack_set) unless net.ipv4.tcp_dsack is 0.
+class DsackTest : public SynOptionsTest {
+ protected:
+  // The ACK sent for the peer's bytes 1:101 arriving a second time.
+  ParsedSeg ack_of_duplicate() {
+    syn_of_new_socket();
+    synack_with_everything();
+    EXPECT_EQ(sk_of(last_fd_)->sk_state, TCP_ESTABLISHED);
+    const std::vector<std::uint8_t> data(100, 'd');
+    inject("P.", kPeerIsn + 1, iss_ + 1, 0xffff, {}, data);
+    clear_sent();
+    inject("P.", kPeerIsn + 1, iss_ + 1, 0xffff, {}, data);
+    EXPECT_FALSE(dev_->sent.empty()) << "a duplicate is answered at once";
+    return dev_->sent.empty() ? ParsedSeg{} : dev_->sent.back();
+  }
+};
+
+TEST_F(DsackTest, duplicate_data_draws_a_dsack_block) {
+  const ParsedSeg a = ack_of_duplicate();
+  EXPECT_EQ(a.ack, kPeerIsn + 101);
+  ASSERT_EQ(a.sack.size(), 1u);
+  EXPECT_EQ(a.sack[0].first, kPeerIsn + 1);
+  EXPECT_EQ(a.sack[0].second, kPeerIsn + 101);
+  EXPECT_EQ(st_.mib().get(MibId::TcpExtTCPDSACKOldSent), 1u);
+}
+
+TEST_F(DsackTest, tcp_dsack_zero_sends_the_duplicate_ack_without_it) {
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_dsack", "0"), "");
+  const ParsedSeg a = ack_of_duplicate();
+  EXPECT_EQ(a.ack, kPeerIsn + 101);
+  EXPECT_TRUE(a.sack.empty());
+  EXPECT_EQ(st_.mib().get(MibId::TcpExtTCPDSACKOldSent), 0u);
+}
+
 }  // namespace
 }  // namespace sp::send_test
