@@ -278,6 +278,30 @@ TEST_F(TcpTimersTest, an_orphan_gives_up_after_tcp_orphan_retries_backoffs) {
   EXPECT_EQ(sent_count(), 10u);
 }
 
+// net.ipv4.tcp_retries2 bounds how long unacknowledged data is retried:
+// the time `tcp_retries2` backoffs from rto_min take, (2^(3+1) - 1) * 200 ms
+// = 3 s for 3, counted from the first retransmission (retransmits_timed_out).
+TEST_F(TcpTimersTest, tcp_retries2_gives_up_after_its_backoffs_with_etimedout) {
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_retries2", "3"), "");
+  TcpSock* sk = open_with_rtt(100, /*sack=*/false);
+  sock_hold(sk);
+  const Nanos t0 = now();
+  ASSERT_EQ(send_bytes(sk, 100), 100);
+  ASSERT_EQ(sent_count(), 1u);
+  // RTOs at +300, +900, +2100 retransmit (1.8 s since the first is under
+  // 3 s); the one at +4500 finds 4.2 s and gives up.
+  advance_ms(4499);
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  EXPECT_EQ(sent_count(), 1u + 3u) << "the data, then 3 retransmissions";
+  advance_ms(1);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(sk->sk_err, ETIMEDOUT);
+  EXPECT_EQ(now() - t0, 4500 * kNsPerMs);
+  EXPECT_EQ(mib(MibId::TcpExtTCPAbortOnTimeout), 1u);
+  EXPECT_EQ(sent_count(), 4u) << "no retransmission when it gives up";
+  sock_put(sk);
+}
+
 TEST_F(TcpTimersTest, keepalive_with_user_timeout_resets_once_the_user_timeout_passed) {
   TcpSock* sk = open_with_rtt(100, /*sack=*/false);
   sock_hold(sk);
