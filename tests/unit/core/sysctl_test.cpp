@@ -219,6 +219,8 @@ const Exercised kExercised[] = {
      "tcp_dsack_zero_sends_the_duplicate_ack_without_it"},
     {"net.ipv4.tcp_retries2", "tests/unit/tcp_timers/timers_test.cpp",
      "tcp_retries2_gives_up_after_its_backoffs_with_etimedout"},
+    {"net.ipv4.tcp_max_tw_buckets", "tests/unit/tcp_recv/timer_test.cpp",
+     "tcp_max_tw_buckets_full_closes_without_time_wait"},
     {"net.ipv4.tcp_comp_sack_nr", "tests/unit/tcp_recv/ack_compress_test.cpp",
      "tcp_comp_sack_nr_zero_sends_every_out_of_order_ack"},
     {"net.ipv4.tcp_comp_sack_delay_ns", "tests/unit/tcp_recv/ack_compress_test.cpp",
@@ -240,7 +242,7 @@ const char* const kReadButNotYetTested[] = {
     "net.ipv4.tcp_probe_interval",
     "net.ipv4.tcp_min_snd_mss",
     "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_max_tw_buckets",
+
     "net.ipv4.tcp_workaround_signed_windows",
     "net.ipv4.tcp_rto_min_us",
     "net.ipv4.tcp_comp_sack_slack_ns",

@@ -287,6 +287,23 @@ TEST_F(TimerTest, rst_in_time_wait_ends_it_early) {
   sock_put(sk);
 }
 
+// net.ipv4.tcp_max_tw_buckets full: the connection that would enter
+// TIME_WAIT closes at once instead, counted as TCPTimeWaitOverflow
+// (tcp_time_wait's "TCP: time wait bucket table overflow").
+TEST_F(TimerTest, tcp_max_tw_buckets_full_closes_without_time_wait) {
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_max_tw_buckets", "0"), "");
+  TcpSock* sk = open_with_rtt(10);
+  sock_hold(sk);
+  tcp_shutdown(sk, SEND_SHUTDOWN);
+  ParsedSeg fin = last_sent();
+  inject(".", peer_nxt_, fin.seq + 1, 65535);
+  inject("F.", peer_nxt_, fin.seq + 1, 65535);
+  EXPECT_EQ(st_.tcp().tw_count(), 0u);
+  EXPECT_EQ(sk->sk_state, TCP_CLOSE);
+  EXPECT_EQ(st_.mib().get(MibId::TcpExtTCPTimeWaitOverflow), 1u);
+  sock_put(sk);
+}
+
 TEST_F(TimerTest, keepalive_probes_an_idle_connection_and_gives_up_without_answer) {
   TcpSock* sk = open_with_rtt(10);
   sock_hold(sk);
