@@ -7,15 +7,7 @@ namespace sp {
 FaultDevice::FaultDevice(std::unique_ptr<NetDevice> lower, const FaultConfig& rx,
                          const FaultConfig& tx, std::uint64_t seed)
     : lower_(std::move(lower)), rx_(rx), tx_(tx), rng_(seed) {
-  name = lower_->name;
-  ifindex = lower_->ifindex;
-  type = lower_->type;
-  mtu = lower_->mtu;
-  features = lower_->features;
-  gso_max_size = lower_->gso_max_size;
-  gso_max_segs = lower_->gso_max_segs;
-  hard_header_len = lower_->hard_header_len;
-  dev_addr = lower_->dev_addr;
+  copy_identity(*lower_);
   lower_->rx_handler = [this](SkbPtr skb) { receive(std::move(skb)); };
 }
 

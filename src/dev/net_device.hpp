@@ -49,6 +49,21 @@ class NetDevice {
   // Real devices: an fd to wait on for readability, or -1 (simulated links).
   virtual int wait_fd() const { return -1; }
 
+  // A device stacked on another (a capture, a fault injector) presents the
+  // lower one's name, index, link type, MTU, features, GSO limits and
+  // address as its own.
+  void copy_identity(const NetDevice& lower) {
+    name = lower.name;
+    ifindex = lower.ifindex;
+    type = lower.type;
+    mtu = lower.mtu;
+    features = lower.features;
+    gso_max_size = lower.gso_max_size;
+    gso_max_segs = lower.gso_max_segs;
+    hard_header_len = lower.hard_header_len;
+    dev_addr = lower.dev_addr;
+  }
+
   std::string name;
   int ifindex = 0;
   LinkType type = LinkType::kEthernet;

@@ -85,15 +85,7 @@ PcapTap::~PcapTap() {
 }
 
 void PcapTap::attach() {
-  name = lower_->name;
-  ifindex = lower_->ifindex;
-  type = lower_->type;
-  mtu = lower_->mtu;
-  features = lower_->features;
-  gso_max_size = lower_->gso_max_size;
-  gso_max_segs = lower_->gso_max_segs;
-  hard_header_len = lower_->hard_header_len;
-  dev_addr = lower_->dev_addr;
+  copy_identity(*lower_);
   lower_->rx_handler = [this](SkbPtr skb) {
     writer_.write_skb(skb.get(), clock_.now_ns());
     stats = lower_->stats;

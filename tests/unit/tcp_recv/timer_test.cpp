@@ -25,6 +25,13 @@ class TimerTest : public TcpRecvTest {
     (void)sk;
     inject(".", peer_nxt_, ack, win);
   }
+  // We close first: our FIN, the peer's ACK of it, then the peer's FIN.
+  void close_first(TcpSock* sk) {
+    tcp_shutdown(sk, SEND_SHUTDOWN);
+    const ParsedSeg fin = last_sent();
+    inject(".", peer_nxt_, fin.seq + 1, 65535);
+    inject("F.", peer_nxt_, fin.seq + 1, 65535);
+  }
 };
 
 TEST_F(TimerTest, first_rtt_sample_sets_srtt_and_rttvar_per_rfc6298) {
@@ -277,10 +284,7 @@ TEST_F(TimerTest, rst_in_fin_wait1_resets) {
 TEST_F(TimerTest, rst_in_time_wait_ends_it_early) {
   TcpSock* sk = open_with_rtt(10);
   sock_hold(sk);
-  tcp_shutdown(sk, SEND_SHUTDOWN);
-  ParsedSeg fin = last_sent();
-  inject(".", peer_nxt_, fin.seq + 1, 65535);
-  inject("F.", peer_nxt_, fin.seq + 1, 65535);
+  close_first(sk);
   ASSERT_EQ(st_.tcp().tw_count(), 1u);
   inject("R", peer_nxt_ + 1, 0, 0);
   EXPECT_EQ(st_.tcp().tw_count(), 0u) << "tcp_rfc1337 = 0: a RST kills TIME_WAIT";
@@ -294,10 +298,7 @@ TEST_F(TimerTest, tcp_max_tw_buckets_full_closes_without_time_wait) {
   ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_max_tw_buckets", "0"), "");
   TcpSock* sk = open_with_rtt(10);
   sock_hold(sk);
-  tcp_shutdown(sk, SEND_SHUTDOWN);
-  ParsedSeg fin = last_sent();
-  inject(".", peer_nxt_, fin.seq + 1, 65535);
-  inject("F.", peer_nxt_, fin.seq + 1, 65535);
+  close_first(sk);
   EXPECT_EQ(st_.tcp().tw_count(), 0u);
   EXPECT_EQ(sk->sk_state, TCP_CLOSE);
   EXPECT_EQ(st_.mib().get(MibId::TcpExtTCPTimeWaitOverflow), 1u);
