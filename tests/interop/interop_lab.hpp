@@ -266,6 +266,12 @@ inline TsharkReport tshark_check(const std::string& pcap) {
       // Sequence analysis stays on; reassembling 256 MiB streams would only
       // cost minutes and memory.
       " -o tcp.desegment_tcp_streams:FALSE"
+      // The payload is opaque bytes: decode every port's as data. Otherwise
+      // tshark's heuristic dissectors (TLS, Thrift, TDS...) take a random
+      // segment for their protocol and report it malformed ("Session ID
+      // length (36401) must be less than 16"), a flake that says nothing
+      // about the IP or TCP headers this check is for.
+      " -d tcp.port==1-65535,data"
       " -T fields -E separator=/t -E occurrence=a"
       " -e frame.number -e _ws.malformed -e ip.checksum.status -e tcp.checksum.status"
       " -e icmp.checksum.status -e tcp.analysis.retransmission -e tcp.analysis.out_of_order"
