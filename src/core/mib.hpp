@@ -12,7 +12,7 @@ namespace sp {
 #define SP_MIB_LIST(X)                                                                   \
   X(IpInReceives) X(IpInHdrErrors) X(IpInAddrErrors) X(IpInDelivers) X(IpOutRequests)   \
   X(IpOutNoRoutes) X(IpInDiscards) X(IpOutDiscards) X(IpInUnknownProtos)                \
-  X(IpReasmFails) X(IpFragFails)                                                        \
+  X(IpReasmFails) X(IpFragFails) X(IpExtInTruncatedPkts)                                \
   X(IcmpInMsgs) X(IcmpInErrors) X(IcmpInEchos) X(IcmpOutEchoReps) X(IcmpInDestUnreachs)  \
   X(IcmpOutMsgs)                                                                        \
   X(TcpActiveOpens) X(TcpPassiveOpens) X(TcpAttemptFails) X(TcpEstabResets)             \

@@ -228,7 +228,8 @@ RouteResult Stack::ip_route_output(be32 daddr) const {
   RouteResult res;
   if (!best) return res;
   NetDevice* dev = dev_get_by_index(best->ifindex);
-  if (!dev) return res;
+  // A device that is gone took its routes with it (fib_sync_down_dev).
+  if (!dev || dev->gone()) return res;
   res.dev = dev;
   res.nexthop = best->gateway ? best->gateway : daddr;
   res.saddr = inet_select_addr(dev->ifindex, res.nexthop);

@@ -34,6 +34,8 @@ class FaultDevice final : public NetDevice {
   NetdevTx xmit(SkbPtr skb) override;
   int poll(int budget) override;
   int wait_fd() const override { return lower_->wait_fd(); }
+  bool carrier_ok() const override { return lower_->carrier_ok(); }
+  bool gone() const override { return lower_->gone(); }
 
   NetDevice* lower() const { return lower_.get(); }
   const FaultStats& rx_stats() const { return rx_stats_; }

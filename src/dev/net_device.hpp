@@ -46,8 +46,18 @@ class NetDevice {
   // return how many were delivered.
   virtual int poll(int budget) = 0;
 
-  // Real devices: an fd to wait on for readability, or -1 (simulated links).
+  // Real devices: an fd to wait on for readability, or -1 (simulated links
+  // and devices that are gone).
   virtual int wait_fd() const { return -1; }
+
+  // netif_carrier_ok: false while the link is down (a tap whose kernel side
+  // is down); frames sent meanwhile are lost, as on a NIC without link.
+  virtual bool carrier_ok() const { return true; }
+  // The device vanished under the stack (a tap whose interface was deleted,
+  // with its namespace say). As after unregister_netdevice, routes through
+  // it no longer resolve, so connections using it retransmit into "no
+  // route" until they time out with the routing error (ENETUNREACH).
+  virtual bool gone() const { return false; }
 
   // A device stacked on another (a capture, a fault injector) presents the
   // lower one's name, index, link type, MTU, features, GSO limits and

@@ -73,6 +73,8 @@ class PcapTap final : public NetDevice {
   // The lower device delivers through the tap's capture to rx_handler.
   int poll(int budget) override { return lower_->poll(budget); }
   int wait_fd() const override { return lower_->wait_fd(); }
+  bool carrier_ok() const override { return lower_->carrier_ok(); }
+  bool gone() const override { return lower_->gone(); }
 
   NetDevice* lower() const { return lower_; }
   const PcapWriter& writer() const { return writer_; }

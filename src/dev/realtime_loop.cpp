@@ -32,13 +32,27 @@ void RealtimeLoop::install_wait_driver() {
 
 void RealtimeLoop::sync_devices() {
   // Devices can be registered after the loop is made: pick up new fds.
+  std::vector<int> live;
   for (const auto& d : stack_.devices()) {
     const int fd = d->wait_fd();
-    if (fd < 0 || std::find(dev_fds_.begin(), dev_fds_.end(), fd) != dev_fds_.end()) continue;
+    if (fd < 0) continue;
+    live.push_back(fd);
+    if (std::find(dev_fds_.begin(), dev_fds_.end(), fd) != dev_fds_.end()) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) dev_fds_.push_back(fd);
+  }
+  // A device that is gone stops offering its fd, which from then on only
+  // reports an error (EPOLLERR, never cleared): waiting on it would turn
+  // every sleep into a spin.
+  for (auto it = dev_fds_.begin(); it != dev_fds_.end();) {
+    if (std::find(live.begin(), live.end(), *it) == live.end()) {
+      ::epoll_ctl(epfd_, EPOLL_CTL_DEL, *it, nullptr);
+      it = dev_fds_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -116,17 +116,58 @@ NetdevTx TunFdDevice::xmit(SkbPtr skb) {
     iov[n++] = {skb_frag_address(&sh->frags[i]), sh->frags[i].size};
   }
 
-  if (pcap_) capture(skb.get(), nullptr);
-  const ssize_t w = ::writev(fd_, iov, n);
-  if (w < 0) {
-    // EAGAIN cannot happen on tun (writes never wait); EIO means the kernel
-    // side is down. Either way the frame is lost, as on a NIC without link.
+  std::size_t want = 0;
+  for (int i = 0; i < n; ++i) want += iov[i].iov_len;
+  if (gone_) {
+    stats.tx_dropped++;
+    kfree_skb(std::move(skb));
+    return NETDEV_TX_OK;
+  }
+  const ssize_t w = do_writev(iov, n);
+  if (w < 0 || static_cast<std::size_t>(w) != want) {
+    const int err = w < 0 ? errno : 0;
     stats.tx_errors++;
     stats.tx_dropped++;
     tun_stats_.tx_write_errors++;
     kfree_skb(std::move(skb));
-    return NETDEV_TX_OK;
+    if (w >= 0) {
+      // The kernel took a truncated frame (tun never does this; a device
+      // that did would put a runt on the wire): the frame is lost, and TCP
+      // repairs it as any other loss.
+      tun_stats_.tx_short_writes++;
+      return NETDEV_TX_OK;
+    }
+    switch (err) {
+      case EAGAIN:
+      case ENOBUFS:
+      case ENOMEM:
+      case EINTR:
+        // The kernel could not take the frame now: a full queue, as a
+        // driver's NETDEV_TX_BUSY or a qdisc's drop. The caller hears
+        // -ENOBUFS, which TCP treats as local congestion (CWR) and sends
+        // the data again later; nothing went on the wire.
+        tun_stats_.tx_busy++;
+        return NETDEV_TX_BUSY;
+      case EIO:
+        // tun_get_user refuses frames while the interface is down: the
+        // link has no carrier and the frame is lost on it.
+        tun_stats_.tx_carrier_errors++;
+        set_carrier(false);
+        return NETDEV_TX_OK;
+      case EBADFD:
+      case EBADF:
+      case ENODEV:
+      case ENXIO:
+      case EPIPE:
+        lost_device();
+        return NETDEV_TX_OK;
+      default:
+        // EINVAL, EFAULT: the kernel rejected this frame; later ones may pass.
+        return NETDEV_TX_OK;
+    }
   }
+  set_carrier(true);
+  if (pcap_) capture(skb.get(), nullptr);
   stats.tx_packets++;
   stats.tx_bytes += skb->len;
   if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) tun_stats_.tx_gso_frames++;
@@ -160,10 +201,20 @@ SkbPtr TunFdDevice::read_one(bool* again) {
   iov[n++] = {skb->data, linear};
   for (Page* p : rx_pages_) iov[n++] = {p->addr, p->size};
 
-  const ssize_t r = ::readv(fd_, iov, n);
-  if (r < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) stats.rx_errors++;
+  const ssize_t r = do_readv(iov, n);
+  if (r < 0 || r == 0) {
+    const int err = r < 0 ? errno : 0;
     *again = true;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return nullptr;
+    // EBADFD: the interface was deleted (with its namespace, say); a read of
+    // nothing at all means the fd's other end is closed. Either way no frame
+    // will ever come again.
+    if (err == 0 || err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO ||
+        err == EPIPE) {
+      lost_device();
+    } else {
+      stats.rx_errors++;
+    }
     return nullptr;
   }
   const std::uint32_t hdr = vnet_hdr_ ? sizeof(vh) : 0;
@@ -224,7 +275,28 @@ SkbPtr TunFdDevice::read_one(bool* again) {
   return skb;
 }
 
+ssize_t TunFdDevice::do_writev(const iovec* iov, int n) {
+  return ops_.writev ? ops_.writev(fd_, iov, n) : ::writev(fd_, iov, n);
+}
+
+ssize_t TunFdDevice::do_readv(const iovec* iov, int n) {
+  return ops_.readv ? ops_.readv(fd_, iov, n) : ::readv(fd_, iov, n);
+}
+
+void TunFdDevice::set_carrier(bool on) {
+  if (carrier_ == on) return;
+  carrier_ = on;
+  tun_stats_.carrier_changes++;
+}
+
+void TunFdDevice::lost_device() {
+  if (gone_) return;
+  set_carrier(false);
+  gone_ = true;
+}
+
 int TunFdDevice::poll(int budget) {
+  if (gone_) return 0;
   int done = 0;
   while (done < budget) {
     bool again = false;

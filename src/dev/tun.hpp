@@ -19,7 +19,11 @@
 // IPv4, below) and TapDevice (IFF_TAP, Ethernet, dev/tap.hpp) only differ in
 // how they open the fd and in the link type.
 #pragma once
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -69,15 +73,19 @@ struct TunConfig {
 
 // Counters a user can read to see the offloads and the batching at work.
 struct TunFdStats {
-  std::uint64_t tx_gso_frames = 0;    // frames written with a GSO header
-  std::uint64_t tx_csum_partial = 0;  // frames written with NEEDS_CSUM
-  std::uint64_t tx_write_errors = 0;
-  std::uint64_t rx_gso_frames = 0;    // GSO super-frames the kernel sent us
-  std::uint64_t rx_csum_partial = 0;  // NEEDS_CSUM in: accepted as verified
-  std::uint64_t rx_csum_valid = 0;    // DATA_VALID in: CHECKSUM_UNNECESSARY
-  std::uint64_t rx_bad_header = 0;    // a vnet header we refuse
-  std::uint64_t rx_polls = 0;         // poll() calls that found frames
-  std::uint64_t rx_max_batch = 0;     // most frames read in one poll()
+  std::uint64_t tx_gso_frames = 0;      // frames written with a GSO header
+  std::uint64_t tx_csum_partial = 0;    // frames written with NEEDS_CSUM
+  std::uint64_t tx_write_errors = 0;    // every failed or short write, whatever the cause
+  std::uint64_t tx_busy = 0;            // EAGAIN/ENOBUFS/ENOMEM: refused, TCP sends it later
+  std::uint64_t tx_short_writes = 0;    // the kernel took less than the frame: lost
+  std::uint64_t tx_carrier_errors = 0;  // EIO: the kernel side is down, frame lost
+  std::uint64_t carrier_changes = 0;    // link down/up transitions seen (carrier_changes)
+  std::uint64_t rx_gso_frames = 0;      // GSO super-frames the kernel sent us
+  std::uint64_t rx_csum_partial = 0;    // NEEDS_CSUM in: accepted as verified
+  std::uint64_t rx_csum_valid = 0;      // DATA_VALID in: CHECKSUM_UNNECESSARY
+  std::uint64_t rx_bad_header = 0;      // a vnet header we refuse
+  std::uint64_t rx_polls = 0;           // poll() calls that found frames
+  std::uint64_t rx_max_batch = 0;       // most frames read in one poll()
 };
 
 class TunFdDevice : public NetDevice {
@@ -105,7 +113,21 @@ class TunFdDevice : public NetDevice {
   // Reads frames until the fd is drained (EAGAIN) or budget frames were
   // delivered to rx_handler.
   int poll(int budget) override;
-  int wait_fd() const override { return fd_; }
+  // -1 once the device is gone: its fd only reports errors then, and a
+  // loop waiting on it would spin.
+  int wait_fd() const override { return gone_ ? -1 : fd_; }
+  bool carrier_ok() const override { return carrier_; }
+  bool gone() const override { return gone_; }
+
+  // The system calls the device makes on its fd, replaceable so that tests
+  // can make them fail as the kernel may (short writes, EAGAIN, ENOBUFS,
+  // EIO when the interface is down, EBADFD once it is deleted). A function
+  // returns what the system call would, with errno set.
+  struct FdOps {
+    std::function<ssize_t(int fd, const iovec* iov, int n)> writev;
+    std::function<ssize_t(int fd, const iovec* iov, int n)> readv;
+  };
+  void set_fd_ops(FdOps ops) { ops_ = std::move(ops); }
 
   bool vnet_hdr() const { return vnet_hdr_; }
   const TunFdStats& tun_stats() const { return tun_stats_; }
@@ -121,9 +143,16 @@ class TunFdDevice : public NetDevice {
   void capture(const SkBuff* skb, const VirtioNetHdr* vh);
   bool refill_rx_pages();
   SkbPtr read_one(bool* again);
+  ssize_t do_writev(const iovec* iov, int n);
+  ssize_t do_readv(const iovec* iov, int n);
+  void set_carrier(bool on);
+  void lost_device();
 
   int fd_ = -1;
   bool vnet_hdr_ = false;
+  bool carrier_ = true;
+  bool gone_ = false;
+  FdOps ops_;
   TunFdStats tun_stats_;
   // Spare pages for the paged part of the next read (32 KiB each).
   static constexpr int kRxPages = 2;

@@ -541,6 +541,8 @@ class Runner {
       res_.retransmits += s->mib().get(MibId::TcpRetransSegs);
       res_.segments_out += s->mib().get(MibId::TcpOutSegs);
     }
+    res_.client_mib = client_->mib();
+    res_.server_mib = server_->mib();
     res_.world_steps = world_.steps();
     res_.to_server = link_->stats(0);
     res_.to_client = link_->stats(1);

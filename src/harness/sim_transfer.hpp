@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/mib.hpp"
 #include "dev/sim_link.hpp"
 
 namespace sp {
@@ -80,6 +81,7 @@ struct TransferResult {
   Nanos virtual_ns = 0;            // from the first connect to the last byte (and FIN)
   std::uint64_t retransmits = 0;   // TcpRetransSegs, both stacks
   std::uint64_t segments_out = 0;  // TcpOutSegs, both stacks
+  Mib client_mib, server_mib;      // each stack's counters at the end
   std::uint64_t world_steps = 0;
   SimPathStats to_server, to_client;    // the link's two directions
   GroStats gro_server;                  // the server end's GRO (link.gro)

@@ -5,6 +5,7 @@
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
 #include "trace/events.hpp"
+#include "wire/checksum.hpp"
 #include "wire/ipv4.hpp"
 
 namespace sp {
@@ -32,6 +33,14 @@ void ip_rcv(Stack& stack, Stack::Impl& impl, SkbPtr skb) {
     skb = std::move(lin);
   }
   auto view = Ipv4View::parse({skb->data, skb->len});
+  if (!view && view.error() == WireError::kIpTotLenPastBuffer &&
+      ip_fast_csum(skb->data, skb->data[0] & 0xfu) == 0) {
+    // ip_rcv_core: a sound header announcing more than arrived (a frame
+    // cut short on the way) is counted apart from a bad header.
+    mib.inc(MibId::IpExtInTruncatedPkts);
+    trace_kfree_skb(stack, skb.get(), "PKT_TOO_SMALL");
+    return;
+  }
   if (!view) {
     mib.inc(MibId::IpInHdrErrors);
     trace_kfree_skb(stack, skb.get(), "IP_INHDR");

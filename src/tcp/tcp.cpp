@@ -137,6 +137,20 @@ void sk_setup_caps(Sock* sk, const RouteResult& rt) {
   }
 }
 
+int inet_sk_rebuild_header(Sock* sk) {
+  Stack& st = *sk->stack;
+  const NetDevice* dev = st.dev_get_by_index(sk->sk_dst_ifindex);
+  if (dev && !dev->gone() && sk->sk_dst_genid == st.route_genid()) return 0;
+  const RouteResult rt = st.ip_route_output(inet_sk(sk)->inet_daddr);
+  if (rt.dev) {
+    sk_setup_caps(sk, rt);
+    return 0;
+  }
+  sk->sk_route_caps = 0;
+  sk->sk_err_soft = ENETUNREACH;
+  return -ENETUNREACH;
+}
+
 // ==================================================================================
 // socket creation and state
 // ==================================================================================

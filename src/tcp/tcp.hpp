@@ -447,6 +447,11 @@ void tcp_v4_destroy_sock(Sock* sk);
 // sk_setup_caps: remember the route's device features, GSO limits and path
 // MTU on the socket (after routing in connect / for an accepted child).
 void sk_setup_caps(Sock* sk, const RouteResult& rt);
+// inet_sk_rebuild_header: look the route up again when the cached one is
+// stale (a route change, or its device gone). 0 when there is a route;
+// otherwise -ENETUNREACH, remembered in sk_err_soft so that a connection
+// that then times out reports why.
+int inet_sk_rebuild_header(Sock* sk);
 // A new full socket cloned from a listener (inet_csk_clone_lock + tcp_create_openreq_child's
 // generic part): copies options, buffers and congestion choice.
 TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req);

@@ -190,7 +190,8 @@ void reqsk_drop(Stack& st, const InetTuple& key) {
   std::unique_ptr<RequestSock> req = st.tcp().reqsk_remove(key);
   if (!req) return;
   st.del_timer(req->rsk_timer);
-  if (Sock* l = st.tcp().lookup_listener(req->ir_loc_addr, req->ir_num)) {
+  if (Sock* l = st.tcp().lookup_listener(req->ir_loc_addr, req->ir_num, req->ir_rmt_addr,
+                                         req->ir_rmt_port)) {
     RequestSockQueue& q = inet_csk(l)->icsk_accept_queue;
     if (q.qlen) q.qlen--;
     if (!req->num_retrans && q.young) q.young--;
@@ -214,7 +215,8 @@ int send_synack(Stack& st, const Sock* listener, RequestSock* req) {
 void tcp_synack_timer(Stack& st, InetTuple key) {
   RequestSock* req = st.tcp().lookup_reqsk(key);
   if (!req) return;
-  Sock* listener = st.tcp().lookup_listener(req->ir_loc_addr, req->ir_num);
+  Sock* listener =
+      st.tcp().lookup_listener(req->ir_loc_addr, req->ir_num, req->ir_rmt_addr, req->ir_rmt_port);
   if (!listener || req->num_retrans >= st.sysctl().tcp_synack_retries) {
     reqsk_drop(st, key);
     return;
@@ -323,7 +325,8 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   TcpStackState& tcp = st.tcp();
   SegInfo in = seg_info(skb.get());
   InetTuple key = tuple_of(in);
-  Sock* listener = tcp.lookup_listener(req->ir_loc_addr, req->ir_num);
+  Sock* listener =
+      tcp.lookup_listener(req->ir_loc_addr, req->ir_num, req->ir_rmt_addr, req->ir_rmt_port);
   if (!listener) {
     reqsk_drop(st, key);
     tcp_v4_send_reset(st, in);
@@ -620,7 +623,7 @@ void tcp_v4_rcv(Stack& st, SkbPtr skb) {
         return;
     }
   }
-  if (Sock* listener = tcp.lookup_listener(daddr, hnum)) {
+  if (Sock* listener = tcp.lookup_listener(daddr, hnum, saddr, sport)) {
     sock_hold(listener);
     tcp_v4_listen_rcv(listener, std::move(skb), isn);
     sock_put(listener);

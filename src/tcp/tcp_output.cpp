@@ -1582,6 +1582,9 @@ int __tcp_retransmit_skb(Sock* sk, SkBuff* skb, int segs) {
     if (before(TCP_SKB_CB(skb)->end_seq, tp->snd_una)) return -EINVAL;
     if (tcp_trim_head(sk, skb, tp->snd_una - TCP_SKB_CB(skb)->seq)) return -ENOMEM;
   }
+  // No route any more (its device is gone): nothing can leave. The timers
+  // keep backing off until the route returns or the connection times out.
+  if (inet_sk_rebuild_header(sk)) return -EHOSTUNREACH;
   const unsigned cur_mss = tcp_current_mss(sk);
   std::int32_t avail_wnd = static_cast<std::int32_t>(tcp_wnd_end(tp) - TCP_SKB_CB(skb)->seq);
   // The peer shrank its window below this skb: only the head may still be

@@ -114,29 +114,55 @@ void TcpStackState::inet_listen_unhash(Sock* sk) {
   }
 }
 
-Sock* TcpStackState::lookup_listener(be32 daddr, std::uint16_t hnum) const {
+Sock* TcpStackState::lookup_listener(be32 daddr, std::uint16_t hnum, be32 saddr,
+                                     std::uint16_t sport) const {
   auto it = lhash_.find(hnum);
   if (it == lhash_.end()) return nullptr;
+  Sock* exact = nullptr;
   Sock* wildcard = nullptr;
   for (Sock* sk : it->second) {
     if (sk->sk_state != TCP_LISTEN) continue;
     be32 bound = inet_sk(sk)->inet_rcv_saddr;
-    if (bound == daddr) return sk;
+    if (bound == daddr && !exact) exact = sk;
     if (bound == 0 && !wildcard) wildcard = sk;
   }
-  return wildcard;
+  Sock* best = exact ? exact : wildcard;
+  if (!best || !best->sk_reuseport) return best;
+  // The group: every reuseport listener bound as best is.
+  const be32 bound = inet_sk(best)->inet_rcv_saddr;
+  std::uint32_t n = 0;
+  for (Sock* sk : it->second)
+    if (sk->sk_state == TCP_LISTEN && sk->sk_reuseport && inet_sk(sk)->inet_rcv_saddr == bound) ++n;
+  if (n < 2) return best;
+  // A 32-bit mix of the four-tuple (the kernel's is a keyed jhash), scaled
+  // to the group's size as reciprocal_scale does.
+  std::uint64_t h = (static_cast<std::uint64_t>(saddr) << 32 | daddr) ^
+                    (static_cast<std::uint64_t>(sport) << 16 | hnum) * 0x9e3779b97f4a7c15ull;
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 29;
+  std::uint32_t pick = static_cast<std::uint32_t>(
+      (static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * n) >> 32);
+  for (Sock* sk : it->second) {
+    if (sk->sk_state != TCP_LISTEN || !sk->sk_reuseport || inet_sk(sk)->inet_rcv_saddr != bound)
+      continue;
+    if (pick-- == 0) return sk;
+  }
+  return best;
 }
 
 // --- bind -----------------------------------------------------------------------------
 
 namespace {
-// Two socks may share a port when both set SO_REUSEADDR and neither listens,
-// or when their bound addresses differ and neither is the wildcard
-// (inet_csk_bind_conflict, without SO_REUSEPORT).
+// Two socks may share a port when their bound addresses differ and neither
+// is the wildcard, when both set SO_REUSEADDR and the other does not
+// listen, or when both set SO_REUSEPORT (inet_bind_conflict; every socket
+// here has the same owner, so the kernel's uid check always passes).
 bool bind_conflict(const Sock* a, const Sock* b) {
   be32 aa = inet_sk(a)->inet_rcv_saddr, ba = inet_sk(b)->inet_rcv_saddr;
   if (aa && ba && aa != ba) return false;
   if (a->sk_reuse && b->sk_reuse && b->sk_state != TCP_LISTEN) return false;
+  if (a->sk_reuseport && b->sk_reuseport) return false;
   return true;
 }
 }  // namespace

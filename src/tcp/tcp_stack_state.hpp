@@ -55,7 +55,12 @@ class TcpStackState {
   void inet_listen_hash(Sock* sk);
   void inet_listen_unhash(Sock* sk);
   // Best listener for daddr:hnum (exact address beats INADDR_ANY), or nullptr.
-  Sock* lookup_listener(be32 daddr, std::uint16_t hnum) const;
+  // Among SO_REUSEPORT listeners on the same address and port (a reuseport
+  // group, in listen order) the peer's address and port choose one, by a
+  // hash of the four-tuple as reuseport_select_sock does, so that every
+  // segment of a handshake reaches the same listener. saddr and sport
+  // (network order) are the peer's.
+  Sock* lookup_listener(be32 daddr, std::uint16_t hnum, be32 saddr, std::uint16_t sport) const;
 
   // --- bind table (inet_csk_get_port) ---------------------------------------------
   // Bind sk to snum (0 = pick an ephemeral port). 0, or -EADDRINUSE.

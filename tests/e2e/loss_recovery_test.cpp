@@ -39,6 +39,10 @@ TEST_P(LossRecovery, four_mebibytes_arrive_intact_with_one_retransmission_per_lo
   EXPECT_EQ(r.bytes_received, o.size);
   EXPECT_GT(r.to_server.loss_drops, 0u);
   EXPECT_GT(r.to_server.reordered, 0u);
+  // The losses were repaired by SACK recovery, not only by timeouts.
+  EXPECT_GT(r.retransmits, 0u);
+  EXPECT_GT(r.client_mib.get(MibId::TcpExtTCPSackRecovery), 0u);
+  EXPECT_GT(r.client_mib.get(MibId::TcpExtTCPFastRetrans), 0u);
   EXPECT_LT(r.virtual_ns, c.bound) << "loss " << c.loss << " seed " << c.seed;
   // Every data frame lost needs one retransmission; lost ACKs, lost
   // retransmissions and RTO go-back-N add some, reordering should not.

@@ -1068,6 +1068,38 @@ TEST(SockDiff, bind_misuse) {
   });
 }
 
+// SO_REUSEPORT: sockets that all set it share a port, listening or not; one
+// that did not set it is refused, and so is a newcomer next to a socket
+// that did not set it.
+TEST(SockDiff, bind_and_listen_with_so_reuseport) {
+  check([](Calls& r) {
+    const int a = r.socket(true);
+    r.set_int(a, SOL_SOCKET, SO_REUSEPORT, 1);
+    r.bind(a, r.sys().addr(true), "far:0");
+    sockaddr_in port{};
+    r.sys().getsockname(a, &port);
+    const int b = r.socket(true);
+    r.set_int(b, SOL_SOCKET, SO_REUSEPORT, 1);
+    r.bind(b, port, "far:same port, both reuseport");
+    r.listen(a, 8);
+    r.listen(b, 8);
+    const int c = r.socket(true);
+    r.bind(c, port, "far:same port, without reuseport");
+    const int d = r.socket(true);
+    r.set_int(d, SOL_SOCKET, SO_REUSEPORT, 1);
+    r.bind(d, port, "far:same port, reuseport, beside two listeners");
+    r.listen(d, 8);
+    const int e = r.socket(true);
+    r.bind(e, r.sys().addr(true), "far:0");
+    sockaddr_in port2{};
+    r.sys().getsockname(e, &port2);
+    const int f = r.socket(true);
+    r.set_int(f, SOL_SOCKET, SO_REUSEPORT, 1);
+    r.bind(f, port2, "far:port of a socket without reuseport");
+    for (int fd : {a, b, c, d, e, f}) r.close(fd);
+  });
+}
+
 TEST(SockDiff, listen_connect_accept_misuse) {
   check([](Calls& r) {
     int l, c, a;

@@ -135,6 +135,9 @@ TEST(EndToEnd, gro_coalesced_packets_are_received_intact_through_loss) {
   expect_complete(r, size);
   EXPECT_GT(r.gro_server.coalesced, 0u);
   EXPECT_GT(r.gro_server.merged, r.gro_server.coalesced);
+  // ...and the loss was real and repaired.
+  EXPECT_GT(r.to_server.loss_drops, 0u);
+  EXPECT_GT(r.retransmits, 0u);
 }
 
 // Behind GRO the receiver ACKs coalesced packets, not frames: at most one
@@ -170,6 +173,8 @@ TEST(EndToEnd, reno_arrives_intact_through_loss) {
   o.link.a_to_b.loss = 0.005;
   TransferResult r = run_transfer(o);
   expect_complete(r, size);
+  EXPECT_GT(r.to_server.loss_drops, 0u);
+  EXPECT_GT(r.client_mib.get(MibId::TcpExtTCPFastRetrans), 0u);
 }
 
 TEST(EndToEnd, reordering_duplication_and_jitter_do_not_corrupt_the_stream) {
@@ -184,6 +189,10 @@ TEST(EndToEnd, reordering_duplication_and_jitter_do_not_corrupt_the_stream) {
   expect_complete(r, size);
   EXPECT_GT(r.to_server.reordered, 0u);
   EXPECT_GT(r.to_server.duplicated, 0u);
+  // The receiver saw both: data out of order (queued, then delivered in
+  // order) and data it already had (answered with a D-SACK).
+  EXPECT_GT(r.server_mib.get(MibId::TcpExtTCPOFOQueue), 0u);
+  EXPECT_GT(r.server_mib.get(MibId::TcpExtTCPDSACKOldSent), 0u);
 }
 
 TEST(EndToEnd, small_queue_tail_drops_are_recovered) {
@@ -193,6 +202,8 @@ TEST(EndToEnd, small_queue_tail_drops_are_recovered) {
   o.link.a_to_b.rate_bps = 100'000'000;
   TransferResult r = run_transfer(o);
   expect_complete(r, size);
+  EXPECT_GT(r.to_server.queue_drops, 0u) << "the queue must have overflowed";
+  EXPECT_GT(r.retransmits, 0u);
 }
 
 TEST(EndToEnd, same_seed_repeats_the_run_exactly) {

@@ -48,13 +48,6 @@ bool wait_line(int fd, const char* want, int timeout_ms) {
   return true;
 }
 
-std::string drain(int fd) {
-  std::string s;
-  char b[4096];
-  for (ssize_t r; (r = ::read(fd, b, sizeof(b))) > 0;) s.append(b, static_cast<std::size_t>(r));
-  return s;
-}
-
 struct Figure {
   double seconds = 0, sender_cpu = 0, receiver_cpu = 0;
   bool intact = false;

@@ -115,6 +115,15 @@ class NetnsChild {
   NetnsChild(const NetnsChild&) = delete;
   NetnsChild& operator=(const NetnsChild&) = delete;
   bool started() const { return pid_ > 0; }
+  // SIGKILL now and reap: the child's sockets close with it.
+  void kill() {
+    if (pid_ <= 0 || reaped_) return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    ::wait4(pid_, &st, 0, &ru_);
+    reaped_ = true;
+    status_ = 128 + SIGKILL;
+  }
   // Has it exited? (non-blocking)
   bool done() {
     if (reaped_) return true;

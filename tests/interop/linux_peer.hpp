@@ -243,6 +243,31 @@ inline int linux_source(int out, const char* dst, std::uint16_t port, int n, std
   return rc;
 }
 
+// Reads everything the child writes to the pipe until it closes.
+inline std::string drain(int fd) {
+  std::string s;
+  char b[4096];
+  for (;;) {
+    const ssize_t r = ::read(fd, b, sizeof(b));
+    if (r <= 0) break;
+    s.append(b, static_cast<std::size_t>(r));
+  }
+  return s;
+}
+
+// Waits (bounded) for the child's "ready" line.
+inline bool wait_ready(int fd, int timeout_ms) {
+  std::string got;
+  while (got.find("ready\n") == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char c;
+    if (::read(fd, &c, 1) != 1) return false;
+    got += c;
+  }
+  return true;
+}
+
 // Reads result lines ("ready" excluded) from the child's pipe.
 inline std::vector<PeerResult> parse_results(const std::string& text) {
   std::vector<PeerResult> out;

@@ -46,16 +46,7 @@ TEST(Pmtu, FragNeededFromALinuxRouterShrinksSendpathsSegments) {
   ASSERT_EQ(::pipe2(pfd, O_CLOEXEC), 0);
   NetnsChild child(server.name(), [w = pfd[1]] { return linux_sink(w, kPort, 1, {}); });
   ::close(pfd[1]);
-  {
-    std::string got;
-    while (got.find("ready\n") == std::string::npos) {
-      pollfd p{pfd[0], POLLIN, 0};
-      ASSERT_GT(::poll(&p, 1, 10000), 0) << "Linux sink did not start";
-      char c;
-      ASSERT_EQ(::read(pfd[0], &c, 1), 1);
-      got += c;
-    }
-  }
+  ASSERT_TRUE(wait_ready(pfd[0], 10000)) << "Linux sink did not start";
 
   const int fd = sp::socket(lab.stack(), AF_INET, SOCK_STREAM, 0);
   timeval tv{10, 0};
@@ -97,12 +88,8 @@ TEST(Pmtu, FragNeededFromALinuxRouterShrinksSendpathsSegments) {
   }
   sp::close(fd);
   ASSERT_TRUE(lab.run_until_child_exits(child, 30));
-  std::string text;
-  char tb[4096];
-  for (ssize_t r; (r = ::read(pfd[0], tb, sizeof(tb))) > 0;)
-    text.append(tb, static_cast<std::size_t>(r));
+  const auto res = parse_results(drain(pfd[0]));
   ::close(pfd[0]);
-  const auto res = parse_results(text);
   ASSERT_EQ(res.size(), 1u);
   EXPECT_EQ(res[0].bytes, kBytes);
   EXPECT_EQ(res[0].sha, d.hex()) << "every byte must arrive despite the narrower path";

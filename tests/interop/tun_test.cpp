@@ -34,14 +34,7 @@ TEST(Tun, SendpathSendsToLinuxOverTunWithTsoAndCleanCapture) {
     ASSERT_EQ(::pipe2(pfd, O_CLOEXEC), 0);
     NetnsChild child(lab.ns().name(), [w = pfd[1]] { return linux_sink(w, kPort, 1, {}); });
     ::close(pfd[1]);
-    std::string got;
-    while (got.find("ready\n") == std::string::npos) {
-      pollfd p{pfd[0], POLLIN, 0};
-      ASSERT_GT(::poll(&p, 1, 10000), 0);
-      char c;
-      ASSERT_EQ(::read(pfd[0], &c, 1), 1);
-      got += c;
-    }
+    ASSERT_TRUE(wait_ready(pfd[0], 10000)) << "Linux sink did not start";
     const int fd = sp::socket(lab.stack(), AF_INET, SOCK_STREAM, 0);
     timeval tv{30, 0};
     sp::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -72,12 +65,8 @@ TEST(Tun, SendpathSendsToLinuxOverTunWithTsoAndCleanCapture) {
     ASSERT_TRUE(lab.run_until_child_exits(child, 30));
     EXPECT_EQ(child.status(), 0);
     tso_frames = lab.tap().tun_stats().tx_gso_frames;
-    std::string text;
-    char tb[4096];
-    for (ssize_t r; (r = ::read(pfd[0], tb, sizeof(tb))) > 0;)
-      text.append(tb, static_cast<std::size_t>(r));
+    const auto res = parse_results(drain(pfd[0]));
     ::close(pfd[0]);
-    const auto res = parse_results(text);
     ASSERT_EQ(res.size(), 1u);
     EXPECT_EQ(res[0].bytes, kBytes);
     linux_sha = res[0].sha;

@@ -103,13 +103,27 @@ TEST_F(IpInputTest, ihl_below_five_is_a_header_error) {
   EXPECT_EQ(mib(MibId::IpInHdrErrors), 1u);
 }
 
-TEST_F(IpInputTest, tot_len_past_the_frame_is_a_header_error) {
+// ip_rcv_core: a sound header whose tot_len runs past the frame is a
+// truncated packet (InTruncatedPkts), not a header error.
+TEST_F(IpInputTest, tot_len_past_the_frame_is_a_truncated_packet) {
   auto f = frame(10);
   store_be16(f.data() + 14 + 2, 200);
   reseal(f);
   receive(f);
   EXPECT_TRUE(got.empty());
+  EXPECT_EQ(mib(MibId::IpExtInTruncatedPkts), 1u);
+  EXPECT_EQ(mib(MibId::IpInHdrErrors), 0u);
+}
+
+TEST_F(IpInputTest, tot_len_past_the_frame_with_a_bad_checksum_is_a_header_error) {
+  auto f = frame(10);
+  store_be16(f.data() + 14 + 2, 200);
+  reseal(f);
+  f[14 + 10] ^= 0x55;
+  receive(f);
+  EXPECT_TRUE(got.empty());
   EXPECT_EQ(mib(MibId::IpInHdrErrors), 1u);
+  EXPECT_EQ(mib(MibId::IpExtInTruncatedPkts), 0u);
 }
 
 TEST_F(IpInputTest, truncated_header_is_a_header_error) {

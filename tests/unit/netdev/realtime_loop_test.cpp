@@ -90,5 +90,28 @@ TEST_F(LoopFixture, StopEndsRunFromAHandler) {
   ::close(p[1]);
 }
 
+// The fd's other end goes away (for a tap: its interface is deleted with
+// its namespace; here the socketpair's peer closes). The fd then reports an
+// error or EOF on every wait, forever: the device must declare itself gone
+// and the loop stop waiting on it, or every sleep would return at once.
+TEST_F(LoopFixture, DeviceWhoseFdDiesIsGoneAndTheLoopSleepsInsteadOfSpinning) {
+  ::close(fds.peer);
+  fds.peer = -1;
+  const Nanos start = clock.now_ns();
+  EXPECT_FALSE(loop.run_until([] { return false; }, start + 30 * kNsPerMs));
+  EXPECT_TRUE(dev->gone());
+  EXPECT_FALSE(dev->carrier_ok());
+  EXPECT_EQ(dev->wait_fd(), -1);
+  // One wake for the dead fd before the device knew, then real sleeps.
+  EXPECT_LE(loop.stats().fd_wakeups, 2u);
+  EXPECT_LE(loop.stats().sleeps, 5u) << "the loop spun on a dead fd";
+  // Frames sent to a gone device are dropped and counted, nothing else.
+  const std::uint64_t dropped = dev->stats.tx_dropped;
+  SkbPtr skb = alloc_skb_with_headroom(64, 64);
+  skb_put(skb.get(), 60);
+  EXPECT_EQ(dev->xmit(std::move(skb)), NETDEV_TX_OK);
+  EXPECT_EQ(dev->stats.tx_dropped, dropped + 1);
+}
+
 }  // namespace
 }  // namespace sp
