@@ -216,6 +216,12 @@ TEST_F(SyncookieTest,
   EXPECT_EQ(child->snd_wnd, 1024u << 7) << "their window, scaled by the recovered shift";
   EXPECT_EQ(child->snd_una, sa.seq + 1);
   EXPECT_EQ(child->rcv_nxt, 1001u);
+  // The first RTT sample comes from the TSecr (no SYN-ACK send time was
+  // kept), so it includes the cookie TSval's rounding down.
+  const auto now_ms = static_cast<std::uint32_t>(clock_.now_ns() / kNsPerMs);
+  EXPECT_EQ(child->rtt_last_us, (now_ms - tsval) * 1000u);
+  EXPECT_GE(child->rtt_last_us, 10'000u);
+  EXPECT_GT(child->srtt_us, 0u);
 
   // Both ways: their data is acknowledged, ours goes out after the cookie.
   inject(".", 1001, sa.seq + 1, 1024, TcpOpts().with_ts(111u, sa.ts->first), payload_of(100));
