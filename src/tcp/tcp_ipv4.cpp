@@ -265,7 +265,7 @@ int send_synack(Stack& st, const Sock* listener, RequestSock* req) {
   p.daddr = req->ir_rmt_addr;
   p.protocol = IPPROTO_TCP_;
   p.ttl = static_cast<std::uint8_t>(st.sysctl().ip_default_ttl);
-  st.mib().inc(MibId::TcpOutSegs);
+  // tcp_make_synack counted it in TcpOutSegs, as Linux's does.
   return st.ip_queue_xmit(std::move(skb), p);
 }
 

@@ -34,6 +34,13 @@ TEST_F(HandshakeTest, synack_acknowledges_the_syn_and_offers_our_mss) {
   EXPECT_FALSE(s.sack_perm);
 }
 
+TEST_F(HandshakeTest, a_synack_counts_once_in_tcp_out_segs) {
+  listen_sock();
+  inject("S", 777, 0, 65535, TcpOpts().with_mss(1460));
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(mib(MibId::TcpOutSegs), 1u) << "tcp_make_synack counts it; sending it does not again";
+}
+
 TEST_F(HandshakeTest, synack_echoes_negotiated_sack_wscale_and_timestamps) {
   st_.sysctl().tcp_timestamps = 1;
   listen_sock();
