@@ -252,7 +252,7 @@ class Runner {
   }
 
   // defaults.sh configures every script, so a value sendpath refuses there
-  // (tcp_syncookies=1, tcp_fastopen=0x70403) does not stop the script; it
+  // (tcp_fastopen=0x70403) does not stop the script; it
   // makes it unsupported only if the script reaches what the knob governs.
   std::optional<std::string> refused_default_exercised() const {
     for (const SysctlAssignment& a : refused_defaults_) {
@@ -261,13 +261,7 @@ class Runner {
         if (c == '/') c = '.';
       const std::string knob =
           "defaults.sh's " + name + "=" + a.value + ", which sendpath refuses: ";
-      if (name == "net.ipv4.tcp_syncookies") {
-        // Linux would have answered these SYNs with a cookie.
-        const std::uint64_t drops = stack_->mib().get(MibId::TcpExtTCPReqQFullDrop);
-        if (drops)
-          return name + ": " + knob + "the SYN queue overflowed (" + std::to_string(drops) +
-                 " TcpExtTCPReqQFullDrop)";
-      } else if (name == "net.ipv4.tcp_fastopen") {
+      if (name == "net.ipv4.tcp_fastopen") {
         // Fast Open options in packets are refused by the parser; calls ask
         // for it by name.
         for (const Event& e : s_.events) {

@@ -37,7 +37,8 @@ namespace sp {
   X(TcpExtTCPAbortFailed) X(TcpExtTCPMemoryPressures) X(TcpExtTCPSpuriousRTOs)          \
   X(TcpExtTCPSACKDiscard) X(TcpExtTCPDSACKIgnoredOld) X(TcpExtTCPDSACKIgnoredNoUndo)          \
   X(TcpExtTCPBacklogDrop) X(TcpExtTCPMinTTLDrop) X(TcpExtTCPDeferAcceptDrop)            \
-  X(TcpExtTCPTimeWaitOverflow) X(TcpExtTCPReqQFullDrop) X(TcpExtTCPRetransFail)         \
+  X(TcpExtTCPTimeWaitOverflow) X(TcpExtTCPReqQFullDrop) X(TcpExtTCPReqQFullDoCookies)  \
+  X(TcpExtTCPRetransFail)                                                               \
   X(TcpExtTCPRcvCoalesce) X(TcpExtTCPOFOQueue) X(TcpExtTCPOFODrop) X(TcpExtTCPOFOMerge) \
   X(TcpExtTCPChallengeACK) X(TcpExtTCPSYNChallenge) X(TcpExtTCPSpuriousRtxHostQueues)   \
   X(TcpExtTCPAutoCorking) X(TcpExtTCPFromZeroWindowAdv) X(TcpExtTCPToZeroWindowAdv)     \

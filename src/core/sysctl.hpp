@@ -20,8 +20,8 @@ struct Sysctl {
   int tcp_window_scaling = 1;
   // Knobs whose feature sendpath lacks default to the value whose behaviour
   // it has, and refuse the others (docs/linux-differences.md, "Refused
-  // sysctls"): tcp_ecn, tcp_syncookies, tcp_fastopen and tcp_no_metrics_save
-  // differ from Linux's defaults (2, 1, 1 and 0).
+  // sysctls"): tcp_ecn, tcp_fastopen and tcp_no_metrics_save differ from
+  // Linux's defaults (2, 1 and 0).
   int tcp_ecn = 0;
   int tcp_autocorking = 1;
   int tcp_tso_win_divisor = 3;
@@ -38,7 +38,7 @@ struct Sysctl {
   int tcp_max_reordering = 300;
   int tcp_pacing_ss_ratio = 200;
   int tcp_pacing_ca_ratio = 120;
-  int tcp_syncookies = 0;
+  int tcp_syncookies = 1;  // cookies once the SYN queue is full; 2: always
   int tcp_syn_retries = 6;
   int tcp_synack_retries = 5;
   int tcp_syn_linear_timeouts = 4;

@@ -38,6 +38,10 @@ struct ProtoOps;
 inline std::uint64_t jiffies_of(const Stack& st) {
   return nsecs_to_jiffies(st.now());
 }
+// time_between32(t, l, h): l <= t <= h on 32-bit jiffies (wrap safe).
+constexpr bool time_between32(std::uint32_t t, std::uint32_t l, std::uint32_t h) {
+  return t - l <= h - l;
+}
 // time_after(a, b) on 32-bit jiffies: a is later than b (wrap safe).
 constexpr bool time_after32(std::uint32_t a, std::uint32_t b) {
   return static_cast<std::int32_t>(b - a) < 0;

@@ -39,6 +39,7 @@ namespace sp {
   X(TCP_OFO_QUEUE_PRUNE)      /* dropped from the out-of-order queue under memory pressure */ \
   X(TCP_OFO_DROP)             /* out-of-order data that does not fit the window or memory */  \
   X(PROTO_MEM)                /* protocol memory limit */                                     \
+  X(IP_OUTNOROUTES)           /* no route back to the sender (a cookie's ACK) */              \
   X(NOMEM)                    /* allocation failure */
 
 enum class SkbDropReason : std::uint8_t {

@@ -1122,8 +1122,14 @@ void inet_csk_reqsk_queue_add(Sock* listener, Sock* child) {
   listener->sk_data_ready(listener);
 }
 
-bool inet_csk_reqsk_queue_is_full(const Sock* listener) {
+bool sk_acceptq_is_full(const Sock* listener) {
   return listener->sk_ack_backlog > listener->sk_max_ack_backlog;
+}
+
+// Linux has sized the SYN queue by the listen() backlog since 4.4;
+// tcp_max_syn_backlog only governs the early drop without cookies.
+bool inet_csk_reqsk_queue_is_full(const Sock* listener) {
+  return inet_csk(listener)->icsk_accept_queue.qlen > listener->sk_max_ack_backlog;
 }
 
 Sock* inet_csk_accept(Sock* sk, int flags, int* err) {

@@ -440,6 +440,11 @@ int inet_listen(Socket* sock, int backlog);
 // A child reached ESTABLISHED (or SYN_RECV for fast open): queue it for
 // accept() on the listener. Takes the caller's reference on child.
 void inet_csk_reqsk_queue_add(Sock* listener, Sock* child);
+// The accept queue holds more than the listen() backlog (sk_acceptq_is_full).
+bool sk_acceptq_is_full(const Sock* listener);
+// The SYN queue holds more request socks than the listen() backlog
+// (inet_csk_reqsk_queue_is_full): from here on a SYN gets a cookie
+// (tcp_syncookies = 1) or is dropped (0).
 bool inet_csk_reqsk_queue_is_full(const Sock* listener);
 void inet_csk_destroy_sock(Sock* sk);
 // Free the queues and timers of a sock going away (tcp_v4_destroy_sock).
@@ -641,6 +646,69 @@ bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx,
 bool tcp_paws_reject(const Stack& st, const TcpOptionsReceived* rx, bool rst);  // owner: tcp-recv
 // First RTT sample of a passive open: the SYN-ACK's round trip.
 void tcp_synack_rtt_meas(Sock* sk, long rtt_us);  // owner: tcp-recv
+
+// ==================================================================================
+// tcp_ipv4.cpp: the child of a completed handshake (shared with syncookies.cpp)
+// ==================================================================================
+// tcp_v4_syn_recv_sock: the full socket for req, in SYN_RECV, hashed and
+// counted as a passive open; it holds its creation reference. nullptr, with
+// *reason set, when the accept queue is full (ListenOverflows, ListenDrops)
+// or the socket cannot be made.
+TcpSock* tcp_v4_syn_recv_sock(Sock* listener, const RequestSock* req, const SkBuff* skb,
+                              SkbDropReason* reason);
+// tcp_child_process: queue child for accept() (passing on its creation
+// reference) and let it process the segment that completed the handshake.
+void tcp_child_process(Sock* listener, Sock* child, SkbPtr skb);
+// tcp_listendrop: a SYN or handshake the listener could not take.
+void tcp_listendrop(Stack& st);
+
+// ==================================================================================
+// syncookies.cpp: SYN cookies (net/ipv4/syncookies.c)
+// ==================================================================================
+// A cookie stays valid for MAX_SYNCOOKIE_AGE ticks of the minute counter.
+inline constexpr std::uint32_t MAX_SYNCOOKIE_AGE = 2;
+// The MSS values a cookie can encode (its 2-bit index), Linux's msstab.
+inline constexpr std::uint16_t kSyncookieMssTab[] = {536, 1300, 1440, 1460};
+// The low bits of a cookie SYN-ACK's TSval carry the SYN's options.
+inline constexpr std::uint32_t TS_OPT_WSCALE_MASK = 0xf;  // 0xf: no window scaling
+inline constexpr std::uint32_t TS_OPT_SACK = 1u << 4;
+inline constexpr std::uint32_t TS_OPT_ECN = 1u << 5;
+inline constexpr unsigned TSBITS = 6;
+// TCP_SYNCOOKIE_PERIOD (one minute) and TCP_SYNCOOKIE_VALID, in jiffies.
+inline std::uint64_t tcp_syncookie_period() {
+  return 60ull * HZ;
+}
+inline std::uint64_t tcp_syncookie_valid() {
+  return MAX_SYNCOOKIE_AGE * tcp_syncookie_period();
+}
+// tcp_cookie_time: the minute counter cookies are stamped with.
+std::uint32_t tcp_cookie_time(const Stack& st);
+// __cookie_v4_init_sequence: the cookie ISN for a SYN from saddr:sport to
+// daddr:dport (network order) with sequence number seq; *mssp, the peer's
+// MSS, is rounded down to the table value the cookie carries.
+std::uint32_t cookie_v4_init_sequence(const Stack& st, be32 saddr, be32 daddr, std::uint16_t sport,
+                                      std::uint16_t dport, std::uint32_t seq, std::uint16_t* mssp);
+// __cookie_v4_check: the MSS a returning ACK (seq, ack_seq as on the wire)
+// proves, or 0 when its ack_seq - 1 is no cookie of ours for this tuple in
+// the last MAX_SYNCOOKIE_AGE minutes.
+int cookie_v4_check_mss(const Stack& st, be32 saddr, be32 daddr, std::uint16_t sport,
+                        std::uint16_t dport, std::uint32_t seq, std::uint32_t ack_seq);
+// cookie_init_timestamp: the cookie SYN-ACK's TSval (ms, before ts_off) at
+// time now: never later than the clock, its low TSBITS bits req's options.
+std::uint32_t cookie_init_timestamp(const RequestSock* req, Nanos now);
+// cookie_timestamp_decode: recover SACK and window scale from the echoed
+// TSecr (ts_off already removed). false when the ACK claims an option the
+// host has since turned off.
+bool cookie_timestamp_decode(const Sysctl& sc, TcpOptionsReceived* opt);
+// tcp_synq_overflow / tcp_synq_no_recent_overflow.
+void tcp_synq_overflow(Sock* listener);
+bool tcp_synq_no_recent_overflow(const Sock* listener);
+// cookie_v4_check, for a segment with ACK and without SYN or RST reaching a
+// listener with no request sock: the child when the ACK carries a valid
+// cookie; listener when it is not to be taken as a cookie (the listener then
+// answers it as any stray ACK); nullptr when skb was dropped (accept queue
+// full, a disabled option, no memory).
+Sock* cookie_v4_check(Sock* listener, SkbPtr& skb);
 // Delayed-ACK state helpers (inet_connection_sock.h / tcp.h).
 inline void inet_csk_schedule_ack(Sock* sk) {
   inet_csk(sk)->icsk_ack.pending |= ICSK_ACK_SCHED;

@@ -2197,6 +2197,11 @@ int tcp_rcv_state_process(Sock* sk, SkbPtr skb) {
   switch (sk->sk_state) {
     case TCP_SYN_RECV:
       tp->delivered++;  // the SYN-ACK is not counted by tcp_ack
+      // No sample from the SYN-ACK's send time (a cookie's child, or a
+      // retransmitted SYN-ACK): take the ACK's TSecr, as Linux 6.12's
+      // tcp_synack_rtt_meas with no request. A cookie's TSval was rounded
+      // down to 64 ms, so Linux's first sample is that much longer too.
+      if (!tp->srtt_us) tcp_synack_rtt_meas(sk, -1);
       if (tp->rx_opt.tstamp_ok && tp->advmss > TCPOLEN_TSTAMP_ALIGNED)
         tp->advmss = static_cast<std::uint16_t>(tp->advmss - TCPOLEN_TSTAMP_ALIGNED);
       tp->retrans_stamp = 0;

@@ -184,6 +184,66 @@ int tcp_v4_do_rcv(Sock* sk, SkbPtr skb) {
 
 // --- passive open -------------------------------------------------------------------------------
 
+void tcp_listendrop(Stack& st) {
+  st.mib().inc(MibId::TcpExtListenDrops);
+}
+
+TcpSock* tcp_v4_syn_recv_sock(Sock* listener, const RequestSock* req, const SkBuff* skb,
+                              SkbDropReason* reason) {
+  Stack& st = *listener->stack;
+  if (sk_acceptq_is_full(listener)) {
+    st.mib().inc(MibId::TcpExtListenOverflows);
+    tcp_listendrop(st);
+    *reason = SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG;
+    return nullptr;
+  }
+  TcpSock* child = inet_csk_clone_lock(listener, req);
+  if (!child) {
+    *reason = SkbDropReason::SKB_DROP_REASON_NOMEM;
+    return nullptr;
+  }
+  // inet_csk_clone_lock took the addresses, ports and route caps from req.
+  Sock* csk = child;
+  tcp_create_openreq_child(csk, req, skb);
+  // Linux gives the child the TTL of the ACK that completed the handshake
+  // as its multicast TTL (tcp_v4_syn_recv_sock), which IP_MULTICAST_TTL shows.
+  child->mc_ttl = skb_network_header(skb)[8];
+  child->rcv_tos = skb_network_header(skb)[1];
+  RouteResult rt = st.ip_route_output(req->ir_rmt_addr);
+  const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
+  inet_csk(csk)->icsk_pmtu_cookie = mtu;
+  tcp_sync_mss(csk, mtu);
+  std::uint32_t advmss = dst_metric_advmss(rt);
+  if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss)
+    advmss = tcp_sk(listener)->rx_opt.user_mss;
+  child->advmss = static_cast<std::uint16_t>(advmss);
+  if (!req->num_retrans && req->snt_synack) {
+    long rtt_us = static_cast<long>(static_cast<std::uint32_t>(st.now() / 1000) - req->snt_synack);
+    tcp_synack_rtt_meas(csk, rtt_us);
+  }
+  if (!st.tcp().inet_ehash_insert(csk)) {
+    sock_put(csk);
+    tcp_listendrop(st);
+    *reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
+    return nullptr;
+  }
+  st.mib().inc(MibId::TcpPassiveOpens);
+  return child;
+}
+
+void tcp_child_process(Sock* listener, Sock* child, SkbPtr skb) {
+  Stack& st = *listener->stack;
+  SegInfo in = seg_info(skb.get());
+  // Queue for accept() (takes the creation reference), then let the child
+  // process the ACK itself: SYN_RECV -> ESTABLISHED.
+  sock_hold(child);
+  inet_csk_reqsk_queue_add(listener, child);
+  int reset = tcp_rcv_state_process(child, std::move(skb));
+  if (reset) tcp_v4_send_reset(st, in, child);
+  listener->sk_data_ready(listener);
+  sock_put(child);
+}
+
 namespace {
 
 void reqsk_drop(Stack& st, const InetTuple& key) {
@@ -206,7 +266,7 @@ int send_synack(Stack& st, const Sock* listener, RequestSock* req) {
   p.daddr = req->ir_rmt_addr;
   p.protocol = IPPROTO_TCP_;
   p.ttl = static_cast<std::uint8_t>(st.sysctl().ip_default_ttl);
-  st.mib().inc(MibId::TcpOutSegs);
+  // tcp_make_synack counted it in TcpOutSegs, as Linux's does.
   return st.ip_queue_xmit(std::move(skb), p);
 }
 
@@ -233,31 +293,57 @@ void tcp_synack_timer(Stack& st, InetTuple key) {
   st.mod_timer(req->rsk_timer, timer_fire_after(st.now(), req->timeout));
 }
 
+// The SYN queue is full, or tcp_syncookies = 2 (tcp_syn_flood_action): a
+// cookie if the sysctl allows one, else the SYN is dropped. Linux also logs
+// "Possible SYN flooding on port" once per listener; sendpath has no kernel
+// log (the counters say it).
+bool tcp_syn_flood_action(Stack& st) {
+  if (st.sysctl().tcp_syncookies) {
+    st.mib().inc(MibId::TcpExtTCPReqQFullDoCookies);
+    return true;
+  }
+  st.mib().inc(MibId::TcpExtTCPReqQFullDrop);
+  return false;
+}
+
+// tcp_peer_is_proven: Linux asks the tcp_metrics cache whether the peer
+// has been seen alive; sendpath has no metrics cache (tcp_no_metrics_save
+// is 1), so no peer is proven, as for a Linux host meeting it first.
+bool tcp_peer_is_proven(const RequestSock*) {
+  return false;
+}
+
+void syn_drop(Stack& st, SkbPtr skb) {
+  tcp_listendrop(st);
+  tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG);
+}
+
 // A SYN for a listener (tcp_conn_request): create a request sock, answer
 // with a SYN-ACK. The connection's full socket is made only when the
-// handshake completes.
+// handshake completes. With a cookie nothing is kept: the SYN-ACK is built
+// from a request sock that is freed at once.
 void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   Stack& st = *listener->stack;
   TcpStackState& tcp = st.tcp();
   InetConnectionSock* licsk = inet_csk(listener);
   const TcpSock* ltp = tcp_sk(listener);
+  const int syncookies = st.sysctl().tcp_syncookies;
 
-  // Accept queue full: the application is not accepting; drop the SYN and
-  // let the peer retry (Linux without syncookies for this case).
-  if (inet_csk_reqsk_queue_is_full(listener)) {
-    st.mib().inc(MibId::TcpExtListenOverflows);
-    st.mib().inc(MibId::TcpExtListenDrops);
-    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG);
-    return;
+  // A SYN that reopens a TIME_WAIT connection (isn set) skips the SYN queue
+  // limit and cookies, as Linux's.
+  bool want_cookie = false;
+  if (!isn && (syncookies == 2 || inet_csk_reqsk_queue_is_full(listener))) {
+    want_cookie = tcp_syn_flood_action(st);
+    if (!want_cookie) {
+      syn_drop(st, std::move(skb));
+      return;
+    }
   }
-  // SYN queue full (no syncookies yet).
-  if (licsk->icsk_accept_queue.qlen >=
-          static_cast<std::uint32_t>(std::max(st.sysctl().tcp_max_syn_backlog, 1)) ||
-      licsk->icsk_accept_queue.qlen >=
-          std::max<std::uint32_t>(listener->sk_max_ack_backlog, 1) * 2 + 8) {
-    st.mib().inc(MibId::TcpExtTCPReqQFullDrop);
-    st.mib().inc(MibId::TcpExtListenDrops);
-    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG);
+  // Accept queue full: the application is not accepting; drop the SYN and
+  // let the peer retry (no cookie either: its child would have no room).
+  if (sk_acceptq_is_full(listener)) {
+    st.mib().inc(MibId::TcpExtListenOverflows);
+    syn_drop(st, std::move(skb));
     return;
   }
 
@@ -267,8 +353,16 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   tmp.mss_clamp = TCP_MSS_DEFAULT;
   tcp_parse_options(st.sysctl(), skb.get(), &tmp, false);
   if (tmp.user_mss && tmp.mss_clamp > tmp.user_mss) tmp.mss_clamp = tmp.user_mss;
+  // A cookie without timestamps has nowhere to keep window scale or SACK:
+  // the SYN-ACK offers neither (tcp_clear_options; the MSS stays).
+  if (want_cookie && !tmp.saw_tstamp) {
+    tmp.wscale_ok = false;
+    tmp.snd_wscale = 0;
+    tmp.sack_ok = 0;
+  }
 
   auto req = std::make_unique<RequestSock>(listener);
+  req->syncookie = want_cookie;
   req->ir_loc_addr = in.daddr;
   req->ir_rmt_addr = in.saddr;
   req->ir_num = ntohs(in.dport);
@@ -283,11 +377,33 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   req->wscale_ok = tmp.wscale_ok;
   req->snd_wscale = tmp.wscale_ok ? tmp.snd_wscale : 0;
   req->rcv_isn = in.seq;
-  req->snt_isn = isn ? isn : secure_tcp_seq(st, in.daddr, in.saddr, in.dport, in.sport);
   // tcp_timestamps = 2: timestamps without the per-connection offset.
   req->ts_off = st.sysctl().tcp_timestamps == 1 ? secure_tcp_ts_off(st, in.daddr, in.saddr) : 0;
   req->snt_synack = static_cast<std::uint32_t>(st.now() / 1000);
   req->timeout = TCP_TIMEOUT_INIT;
+
+  if (!want_cookie && !isn) {
+    // Without cookies the last quarter of tcp_max_syn_backlog is kept for
+    // peers known to be alive (none here: tcp_peer_is_proven), so a flood
+    // does not take the whole queue from them.
+    const int max_syn_backlog = st.sysctl().tcp_max_syn_backlog;
+    if (!syncookies &&
+        max_syn_backlog - static_cast<int>(licsk->icsk_accept_queue.qlen) <
+            (max_syn_backlog >> 2) &&
+        !tcp_peer_is_proven(req.get())) {
+      syn_drop(st, std::move(skb));
+      return;
+    }
+    isn = secure_tcp_seq(st, in.daddr, in.saddr, in.dport, in.sport);
+  }
+  if (want_cookie) {
+    isn = cookie_v4_init_sequence(st, in.saddr, in.daddr, in.sport, in.dport, in.seq, &req->mss);
+    tcp_synq_overflow(listener);
+    st.mib().inc(MibId::TcpExtSyncookiesSent);
+    // The ECN bit travels in the timestamp; without one there is no ECN.
+    if (!req->tstamp_ok) req->ecn_ok = false;
+  }
+  req->snt_isn = isn;
 
   // Our receive window and scale for this connection.
   RouteResult rt = st.ip_route_output(in.saddr);
@@ -303,6 +419,11 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   req->rsk_window_clamp = window_clamp;
   req->rcv_wscale = req->wscale_ok ? rcv_wscale : 0;
 
+  if (want_cookie) {
+    send_synack(st, listener, req.get());
+    consume_skb(std::move(skb));
+    return;
+  }
   InetTuple key = tuple_of(in);
   RequestSock* r = tcp.reqsk_insert(key, std::move(req));
   if (!r) {
@@ -397,57 +518,18 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
     return;
   }
-  // The handshake is complete, but the application has no room for it:
-  // ignore the ACK (the peer will retransmit; tcp_abort_on_overflow = 0).
-  if (inet_csk_reqsk_queue_is_full(listener)) {
-    req->acked = true;
-    st.mib().inc(MibId::TcpExtListenOverflows);
-    st.mib().inc(MibId::TcpExtListenDrops);
-    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG);
-    return;
-  }
-
-  // tcp_v4_syn_recv_sock: the child socket, in SYN_RECV.
-  TcpSock* child = inet_csk_clone_lock(listener, req);
+  // The handshake is complete: the child, unless the application has no
+  // room for it (the ACK is then ignored and the peer will retransmit it;
+  // tcp_abort_on_overflow = 0).
+  SkbDropReason reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
+  TcpSock* child = tcp_v4_syn_recv_sock(listener, req, skb.get(), &reason);
   if (!child) {
-    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
+    if (reason == SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG) req->acked = true;
+    tcp_drop_reason(st, std::move(skb), reason);
     return;
   }
-  // inet_csk_clone_lock took the addresses, ports and route caps from req.
-  Sock* csk = child;
-  tcp_create_openreq_child(csk, req, skb.get());
-  // Linux gives the child the TTL of the ACK that completed the handshake
-  // as its multicast TTL (tcp_v4_syn_recv_sock), which IP_MULTICAST_TTL shows.
-  child->mc_ttl = skb_network_header(skb.get())[8];
-  child->rcv_tos = skb_network_header(skb.get())[1];
-  RouteResult rt = st.ip_route_output(req->ir_rmt_addr);
-  const std::uint32_t mtu = rt.mtu ? rt.mtu : 1500;
-  inet_csk(csk)->icsk_pmtu_cookie = mtu;
-  tcp_sync_mss(csk, mtu);
-  std::uint32_t advmss = dst_metric_advmss(rt);
-  if (tcp_sk(listener)->rx_opt.user_mss && advmss > tcp_sk(listener)->rx_opt.user_mss)
-    advmss = tcp_sk(listener)->rx_opt.user_mss;
-  child->advmss = static_cast<std::uint16_t>(advmss);
-  if (!req->num_retrans && req->snt_synack) {
-    long rtt_us = static_cast<long>(static_cast<std::uint32_t>(st.now() / 1000) - req->snt_synack);
-    tcp_synack_rtt_meas(csk, rtt_us);
-  }
-  if (!tcp.inet_ehash_insert(csk)) {
-    sock_put(csk);
-    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED);
-    return;
-  }
-  st.mib().inc(MibId::TcpPassiveOpens);
   reqsk_drop(st, key);
-
-  // Queue for accept() (takes our creation reference), then let the child
-  // process the ACK itself: SYN_RECV -> ESTABLISHED (tcp_child_process).
-  sock_hold(csk);
-  inet_csk_reqsk_queue_add(listener, csk);
-  int reset = tcp_rcv_state_process(csk, std::move(skb));
-  if (reset) tcp_v4_send_reset(st, in, csk);
-  listener->sk_data_ready(listener);
-  sock_put(csk);
+  tcp_child_process(listener, child, std::move(skb));
 }
 
 // A segment for a listening socket with no request sock.
@@ -459,6 +541,16 @@ void tcp_v4_listen_rcv(Sock* listener, SkbPtr skb, std::uint32_t isn) {
     return;
   }
   if (flags & TCPHDR_ACK) {
+    // tcp_v4_cookie_check: the ACK may complete a handshake answered with
+    // a cookie.
+    if (!(flags & TCPHDR_SYN)) {
+      Sock* nsk = cookie_v4_check(listener, skb);
+      if (!nsk) return;
+      if (nsk != listener) {
+        tcp_child_process(listener, nsk, std::move(skb));
+        return;
+      }
+    }
     // An ACK for a connection we know nothing about: reset it.
     SegInfo in = seg_info(skb.get());
     tcp_v4_send_reset(st, in, listener);

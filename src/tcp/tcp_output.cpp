@@ -1534,7 +1534,11 @@ SkbPtr tcp_make_synack(const Sock* listener, RequestSock* req) {
                          : static_cast<std::uint16_t>(TCP_MSS_DEFAULT);
   if (req->tstamp_ok) {
     opts.saw_tstamp = true;
-    opts.ts_val = static_cast<std::uint32_t>(skb->tstamp / kNsPerMs) + req->ts_off;
+    // A cookie's TSval carries the SYN's options in its low bits
+    // (cookie_init_timestamp), for the ACK's TSecr to bring back.
+    const std::uint32_t ts = req->syncookie ? cookie_init_timestamp(req, skb->tstamp)
+                                            : static_cast<std::uint32_t>(skb->tstamp / kNsPerMs);
+    opts.ts_val = ts + req->ts_off;
     opts.ts_ecr = req->ts_recent;
   }
   if (req->wscale_ok) {

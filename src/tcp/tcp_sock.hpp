@@ -86,6 +86,7 @@ struct RequestSock {
   bool wscale_ok = false;
   bool ecn_ok = false;
   bool acked = false;
+  bool syncookie = false;  // answered with a cookie: never queued, freed after the SYN-ACK
   std::uint32_t ts_recent = 0;
   std::uint32_t rsk_rcv_wnd = 0;
   std::uint32_t rsk_window_clamp = 0;
@@ -103,6 +104,11 @@ struct RequestSockQueue {
   std::uint32_t qlen = 0;      // request socks in SYN_RECV (SYN queue)
   std::uint32_t young = 0;     // of those, not yet retransmitted
   std::deque<Sock*> accept_q;  // established children, each holding a reference
+  // The jiffy of the last SYN queue overflow, refreshed at most once a
+  // second (Linux keeps it in the listener's rx_opt.ts_recent_stamp): an ACK
+  // is taken for a cookie only within TCP_SYNCOOKIE_VALID of it.
+  std::uint32_t synq_overflow_ts = 0;
+  bool synq_overflowed = false;  // since listen(): before, no ACK is a cookie
 };
 
 // ICSK_TIME_* (icsk_pending).

@@ -36,6 +36,10 @@ TcpStackState::TcpStackState(Stack& stack) : stack_(stack) {
   for (auto& b : isn_secret_) b = static_cast<std::uint8_t>(rd());
   for (auto& b : ts_secret_) b = static_cast<std::uint8_t>(rd());
   port_offset_ = rd();
+  for (SipKey& k : syncookie_secret_) {
+    k.k0 = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    k.k1 = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  }
   Stack* st = &stack_;
   stack_.register_protocol(
       6, [st](SkbPtr skb) { tcp_v4_rcv(*st, std::move(skb)); },
@@ -301,6 +305,11 @@ void TcpStackState::set_secrets_from_seed(std::uint64_t seed) {
     std::memcpy(ts_secret_.data() + i, &v, 8);
   }
   port_offset_ = static_cast<std::uint32_t>(rng());
+  // Drawn last, so the seeds above keep giving the ISNs they always gave.
+  for (SipKey& k : syncookie_secret_) {
+    k.k0 = rng();
+    k.k1 = rng();
+  }
 }
 
 // --- freeing

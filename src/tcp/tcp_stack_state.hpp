@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/siphash.hpp"
 #include "tcp/drop_reason.hpp"
 #include "tcp/tcp_sock.hpp"
 
@@ -91,6 +92,9 @@ class TcpStackState {
   // --- secrets (RFC 6528 ISN, timestamp offsets) ------------------------------------
   const std::array<std::uint8_t, 16>& isn_secret() const { return isn_secret_; }
   const std::array<std::uint8_t, 16>& ts_secret() const { return ts_secret_; }
+  // The two SipHash keys behind SYN cookies (syncookie_secret[2]): one for
+  // the tuple's hash, one for the hash that also takes the minute counter.
+  const SipKey& syncookie_secret(int c) const { return syncookie_secret_[c]; }
   // Make the secrets (and so ISNs) repeatable: simulation runs from a seed.
   void set_secrets_from_seed(std::uint64_t seed);
 
@@ -139,6 +143,7 @@ class TcpStackState {
   bool free_scheduled_ = false;
   std::array<std::uint8_t, 16> isn_secret_{};
   std::array<std::uint8_t, 16> ts_secret_{};
+  std::array<SipKey, 2> syncookie_secret_{};
   mutable std::uint32_t port_offset_ = 0;
 };
 

@@ -258,7 +258,7 @@ class RefusedWrites : public ::testing::TestWithParam<int> {};
 // and no error reaches the application. (Not asserted: that no segment is
 // retransmitted. With some ISN/timestamp secrets one refusal is followed by
 // a dozen spurious fast retransmissions, D-SACKed by the peer; the cause is
-// not found yet, see docs/linux-differences.md section 9. A device that refuses
+// not found yet, see docs/linux-differences.md section 10. A device that refuses
 // everything for long is another story: with nothing in flight TCP probes
 // every TCP_RESOURCE_PROBE_INTERVAL and gives up after tcp_retries2
 // probes, ETIMEDOUT, as Linux's tcp_probe_timer does.)

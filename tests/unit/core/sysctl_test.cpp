@@ -225,6 +225,10 @@ const Exercised kExercised[] = {
      "tcp_comp_sack_nr_zero_sends_every_out_of_order_ack"},
     {"net.ipv4.tcp_comp_sack_delay_ns", "tests/unit/tcp_recv/ack_compress_test.cpp",
      "timer_is_five_percent_of_the_rtt_when_that_is_shorter"},
+    {"net.ipv4.tcp_syncookies", "tests/unit/tcp_recv/syncookie_test.cpp",
+     "tcp_syncookies_one_sends_cookies_only_once_the_syn_queue_is_full"},
+    {"net.ipv4.tcp_max_syn_backlog", "tests/unit/tcp_recv/syncookie_test.cpp",
+     "tcp_max_syn_backlog_keeps_its_last_quarter_free_without_cookies"},
 };
 
 // Read by the stack (the walk checks it finds the read in src/) but without
@@ -241,7 +245,6 @@ const char* const kReadButNotYetTested[] = {
     "net.ipv4.tcp_probe_threshold",
     "net.ipv4.tcp_probe_interval",
     "net.ipv4.tcp_min_snd_mss",
-    "net.ipv4.tcp_max_syn_backlog",
 
     "net.ipv4.tcp_workaround_signed_windows",
     "net.ipv4.tcp_rto_min_us",
@@ -349,8 +352,8 @@ TEST(Sysctl, every_knob_is_exercised_by_a_named_test_inert_or_refused) {
 
 TEST(Sysctl, refused_values_name_the_knob_and_keep_the_value) {
   Sysctl s;
-  for (const char* name : {"net.ipv4.tcp_ecn", "net.ipv4.tcp_syncookies",
-                           "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_shrink_window"}) {
+  for (const char* name :
+       {"net.ipv4.tcp_ecn", "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_shrink_window"}) {
     const std::string err = s.set(name, "1");
     EXPECT_EQ(err.rfind(std::string(name) + "=1: not implemented in sendpath", 0), 0u) << err;
     EXPECT_EQ(s.get(name), "0");

@@ -34,6 +34,13 @@ TEST_F(HandshakeTest, synack_acknowledges_the_syn_and_offers_our_mss) {
   EXPECT_FALSE(s.sack_perm);
 }
 
+TEST_F(HandshakeTest, a_synack_counts_once_in_tcp_out_segs) {
+  listen_sock();
+  inject("S", 777, 0, 65535, TcpOpts().with_mss(1460));
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(mib(MibId::TcpOutSegs), 1u) << "tcp_make_synack counts it; sending it does not again";
+}
+
 TEST_F(HandshakeTest, synack_echoes_negotiated_sack_wscale_and_timestamps) {
   st_.sysctl().tcp_timestamps = 1;
   listen_sock();
@@ -130,14 +137,14 @@ TEST_F(HandshakeTest, full_accept_queue_drops_new_syns_and_counts_overflow) {
   TcpSock* l = listen_sock(1);
   // Clients complete handshakes nobody accepts until the queue is full.
   std::uint16_t port = 5000;
-  for (int i = 0; i < 8 && !inet_csk_reqsk_queue_is_full(l); i++, port++) {
+  for (int i = 0; i < 8 && !sk_acceptq_is_full(l); i++, port++) {
     Flow f{ipv4_addr(10, 0, 0, 2), ipv4_addr(10, 0, 0, 1), port, kLocalPort};
     inject(tcp_pkt(f, "S", 100, 0, 65535, TcpOpts().with_mss(1460)));
     ASSERT_EQ(sent_count(), 1u);
     ParsedSeg sa = pop_sent();
     inject(tcp_pkt(f, ".", 101, sa.seq + 1, 65535));
   }
-  ASSERT_TRUE(inet_csk_reqsk_queue_is_full(l));
+  ASSERT_TRUE(sk_acceptq_is_full(l));
   const std::size_t queued = inet_csk(l)->icsk_accept_queue.accept_q.size();
   // The next client is refused silently: its SYN is dropped.
   inject(tcp_pkt(Flow{ipv4_addr(10, 0, 0, 3), ipv4_addr(10, 0, 0, 1), 5555, kLocalPort}, "S", 9, 0,
