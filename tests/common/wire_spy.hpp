@@ -33,6 +33,8 @@ class WireSpy final : public NetDevice {
     return rc;
   }
   int poll(int budget) override { return lower_->poll(budget); }
+  // A real device's fd, so an event loop wakes for what arrives on it.
+  int wait_fd() const override { return lower_->wait_fd(); }
 
   // An IPv4 packet arriving from the wire.
   void inject(const std::vector<std::uint8_t>& ip) {
