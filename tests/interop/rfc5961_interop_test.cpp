@@ -129,6 +129,7 @@ std::uint64_t netstat_counter(const char* name) {
 // Writes "<case> acks right other challenge reset" per case to out; runs in
 // the namespace. Exit status: 0, or the step that failed.
 int linux_victim(int out) {
+  ::alarm(60);  // a bound on the whole run: the parent reads until this process ends
   const int cap = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK, htons(ETH_P_IP));
   if (cap < 0) return 2;
   sockaddr_ll ll{};
