@@ -45,14 +45,15 @@ namespace sp {
   X(TcpExtTCPWantZeroWindowAdv) X(TcpExtTCPSynRetrans) X(TcpExtTCPOrigDataSent)         \
   X(TcpExtTCPKeepAlive) X(TcpExtTCPWinProbe) X(TcpExtTCPAckCompressed)                  \
   X(TcpExtTCPZeroWindowDrop) X(TcpExtTCPRcvQDrop) X(TcpExtTCPDelivered)                 \
-  X(TcpExtTCPAckSkippedSeq) X(TcpExtTCPAckSkippedChallenge) X(TcpExtTCPWqueueTooBig)    \
+  X(TcpExtTCPACKSkippedSeq) X(TcpExtTCPACKSkippedChallenge) X(TcpExtTCPWqueueTooBig)    \
   X(TcpExtPAWSOldAck) X(TcpExtTCPRcvQFull) X(TcpExtTCPMTUPFail) X(TcpExtTCPMTUPSuccess) \
   X(TcpExtBeyondWindow) X(TcpExtTSECRRejected) X(TcpExtOutOfWindowIcmps)                \
   X(TcpExtLockDroppedIcmps) X(TcpExtTCPACKSkippedSynRecv) X(TcpExtTCPSackMerged)        \
   X(TcpExtTCPSackShifted) X(TcpExtTCPSackShiftFallback)                                \
   X(TcpExtTCPDSACKIgnoredDubious) X(TcpExtTCPDSACKRecvSegs) X(TcpExtTCPDeliveredCE)     \
   X(TcpExtTCPHystartTrainDetect) X(TcpExtTCPHystartTrainCwnd)                           \
-  X(TcpExtTCPHystartDelayDetect) X(TcpExtTCPHystartDelayCwnd)
+  X(TcpExtTCPHystartDelayDetect) X(TcpExtTCPHystartDelayCwnd)                           \
+  X(TcpExtTCPACKSkippedPAWS) X(TcpExtTCPACKSkippedFinWait2) X(TcpExtTCPACKSkippedTimeWait)
 // clang-format on
 
 enum class MibId : std::uint16_t {

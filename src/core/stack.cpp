@@ -40,6 +40,7 @@ std::uint32_t Stack::random_u32_below(std::uint32_t n) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   z ^= z >> 31;
+  if (n == 0) return static_cast<std::uint32_t>(z >> 32);  // Linux: the whole u32 range
   return static_cast<std::uint32_t>(((z >> 32) * n) >> 32);
 }
 

@@ -110,9 +110,10 @@ class Stack {
   // --- configuration and counters --------------------------------------------
   Sysctl& sysctl() { return sysctl_; }
   Mib& mib() { return mib_; }
-  // get_random_u32_below(n): uniform in [0, n), for the few places Linux
-  // draws a random delay (sk_stream_wait_memory's vm_wait). A fixed seed per
-  // stack, so that a simulated run repeats.
+  // get_random_u32_below(n): uniform in [0, n) (n = 0: any u32, as Linux's
+  // non-constant form), for the few places Linux draws a random value
+  // (sk_stream_wait_memory's vm_wait, the challenge ACK budget). A fixed
+  // seed per stack, so that a simulated run repeats.
   std::uint32_t random_u32_below(std::uint32_t n);
 
   // --- devices, addresses, routes ---------------------------------------------

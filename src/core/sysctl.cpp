@@ -59,9 +59,6 @@ bool only_one(long long v) {
 bool zero_or_two(long long v) {
   return v == 0 || v == 2;
 }
-bool only_int_max(long long v) {
-  return v == INT_MAX;
-}
 
 Entry string_entry(const char* name, StrField f, bool (*honours)(std::string_view),
                    const char* accepts, const char* refused) {
@@ -126,10 +123,7 @@ const Entry kTable[] = {
     {"net.ipv4.tcp_keepalive_time", &Sysctl::tcp_keepalive_time},
     {"net.ipv4.tcp_keepalive_intvl", &Sysctl::tcp_keepalive_intvl},
     {"net.ipv4.tcp_keepalive_probes", &Sysctl::tcp_keepalive_probes, 0, kU8},
-    restricted("net.ipv4.tcp_challenge_ack_limit", &Sysctl::tcp_challenge_ack_limit, INT_MIN,
-               INT_MAX, only_int_max, "2147483647",
-               "the per-namespace challenge ACK budget (only the per-socket "
-               "tcp_invalid_ratelimit applies, as in Linux at the default)"),
+    {"net.ipv4.tcp_challenge_ack_limit", &Sysctl::tcp_challenge_ack_limit},
     inert(
         "net.ipv4.tcp_adv_win_scale", &Sysctl::tcp_adv_win_scale, -31, 31,
         "obsolete since Linux 6.6: the window follows scaling_ratio, Linux 6.12 reads it nowhere"),

@@ -49,7 +49,7 @@ struct Sysctl {
   int tcp_keepalive_time = 7200;  // seconds
   int tcp_keepalive_intvl = 75;   // seconds
   int tcp_keepalive_probes = 9;
-  int tcp_challenge_ack_limit = 0x7fffffff;
+  int tcp_challenge_ack_limit = 0x7fffffff;  // per second, stack-wide; INT_MAX: no limit
   int tcp_adv_win_scale = 1;
   int tcp_app_win = 31;
   int tcp_moderate_rcvbuf = 1;

@@ -644,6 +644,19 @@ void tcp_parse_options(const Sysctl& sc, const SkBuff* skb, TcpOptionsReceived* 
 bool tcp_paws_check(const Stack& st, const TcpOptionsReceived* rx,
                     int paws_win);                                              // owner: tcp-recv
 bool tcp_paws_reject(const Stack& st, const TcpOptionsReceived* rx, bool rst);  // owner: tcp-recv
+// RFC 5961 rate limits (tcp_input.c). __tcp_oow_rate_limited: true (and mib
+// counted) when a reply to an out-of-window or invalid segment went out less
+// than tcp_invalid_ratelimit ago by *last_oow_ack_time, else stamps it now.
+// tcp_oow_rate_limited: the same, except that data without SYN is never
+// limited (it is no part of an ACK loop). tcp_challenge_ack_allowed takes
+// one from the stack's per-second tcp_challenge_ack_limit budget.
+bool __tcp_oow_rate_limited(Stack& st, MibId mib, std::uint32_t* last_oow_ack_time);
+bool tcp_oow_rate_limited(Stack& st, const SkBuff* skb, MibId mib,
+                          std::uint32_t* last_oow_ack_time);
+bool tcp_challenge_ack_allowed(Stack& st);
+// The time-wait and request socks' acceptability test (tcp_minisocks.c).
+bool tcp_in_window(std::uint32_t seq, std::uint32_t end_seq, std::uint32_t s_win,
+                   std::uint32_t e_win);
 // First RTT sample of a passive open: the SYN-ACK's round trip.
 void tcp_synack_rtt_meas(Sock* sk, long rtt_us);  // owner: tcp-recv
 

@@ -7,6 +7,7 @@
 // section 3.10.7.
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "tcp/recovery/tcp_recovery.hpp"
@@ -184,18 +185,20 @@ SkbDropReason tcp_sequence(const TcpSock* tp, std::uint32_t seq, std::uint32_t e
   return SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
 }
 
-// Out-of-window ACKs are rate limited per socket (tcp_invalid_ratelimit,
-// 500 ms) so that a flood of bad segments cannot make us flood back.
-bool tcp_oow_rate_limited(Sock* sk, const SkBuff* skb, MibId mib,
-                          std::uint32_t* last_oow_ack_time) {
-  const TcpSkbCb* cb = TCP_SKB_CB(skb);
-  // Data segments and SYNs are not limited: the peer needs the reply.
-  if (cb->seq != cb->end_seq && !th_syn(tcp_hdr(skb))) return false;
-  std::uint32_t now = tcp_jiffies32(sk);
+}  // namespace
+
+// tcp_invalid_ratelimit is set in ms and kept in jiffies by Linux
+// (proc_dointvec_ms_jiffies); sendpath keeps the ms and converts here, so
+// the limit is the same length at any HZ.
+bool __tcp_oow_rate_limited(Stack& st, MibId mib, std::uint32_t* last_oow_ack_time) {
+  const std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st));
   if (*last_oow_ack_time) {
-    std::int32_t elapsed = static_cast<std::int32_t>(now - *last_oow_ack_time);
-    if (0 <= elapsed && elapsed < sk->stack->sysctl().tcp_invalid_ratelimit) {
-      mib_of(sk).inc(mib);
+    const std::int32_t elapsed = static_cast<std::int32_t>(now - *last_oow_ack_time);
+    const int ms = st.sysctl().tcp_invalid_ratelimit;
+    const std::int64_t limit =
+        ms > 0 ? static_cast<std::int64_t>(msecs_to_jiffies(static_cast<std::uint64_t>(ms))) : ms;
+    if (0 <= elapsed && elapsed < limit) {
+      st.mib().inc(mib);
       return true;
     }
   }
@@ -203,24 +206,54 @@ bool tcp_oow_rate_limited(Sock* sk, const SkBuff* skb, MibId mib,
   return false;
 }
 
-}  // namespace
+bool tcp_oow_rate_limited(Stack& st, const SkBuff* skb, MibId mib,
+                          std::uint32_t* last_oow_ack_time) {
+  // Data is not part of an ACK loop and is never limited; a SYN (with data
+  // or not) and a bare ACK or RST are.
+  const TcpSkbCb* cb = TCP_SKB_CB(skb);
+  if (cb->seq != cb->end_seq && !(cb->tcp_flags & TCPHDR_SYN)) return false;
+  return __tcp_oow_rate_limited(st, mib, last_oow_ack_time);
+}
+
+// The stack-wide RFC 5961 budget (Linux keeps it per network namespace):
+// unlimited at the default INT_MAX; otherwise, on the first challenge of
+// each second (jiffies / HZ), the budget is refilled to a random value in
+// [ceil(limit / 2), limit + ceil(limit / 2) - 1] -- limit per second on
+// average, but not a count an off-path attacker can read exactly (the side
+// channel of CVE-2016-5696). The arithmetic is Linux's, in u32: a limit of
+// 0 or below draws from the whole u32 range. The draw comes from the
+// stack's generator so a simulation repeats.
+bool tcp_challenge_ack_allowed(Stack& st) {
+  const std::uint32_t ack_limit = static_cast<std::uint32_t>(st.sysctl().tcp_challenge_ack_limit);
+  if (ack_limit == static_cast<std::uint32_t>(INT_MAX)) return true;
+  TcpStackState& tcp = st.tcp();
+  const std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st) / HZ);
+  if (now != tcp.challenge_timestamp) {
+    const std::uint32_t half = (ack_limit + 1) >> 1;
+    tcp.challenge_timestamp = now;
+    tcp.challenge_count = half + st.random_u32_below(ack_limit);
+  }
+  if (tcp.challenge_count > 0) {
+    tcp.challenge_count--;
+    return true;
+  }
+  return false;
+}
 
 // --- ACK helpers used from several places -----------------------------------------------
 
 namespace {
 
-// RFC 5961 challenge ACK: tell a possibly spoofed sender where we really are.
+// RFC 5961 7 (ACK throttling): a challenge ACK tells a possibly spoofed
+// sender where we really are. First the per-socket limit (one reply per
+// tcp_invalid_ratelimit), then the stack's per-second budget; counted in
+// TCPChallengeACK only when it goes out.
 void tcp_send_challenge_ack(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
-  std::uint32_t now = tcp_jiffies32(sk);
-  if (tp->last_oow_ack_time) {
-    std::int32_t elapsed = static_cast<std::int32_t>(now - tp->last_oow_ack_time);
-    if (0 <= elapsed && elapsed < sk->stack->sysctl().tcp_invalid_ratelimit) {
-      mib_of(sk).inc(MibId::TcpExtTCPAckSkippedChallenge);
-      return;
-    }
-  }
-  tp->last_oow_ack_time = now;
+  Stack& st = *sk->stack;
+  if (__tcp_oow_rate_limited(st, MibId::TcpExtTCPACKSkippedChallenge, &tp->last_oow_ack_time))
+    return;
+  if (!tcp_challenge_ack_allowed(st)) return;
   mib_of(sk).inc(MibId::TcpExtTCPChallengeACK);
   tcp_send_ack(sk);
 }
@@ -1751,21 +1784,42 @@ void tcp_ack_snd_check(Sock* sk) {
   __tcp_ack_snd_check(sk, true);
 }
 
+// A RST one below rcv_nxt after the peer's FIN (tcp_reset_check): some
+// stacks (macOS on ^C) send FIN then RST with the FIN's sequence number, and
+// rate limit their answers to our challenge ACK; Linux accepts it as exact.
+bool tcp_reset_check(const Sock* sk, const SkBuff* skb) {
+  const TcpSock* tp = tcp_sk(sk);
+  return TCP_SKB_CB(skb)->seq == tp->rcv_nxt - 1 &&
+         (sk->sk_state == TCP_CLOSE_WAIT || sk->sk_state == TCP_LAST_ACK ||
+          sk->sk_state == TCP_CLOSING);
+}
+
+// The right edge of the highest SACK block we advertise (RFC 5961 3.2 as
+// Linux extends it): a sender that saw our SACKs may reset from there.
+bool tcp_rst_at_highest_sack(const TcpSock* tp, std::uint32_t seq) {
+  if (!tcp_is_sack(tp) || tp->rx_opt.num_sacks == 0) return false;
+  std::uint32_t max_sack = tp->selective_acks[0].end_seq;
+  for (int i = 1; i < tp->rx_opt.num_sacks; ++i)
+    if (after(tp->selective_acks[i].end_seq, max_sack)) max_sack = tp->selective_acks[i].end_seq;
+  return seq == max_sack;
+}
+
 // Common validation of a segment for a synchronised connection
 // (tcp_validate_incoming). Returns false when skb was consumed.
 bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
   TcpSock* tp = tcp_sk(sk);
+  Stack& st = *sk->stack;
   const std::uint8_t* th = tcp_hdr(skb.get());
   TcpSkbCb* cb = TCP_SKB_CB(skb.get());
   SkbDropReason reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
 
-  // RFC 7323 5: PAWS.
+  // RFC 7323 5: PAWS. A RST is accepted even when it fails PAWS.
   if (tcp_fast_parse_options(sk, skb.get()) && tp->rx_opt.saw_tstamp &&
       tcp_paws_discard(sk, skb.get())) {
     if (!th_rst(th)) {
       if (th_syn(th)) goto syn_challenge;
       mib_of(sk).inc(MibId::TcpExtPAWSEstab);
-      if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq,
+      if (!tcp_oow_rate_limited(st, skb.get(), MibId::TcpExtTCPACKSkippedPAWS,
                                 &tp->last_oow_ack_time))
         tcp_send_dupack(sk, skb.get());
       tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS);
@@ -1774,14 +1828,20 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
   }
 
   {
+    // RFC 9293 3.10.7.4 first check: an unacceptable segment is answered
+    // with an ACK (rate limited unless it carries data), a RST never is.
     bool bad;
     reason = tcp_sequence(tp, cb->seq, cb->end_seq, &bad);
     if (bad) {
       if (!th_rst(th)) {
         if (th_syn(th)) goto syn_challenge;
-        if (!tcp_oow_rate_limited(sk, skb.get(), MibId::TcpExtTCPAckSkippedSeq,
+        if (!tcp_oow_rate_limited(st, skb.get(), MibId::TcpExtTCPACKSkippedSeq,
                                   &tp->last_oow_ack_time))
           tcp_send_dupack(sk, skb.get());
+      } else if (tcp_reset_check(sk, skb.get())) {
+        tcp_reset(sk, skb.get());
+        tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+        return false;
       }
       tcp_drop(sk, std::move(skb), reason);
       return false;
@@ -1789,9 +1849,12 @@ bool tcp_validate_incoming(Sock* sk, SkbPtr& skb, bool syn_inerr) {
   }
 
   if (th_rst(th)) {
-    // RFC 5961 3.2: only an RST exactly at rcv_nxt resets; one elsewhere in
-    // the window gets a challenge ACK (a blind attacker must guess exactly).
-    if (cb->seq == tp->rcv_nxt) {
+    // RFC 5961 3.2: only an RST exactly at rcv_nxt resets (or at rcv_nxt - 1
+    // after a FIN, or at the right edge of our highest SACK block); one
+    // elsewhere in the window gets a challenge ACK, so a blind attacker must
+    // guess exactly.
+    if (cb->seq == tp->rcv_nxt || tcp_reset_check(sk, skb.get()) ||
+        tcp_rst_at_highest_sack(tp, cb->seq)) {
       tcp_reset(sk, skb.get());
       tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
       return false;

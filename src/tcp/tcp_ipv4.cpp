@@ -469,33 +469,46 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
     paws_reject = tcp_paws_reject(st, &tmp, in.flags & TCPHDR_RST);
   }
 
-  // A retransmitted SYN: our SYN-ACK was lost; send it again.
+  // A retransmitted SYN: our SYN-ACK was lost; send it again, at most once
+  // per tcp_invalid_ratelimit (a flood of SYNs draws no flood of SYN-ACKs).
   if (in.seq == req->rcv_isn && flg == TCPHDR_SYN && !paws_reject) {
-    send_synack(st, listener, req);
-    req->num_retrans++;
-    st.mib().inc(MibId::TcpExtTCPSynRetrans);
+    if (!tcp_oow_rate_limited(st, skb.get(), MibId::TcpExtTCPACKSkippedSynRecv,
+                              &req->last_oow_ack_time)) {
+      send_synack(st, listener, req);
+      req->num_retrans++;
+      st.mib().inc(MibId::TcpExtTCPSynRetrans);
+    }
     consume_skb(std::move(skb));
     return;
   }
 
-  // An ACK that does not acknowledge our SYN-ACK: reset it.
-  if ((flg & TCPHDR_ACK) && in.ack_seq != req->snt_isn + 1) {
+  // An ACK that does not acknowledge our SYN-ACK: reset it (a RST with such
+  // an ACK goes on to the window and RST checks).
+  if ((flg & TCPHDR_ACK) && !(flg & TCPHDR_RST) && in.ack_seq != req->snt_isn + 1) {
     tcp_v4_send_reset(st, in, listener);
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_INVALID_ACK_SEQUENCE);
     return;
   }
 
-  // Out of window (or PAWS): ACK and drop, unless it is a RST.
+  // The ACK a request sock answers with (tcp_v4_reqsk_send_ack).
   const std::uint32_t rcv_nxt = req->rcv_isn + 1;
-  const bool in_window = !before(in.end_seq, rcv_nxt) && !after(in.seq, rcv_nxt + req->rsk_rcv_wnd);
-  if (paws_reject || !in_window) {
-    if (!(flg & TCPHDR_RST)) {
-      tcp_v4_send_ack(st, in, req->snt_isn + 1, rcv_nxt,
-                      static_cast<std::uint16_t>(
-                          std::min<std::uint32_t>(req->rsk_rcv_wnd >> req->rcv_wscale, 65535)),
-                      req->tstamp_ok, static_cast<std::uint32_t>(st.now() / kNsPerMs) + req->ts_off,
-                      req->ts_recent);
-    }
+  auto reqsk_send_ack = [&] {
+    tcp_v4_send_ack(st, in, req->snt_isn + 1, rcv_nxt,
+                    static_cast<std::uint16_t>(
+                        std::min<std::uint32_t>(req->rsk_rcv_wnd >> req->rcv_wscale, 65535)),
+                    req->tstamp_ok, static_cast<std::uint32_t>(st.now() / kNsPerMs) + req->ts_off,
+                    req->ts_recent);
+  };
+
+  // Out of window (or PAWS): ACK (rate limited) and drop, unless it is a
+  // RST. The window is the SYN-ACK's, which carried no scale (RFC 7323 2.3):
+  // at most 65535 (tcp_synack_window).
+  const std::uint32_t synack_wnd = std::min<std::uint32_t>(req->rsk_rcv_wnd, 65535);
+  if (paws_reject || !tcp_in_window(in.seq, in.end_seq, rcv_nxt, rcv_nxt + synack_wnd)) {
+    if (!(flg & TCPHDR_RST) &&
+        !tcp_oow_rate_limited(st, skb.get(), MibId::TcpExtTCPACKSkippedSynRecv,
+                              &req->last_oow_ack_time))
+      reqsk_send_ack();
     if (paws_reject) st.mib().inc(MibId::TcpExtPAWSEstab);
     tcp_drop_reason(st, std::move(skb),
                     paws_reject ? SkbDropReason::SKB_DROP_REASON_TCP_RFC7323_PAWS
@@ -503,18 +516,36 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
     return;
   }
 
-  // RST, or a SYN inside the window: the embryonic connection dies.
-  if (flg & (TCPHDR_RST | TCPHDR_SYN)) {
+  // A SYN at the peer's ISN with more in it: the SYN itself is left of the
+  // window, the rest is looked at as if it had none.
+  std::uint8_t flags = flg;
+  if (in.seq == req->rcv_isn) flags &= static_cast<std::uint8_t>(~TCPHDR_SYN);
+
+  // RFC 5961 3.2 as RFC 9293 3.10.7.4 clarifies it for SYN-RECEIVED (Linux
+  // 6.12.y's tcp_reqsk_send_challenge_ack): a RST in the window but not at
+  // rcv_nxt gets a challenge ACK, under the same limits as a full socket's.
+  if ((flags & TCPHDR_RST) && in.seq != rcv_nxt) {
+    if (!__tcp_oow_rate_limited(st, MibId::TcpExtTCPACKSkippedChallenge, &req->last_oow_ack_time) &&
+        tcp_challenge_ack_allowed(st)) {
+      st.mib().inc(MibId::TcpExtTCPChallengeACK);
+      reqsk_send_ack();
+    }
+    tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_RESET);
+    return;
+  }
+
+  // RST at rcv_nxt, or a SYN inside the window: the embryonic connection dies.
+  if (flags & (TCPHDR_RST | TCPHDR_SYN)) {
     st.mib().inc(MibId::TcpAttemptFails);
-    if (!(flg & TCPHDR_RST)) tcp_v4_send_reset(st, in, listener);
+    if (!(flags & TCPHDR_RST)) tcp_v4_send_reset(st, in, listener);
     st.mib().inc(MibId::TcpExtEmbryonicRsts);
     reqsk_drop(st, key);
     tcp_drop_reason(st, std::move(skb),
-                    (flg & TCPHDR_RST) ? SkbDropReason::SKB_DROP_REASON_TCP_RESET
-                                       : SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SYN);
+                    (flags & TCPHDR_RST) ? SkbDropReason::SKB_DROP_REASON_TCP_RESET
+                                         : SkbDropReason::SKB_DROP_REASON_TCP_INVALID_SYN);
     return;
   }
-  if (!(flg & TCPHDR_ACK)) {
+  if (!(flags & TCPHDR_ACK)) {
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_TCP_FLAGS);
     return;
   }

@@ -28,6 +28,17 @@ void tw_expire(Stack* st, InetTuple key) {
 
 }  // namespace
 
+// The acceptability test of the minisocks (tcp_in_window in
+// tcp_minisocks.c), stricter at the edges than tcp_sequence: a segment
+// starting at the left edge, or overlapping the window, or an empty one
+// exactly at the right edge.
+bool tcp_in_window(std::uint32_t seq, std::uint32_t end_seq, std::uint32_t s_win,
+                   std::uint32_t e_win) {
+  if (seq == s_win) return true;
+  if (after(end_seq, s_win) && before(seq, e_win)) return true;
+  return seq == e_win && seq == end_seq;
+}
+
 // Move a closing connection to a time-wait sock and free the full socket
 // (tcp_time_wait). For TIME_WAIT the wait is 2*MSL = 60 s (TCP_TIMEWAIT_LEN,
 // RFC 9293 3.6.1 with Linux's MSL of 30 s); for FIN_WAIT2 it is timeo.
@@ -99,16 +110,13 @@ TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb,
   }
 
   if (tw->tw_substate == TCP_FIN_WAIT2) {
-    // Out of window: ACK (rate limited) and go on waiting.
-    const bool in_window =
-        !before(cb->end_seq, rcv_nxt) && !after(cb->seq, rcv_nxt + tw->tw_rcv_wnd);
-    if (paws_reject || !in_window) {
-      if (rst) return TCP_TW_SUCCESS;
-      std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st));
-      if (tw->tw_last_oow_ack_time && static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) <
-                                          st.sysctl().tcp_invalid_ratelimit)
+    // Out of window: ACK (rate limited) and go on waiting. Linux answers an
+    // out-of-window RST here too (it repeats tcp_rcv_state_process's checks
+    // before the RST bit).
+    if (paws_reject || !tcp_in_window(cb->seq, cb->end_seq, rcv_nxt, rcv_nxt + tw->tw_rcv_wnd)) {
+      if (tcp_oow_rate_limited(st, skb, MibId::TcpExtTCPACKSkippedFinWait2,
+                               &tw->tw_last_oow_ack_time))
         return TCP_TW_SUCCESS;
-      tw->tw_last_oow_ack_time = now;
       return TCP_TW_ACK;
     }
     if (rst) {
@@ -167,13 +175,9 @@ TcpTwStatus tcp_timewait_state_process(TcpTimewaitSock* tw, const SkBuff* skb,
   if (!rst) {
     // Anything else is a duplicate: re-ACK it and restart the wait.
     if (paws_reject || ack) tw_reschedule(tw, TCP_TIMEWAIT_LEN);
-    std::uint32_t now = static_cast<std::uint32_t>(jiffies_of(st));
-    if (tw->tw_last_oow_ack_time &&
-        static_cast<std::int32_t>(now - tw->tw_last_oow_ack_time) <
-            st.sysctl().tcp_invalid_ratelimit &&
-        cb->seq == cb->end_seq)
+    if (tcp_oow_rate_limited(st, skb, MibId::TcpExtTCPACKSkippedTimeWait,
+                             &tw->tw_last_oow_ack_time))
       return TCP_TW_SUCCESS;
-    tw->tw_last_oow_ack_time = now;
     return TCP_TW_ACK;
   }
   return TCP_TW_SUCCESS;

@@ -97,6 +97,8 @@ struct RequestSock {
   std::uint32_t snt_synack = 0;  // first SYN-ACK send time, us (for the RTT)
   std::uint32_t timeout = 0;     // current SYN-ACK RTO, jiffies
   Timer rsk_timer;               // SYN-ACK retransmit
+  // Jiffies of the last reply to an invalid segment (tcp_oow_rate_limited).
+  std::uint32_t last_oow_ack_time = 0;
 };
 
 // struct request_sock_queue: SYN queue accounting and the accept queue.

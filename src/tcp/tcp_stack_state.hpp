@@ -128,6 +128,12 @@ class TcpStackState {
   // TSQ: sockets whose tcp_tsq_handler should run at the end of this poll.
   std::vector<Sock*> tsq_pending;
 
+  // RFC 5961 challenge ACK budget (net->ipv4.tcp_challenge_timestamp and
+  // tcp_challenge_count): the second (jiffies / HZ) it was last refilled in,
+  // and what is left of it (tcp_challenge_ack_allowed).
+  std::uint32_t challenge_timestamp = ~0u;  // no second yet: the first challenge refills
+  std::uint32_t challenge_count = 0;
+
   // Inbound drops by reason (tcp_drop_reason; added by tcp-recv).
   DropCounters drops;
 

@@ -201,6 +201,8 @@ const Exercised kExercised[] = {
      "rst_in_time_wait_ends_it_early"},
     {"net.ipv4.tcp_invalid_ratelimit", "tests/unit/tcp_recv/drop_reason_test.cpp",
      "challenge_acks_are_rate_limited"},
+    {"net.ipv4.tcp_challenge_ack_limit", "tests/e2e/rfc5961_test.cpp",
+     "tcp_challenge_ack_limit_caps_challenge_acks_per_second_and_refills"},
     {"sendpath.tcp_lone_fin_ignores_cwnd", "tests/extra/conformance.cmake", "conformance"},
     {"net.ipv4.ip_default_ttl", "tests/e2e/sockdiff_test.cpp", "sysctl"},
     {"net.core.wmem_default", "tests/e2e/sockdiff_test.cpp", "sysctl"},
@@ -360,13 +362,23 @@ TEST(Sysctl, refused_values_name_the_knob_and_keep_the_value) {
   }
   EXPECT_NE(s.set("net.ipv4.tcp_tw_reuse", "1"), "");
   EXPECT_EQ(s.set("net.ipv4.tcp_tw_reuse", "0"), "");
-  EXPECT_NE(s.set("net.ipv4.tcp_challenge_ack_limit", "1000"), "");
   EXPECT_NE(s.set("net.core.default_qdisc", "fq"), "");
   EXPECT_NE(s.set("net.ipv4.ip_no_pmtu_disc", "1"), "");
   EXPECT_EQ(s.set("net.ipv4.ip_no_pmtu_disc", "2"), "");
 }
 
+TEST(Sysctl, tcp_challenge_ack_limit_takes_any_int_as_proc_dointvec) {
+  Sysctl s;
+  EXPECT_EQ(s.get("net.ipv4.tcp_challenge_ack_limit"), "2147483647");
+  EXPECT_EQ(s.set("net.ipv4.tcp_challenge_ack_limit", "1000"), "");
+  EXPECT_EQ(s.tcp_challenge_ack_limit, 1000);
+  EXPECT_EQ(s.set("net.ipv4.tcp_challenge_ack_limit", "-1"), "");
+  EXPECT_EQ(s.tcp_challenge_ack_limit, -1);
+}
+
 TEST(Mib, names_match_linux_counter_names) {
+  EXPECT_EQ(Mib::name(MibId::TcpExtTCPACKSkippedChallenge), "TcpExtTCPACKSkippedChallenge");
+  EXPECT_EQ(Mib::name(MibId::TcpExtTCPACKSkippedTimeWait), "TcpExtTCPACKSkippedTimeWait");
   EXPECT_EQ(Mib::name(MibId::IpInReceives), "IpInReceives");
   EXPECT_EQ(Mib::name(MibId::TcpRetransSegs), "TcpRetransSegs");
   EXPECT_EQ(Mib::name(MibId::TcpExtTCPSackShiftFallback), "TcpExtTCPSackShiftFallback");

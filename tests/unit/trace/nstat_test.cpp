@@ -58,10 +58,10 @@ TEST(Nstat, long_names_push_the_value_right_as_printf_does) {
             "#kernel\n"
             "TcpExtTCPSackRecoveryFail       7                  0.0\n");
   Mib n;
-  n.inc(MibId::TcpExtTCPAckSkippedChallenge, 1);  // 28 characters: still padded to 32
+  n.inc(MibId::TcpExtTCPACKSkippedChallenge, 1);  // 28 characters: still padded to 32
   EXPECT_EQ(nstat_text(nstat_rows(n, nullptr)),
             "#kernel\n"
-            "TcpExtTCPAckSkippedChallenge    1                  0.0\n");
+            "TcpExtTCPACKSkippedChallenge    1                  0.0\n");
 }
 
 TEST(Nstat, json_is_nstat_j) {
