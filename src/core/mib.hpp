@@ -34,7 +34,8 @@ namespace sp {
   X(TcpExtTCPDSACKOldSent) X(TcpExtTCPDSACKOfoSent) X(TcpExtTCPDSACKRecv)               \
   X(TcpExtTCPDSACKOfoRecv) X(TcpExtTCPAbortOnData) X(TcpExtTCPAbortOnClose)             \
   X(TcpExtTCPAbortOnMemory) X(TcpExtTCPAbortOnTimeout) X(TcpExtTCPAbortOnLinger)        \
-  X(TcpExtTCPAbortFailed) X(TcpExtTCPMemoryPressures) X(TcpExtTCPSpuriousRTOs)          \
+  X(TcpExtTCPAbortFailed) X(TcpExtTCPMemoryPressures) X(TcpExtTCPMemoryPressuresChrono)     \
+  X(TcpExtTCPSpuriousRTOs)                                                              \
   X(TcpExtTCPSACKDiscard) X(TcpExtTCPDSACKIgnoredOld) X(TcpExtTCPDSACKIgnoredNoUndo)          \
   X(TcpExtTCPBacklogDrop) X(TcpExtTCPMinTTLDrop) X(TcpExtTCPDeferAcceptDrop)            \
   X(TcpExtTCPTimeWaitOverflow) X(TcpExtTCPReqQFullDrop) X(TcpExtTCPReqQFullDoCookies)  \

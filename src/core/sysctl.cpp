@@ -90,6 +90,9 @@ constexpr long long kU8 = 255;  // proc_dou8vec_minmax without explicit bounds
 const Entry kTable[] = {
     {"net.ipv4.tcp_wmem", &Sysctl::tcp_wmem, 1, INT_MAX},
     {"net.ipv4.tcp_rmem", &Sysctl::tcp_rmem, 1, INT_MAX},
+    // proc_doulongvec_minmax: any non-negative count of pages (sendpath
+    // keeps them in an int: up to 8 TiB).
+    {"net.ipv4.tcp_mem", &Sysctl::tcp_mem, 0, INT_MAX},
     {"net.ipv4.tcp_timestamps", &Sysctl::tcp_timestamps, 0, kU8},
     {"net.ipv4.tcp_sack", &Sysctl::tcp_sack, 0, kU8},
     {"net.ipv4.tcp_dsack", &Sysctl::tcp_dsack, 0, kU8},
@@ -174,6 +177,7 @@ const Entry kTable[] = {
     {"net.core.rmem_max", &Sysctl::rmem_max},
     {"net.core.somaxconn", &Sysctl::somaxconn, 0, INT_MAX},
     {"net.core.optmem_max", &Sysctl::optmem_max},
+    {"net.core.mem_pcpu_rsv", &Sysctl::mem_pcpu_rsv, 256, INT_MAX},
     string_entry("net.core.default_qdisc", &Sysctl::default_qdisc, only_pfifo_fast, "pfifo_fast",
                  "other root qdiscs: sendpath's devices queue in one FIFO (the drill runner "
                  "models `tc qdisc ... fq` on its own device)"),

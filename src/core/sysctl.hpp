@@ -14,6 +14,11 @@ struct Sysctl {
   // net.ipv4.*
   int tcp_wmem[3] = {4096, 16384, 4194304};
   int tcp_rmem[3] = {4096, 131072, 6291456};
+  // Pages (low, pressure, high) of memory all TCP sockets together may
+  // charge. Linux sizes it at boot from free memory (tcp_init_mem:
+  // nr_free_buffer_pages() / 16 as "pressure"); sendpath takes the figure a
+  // host with 8 GiB of buffer pages gets.
+  int tcp_mem[3] = {98304, 131072, 196608};
   int tcp_timestamps = 1;
   int tcp_sack = 1;
   int tcp_dsack = 1;
@@ -90,6 +95,9 @@ struct Sysctl {
   int rmem_max = 212992;
   int somaxconn = 4096;
   int optmem_max = 131072;
+  // Pages a cpu may charge or free before the global TCP memory counter
+  // sees them (SK_MEMORY_PCPU_RESERVE, 1 MB; also its minimum).
+  int mem_pcpu_rsv = 256;
   std::string default_qdisc = "pfifo_fast";
 
   // Set a value by its sysctl name ("net.ipv4.tcp_wmem" or "net/ipv4/tcp_wmem");

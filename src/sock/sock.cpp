@@ -110,24 +110,147 @@ void sk_stream_write_space(Sock* sk) {
 
 // --- memory -------------------------------------------------------------------
 
-// __sk_mem_schedule without a global tcp_mem model: the charge always fits,
-// it only moves whole quanta into sk_forward_alloc. The per-socket limit is
-// sk_sndbuf, enforced by sk_stream_memory_free before a new skb is made.
+namespace {
+
+// The stack's TCP memory state, or nullptr while the stack is torn down
+// (then nothing is accounted any more).
+TcpStackState* mem_of(const Sock* sk) {
+  return sk->sk_tcp;
+}
+
+// sk_memory_allocated_add / _sub: the one "cpu" keeps a reserve of pages
+// and folds it into the global counter once it reaches net.core.mem_pcpu_rsv
+// either way (proto_memory_pcpu_drain), so the global counter is read
+// cheaply and lags the truth by less than that reserve.
+void sk_memory_allocated_add(TcpStackState* m, const Sock* sk, int pages) {
+  m->per_cpu_fw_alloc += pages;
+  if (m->per_cpu_fw_alloc >= sk->stack->sysctl().mem_pcpu_rsv) {
+    m->memory_allocated += m->per_cpu_fw_alloc;
+    m->per_cpu_fw_alloc = 0;
+  }
+}
+
+void sk_memory_allocated_sub(TcpStackState* m, const Sock* sk, int pages) {
+  m->per_cpu_fw_alloc -= pages;
+  if (m->per_cpu_fw_alloc <= -sk->stack->sysctl().mem_pcpu_rsv) {
+    m->memory_allocated += m->per_cpu_fw_alloc;
+    m->per_cpu_fw_alloc = 0;
+  }
+}
+
+// sk_enter_memory_pressure / sk_leave_memory_pressure: TCP's hooks
+// (tcp_enter_memory_pressure / tcp_leave_memory_pressure) are the only ones.
+void sk_enter_memory_pressure(Sock* sk) {
+  tcp_enter_memory_pressure(sk);
+}
+void sk_leave_memory_pressure(Sock* sk) {
+  tcp_leave_memory_pressure(sk);
+}
+
+// __sk_mem_raise_allocated: may `pages` more pages (for `size` bytes) be
+// charged? Under "low" always; past "pressure" the stack enters memory
+// pressure; past "high" never, except that a stream socket already at its
+// (moderated) sndbuf is let through, since it cannot queue more anyway and
+// the caller cannot fail. Between the two, a socket still under its
+// tcp_rmem[0] / tcp_wmem[0] minimum, or using less than its fair share of
+// "high", may grow.
+bool __sk_mem_raise_allocated(Sock* sk, TcpStackState* m, int size, int pages, int kind) {
+  sk_memory_allocated_add(m, sk, pages);
+  const long allocated = sk_memory_allocated(sk);
+  const Sysctl& sc = sk->stack->sysctl();
+  if (allocated <= sc.tcp_mem[0]) {
+    sk_leave_memory_pressure(sk);
+    return true;
+  }
+  if (allocated > sc.tcp_mem[1]) sk_enter_memory_pressure(sk);
+  if (allocated <= sc.tcp_mem[2]) {
+    if (kind == SK_MEM_RECV) {
+      if (sk->sk_rmem_alloc < sc.tcp_rmem[0]) return true;
+    } else if (sk->sk_wmem_queued < sc.tcp_wmem[0]) {
+      return true;
+    }
+    if (!m->memory_pressure) return true;
+    const long socks = std::max<long>(m->sockets_allocated, 0);
+    const long used = sk_mem_pages(sk->sk_wmem_queued + sk->sk_rmem_alloc + sk->sk_forward_alloc);
+    if (sc.tcp_mem[2] > socks * used) return true;
+  }
+  // suppress_allocation:
+  if (kind == SK_MEM_SEND && sk->sk_type == SOCK_STREAM) {
+    sk_stream_moderate_sndbuf(sk);
+    if (sk->sk_wmem_queued + size >= sk->sk_sndbuf) return true;
+  }
+  trace_sock_exceed_buf_limit(sk, kind == SK_MEM_SEND ? "send" : "receive", size);
+  sk_memory_allocated_sub(m, sk, pages);
+  return false;
+}
+
+// __sk_mem_reduce_allocated: give pages back; leaving pressure once the
+// total is under "low" again.
+void __sk_mem_reduce_allocated(Sock* sk, TcpStackState* m, int pages) {
+  sk_memory_allocated_sub(m, sk, pages);
+  if (m->memory_pressure && sk_memory_allocated(sk) < sk->stack->sysctl().tcp_mem[0])
+    sk_leave_memory_pressure(sk);
+}
+
+}  // namespace
+
+long sk_memory_allocated(const Sock* sk) {
+  const TcpStackState* m = mem_of(sk);
+  return m ? std::max<long>(m->memory_allocated, 0) : 0;
+}
+
+long sk_prot_mem_limits(const Sock* sk, int index) {
+  return sk->stack->sysctl().tcp_mem[index];
+}
+
+bool sk_under_memory_pressure(const Sock* sk) {
+  const TcpStackState* m = mem_of(sk);
+  return m && m->memory_pressure;
+}
+
+bool __sk_mem_schedule(Sock* sk, int size, int kind) {
+  TcpStackState* m = mem_of(sk);
+  const int pages = sk_mem_pages(size);
+  if (!m) {
+    sk->sk_forward_alloc += pages * SK_MEM_QUANTUM;
+    return true;
+  }
+  sk->sk_forward_alloc += pages * SK_MEM_QUANTUM;
+  if (__sk_mem_raise_allocated(sk, m, size, pages, kind)) return true;
+  sk->sk_forward_alloc -= pages * SK_MEM_QUANTUM;
+  return false;
+}
+
 bool sk_wmem_schedule(Sock* sk, int size) {
-  if (size <= sk->sk_forward_alloc) return true;
-  sk->sk_forward_alloc += sk_mem_pages(size - sk->sk_forward_alloc) * SK_MEM_QUANTUM;
-  return true;
+  const int delta = size - sk->sk_forward_alloc;
+  return delta <= 0 || __sk_mem_schedule(sk, delta, SK_MEM_SEND);
 }
 
 bool sk_rmem_schedule(Sock* sk, SkBuff* skb, int size) {
-  (void)skb;
-  if (size <= sk->sk_forward_alloc) return true;
-  sk->sk_forward_alloc += sk_mem_pages(size - sk->sk_forward_alloc) * SK_MEM_QUANTUM;
-  return true;
+  (void)skb;  // no pfmemalloc skbs: every receive charge may be refused
+  const int delta = size - sk->sk_forward_alloc;
+  return delta <= 0 || __sk_mem_schedule(sk, delta, SK_MEM_RECV);
+}
+
+void sk_forced_mem_schedule(Sock* sk, int size) {
+  const int delta = size - sk->sk_forward_alloc;
+  if (delta <= 0) return;
+  const int pages = sk_mem_pages(delta);
+  sk->sk_forward_alloc += pages * SK_MEM_QUANTUM;
+  if (TcpStackState* m = mem_of(sk)) sk_memory_allocated_add(m, sk, pages);
 }
 
 void sk_mem_reclaim(Sock* sk) {
-  if (sk->sk_forward_alloc >= SK_MEM_QUANTUM) sk->sk_forward_alloc &= SK_MEM_QUANTUM - 1;
+  if (sk->sk_forward_alloc < SK_MEM_QUANTUM) return;
+  const int pages = sk->sk_forward_alloc / SK_MEM_QUANTUM;
+  sk->sk_forward_alloc -= pages * SK_MEM_QUANTUM;
+  if (TcpStackState* m = mem_of(sk)) __sk_mem_reduce_allocated(sk, m, pages);
+}
+
+void sk_stream_moderate_sndbuf(Sock* sk) {
+  if (sk->sk_userlocks & SOCK_SNDBUF_LOCK) return;
+  const int val = std::min(sk->sk_sndbuf, sk->sk_wmem_queued >> 1);
+  sk->sk_sndbuf = std::max(val, SOCK_MIN_SNDBUF);
 }
 
 void sk_wmem_free_skb(Sock* sk, SkbPtr skb) {

@@ -95,11 +95,13 @@ enum SockFlag : int {
 // sk->sk_pacing_status.
 enum SkPacing : std::uint8_t { SK_PACING_NONE = 0, SK_PACING_NEEDED = 1, SK_PACING_FQ = 2 };
 
-// Memory is charged to sk_forward_alloc in whole quanta, as Linux does with
-// pages (sk_mem_pages). There is no global tcp_mem pressure model yet, so a
-// charge always fits; the per-socket limit is sk_sndbuf, checked by
-// sk_stream_memory_free before a new skb is queued.
-constexpr int SK_MEM_QUANTUM = 4096;
+// Memory is charged to sk_forward_alloc in whole pages (sk_mem_pages), and
+// the pages to the stack's TCP total, which net.ipv4.tcp_mem bounds
+// (__sk_mem_raise_allocated). The per-socket limits are sk_sndbuf, checked by
+// sk_stream_memory_free before a new skb is queued, and sk_rcvbuf.
+constexpr int SK_MEM_QUANTUM = 4096;  // PAGE_SIZE
+constexpr int SK_MEM_SEND = 0;
+constexpr int SK_MEM_RECV = 1;
 // SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF: 2 * (2048 + sizeof(sk_buff)) rounded, as
 // Linux's TCP_SKB_MIN_TRUESIZE-based minimums.
 constexpr int SOCK_MIN_SNDBUF = 4608;
@@ -263,24 +265,42 @@ void sock_def_readable(Sock* sk);
 void sk_stream_write_space(Sock* sk);
 void sock_def_error_report(Sock* sk);
 
-// --- memory accounting (include/net/sock.h, net/core/stream.c) -------------
+// --- memory accounting (include/net/sock.h, proto_memory.h, net/core/stream.c)
 inline int sk_mem_pages(int amt) {
   return (amt + SK_MEM_QUANTUM - 1) / SK_MEM_QUANTUM;
 }
-// sk_wmem_schedule: make sure `size` bytes are charged to sk_forward_alloc.
+// sk_memory_allocated: the stack's TCP pages as the global counter reads
+// (the per-cpu reserve not included), never negative.
+long sk_memory_allocated(const Sock* sk);
+// sk_prot_mem_limits: net.ipv4.tcp_mem[index], in pages.
+long sk_prot_mem_limits(const Sock* sk, int index);
+// sk_under_memory_pressure (tcp_under_memory_pressure): the stack is
+// between tcp_mem's "pressure" crossing and falling back under "low".
+bool sk_under_memory_pressure(const Sock* sk);
+// __sk_mem_schedule: charge sk_mem_pages(size) pages to sk_forward_alloc
+// and to the stack's total, if tcp_mem (and fairness under pressure) allow.
+bool __sk_mem_schedule(Sock* sk, int size, int kind);
+// sk_wmem_schedule / sk_rmem_schedule: make sure `size` bytes are in
+// sk_forward_alloc, scheduling the missing pages; false when refused.
 bool sk_wmem_schedule(Sock* sk, int size);
 bool sk_rmem_schedule(Sock* sk, SkBuff* skb, int size);
+// sk_forced_mem_schedule: charge the pages whatever the limits say (the
+// first skb of a queue, a FIN, a split: progress must stay possible).
+void sk_forced_mem_schedule(Sock* sk, int size);
 inline void sk_mem_charge(Sock* sk, int size) {
   sk->sk_forward_alloc -= size;
 }
-// Uncharging returns whole quanta at once (Linux 6.x sk_mem_uncharge calls
-// sk_mem_reclaim), so an idle socket keeps less than one quantum reserved.
+// Return whole pages of unused sk_forward_alloc to the stack (sk_mem_reclaim).
+void sk_mem_reclaim(Sock* sk);
+// Uncharging returns whole pages at once (Linux 6.x sk_mem_uncharge calls
+// sk_mem_reclaim), so an idle socket keeps less than one page reserved.
 inline void sk_mem_uncharge(Sock* sk, int size) {
   sk->sk_forward_alloc += size;
-  if (sk->sk_forward_alloc >= SK_MEM_QUANTUM) sk->sk_forward_alloc &= SK_MEM_QUANTUM - 1;
+  if (sk->sk_forward_alloc >= SK_MEM_QUANTUM) sk_mem_reclaim(sk);
 }
-// Return whole quanta of unused sk_forward_alloc (sk_mem_reclaim).
-void sk_mem_reclaim(Sock* sk);
+// sk_stream_moderate_sndbuf: under memory trouble shrink sk_sndbuf to half
+// of what is queued (not below SOCK_MIN_SNDBUF), unless SO_SNDBUF fixed it.
+void sk_stream_moderate_sndbuf(Sock* sk);
 // Free an skb charged to the write queue: sk_wmem_queued and forward_alloc.
 void sk_wmem_free_skb(Sock* sk, SkbPtr skb);
 

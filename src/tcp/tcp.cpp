@@ -190,7 +190,26 @@ int tcp_init_sock(Sock* sk) {
   sk->sk_write_space = tcp_new_space;
   sk->sk_sndbuf = sc.tcp_wmem[1];
   sk->sk_rcvbuf = sc.tcp_rmem[1];
+  if (sk->sk_tcp) ++sk->sk_tcp->sockets_allocated;  // sk_sockets_allocated_inc
   return 0;
+}
+
+void tcp_enter_memory_pressure(Sock* sk) {
+  TcpStackState* m = sk->sk_tcp;
+  if (!m || m->memory_pressure) return;
+  std::uint32_t now = tcp_jiffies32(sk);
+  if (!now) now--;  // 0 means "no pressure"
+  m->memory_pressure = now;
+  sk->stack->mib().inc(MibId::TcpExtTCPMemoryPressures);
+}
+
+void tcp_leave_memory_pressure(Sock* sk) {
+  TcpStackState* m = sk->sk_tcp;
+  if (!m || !m->memory_pressure) return;
+  const std::uint32_t began = m->memory_pressure;
+  m->memory_pressure = 0;
+  sk->stack->mib().inc(MibId::TcpExtTCPMemoryPressuresChrono,
+                       jiffies_to_msecs(tcp_jiffies32(sk) - began));
 }
 
 void tcp_set_state(Sock* sk, int state) {
@@ -256,6 +275,7 @@ void tcp_v4_destroy_sock(Sock* sk) {
     sock_put(child);
   }
   sk_mem_reclaim(sk);
+  if (sk->sk_tcp) --sk->sk_tcp->sockets_allocated;  // sk_sockets_allocated_dec
 }
 
 TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req) {
@@ -362,9 +382,17 @@ SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_sc
   // makes of it takes the companion struct instead of a pool allocation, and
   // skb_still_in_host_queue can see that clone still in the device.
   SkbPtr skb = alloc_skb_fclone(MAX_TCP_HEADER + linear);
-  if (!skb) return nullptr;
+  if (!skb) {
+    // The allocator itself failed (a pool's limit): Linux treats that as
+    // memory pressure.
+    tcp_enter_memory_pressure(sk);
+    sk_stream_moderate_sndbuf(sk);
+    return nullptr;
+  }
+  // The first skb of an empty queue is charged whatever tcp_mem says, so a
+  // socket can always make progress.
   if (force_schedule) {
-    sk_wmem_schedule(sk, static_cast<int>(skb->truesize));
+    sk_forced_mem_schedule(sk, static_cast<int>(skb->truesize));
   } else if (!sk_wmem_schedule(sk, static_cast<int>(skb->truesize))) {
     return nullptr;
   }
@@ -509,6 +537,15 @@ void tcp_tx_timestamp(Sock* sk, std::uint32_t tsflags) {
 
 }  // namespace
 
+int tcp_wmem_schedule(Sock* sk, int copy) {
+  if (sk_wmem_schedule(sk, copy)) return copy;
+  // Refused: with less than tcp_wmem[0] queued, force that much so the
+  // socket still moves, and take what forward_alloc already holds.
+  const int left = sk->stack->sysctl().tcp_wmem[0] - sk->sk_wmem_queued;
+  if (left > 0) sk_forced_mem_schedule(sk, std::min(left, copy));
+  return std::max(0, std::min(copy, sk->sk_forward_alloc));
+}
+
 SkbPtr tcp_stream_alloc_skb(Sock* sk, bool force_schedule) {
   return tcp_stream_alloc_skb_linear(sk, 0, force_schedule);
 }
@@ -629,11 +666,13 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
         tcp_mark_push(tp, skb);
         goto new_segment;
       }
-      if (!sk_wmem_schedule(sk, static_cast<int>(copy))) goto wait_for_space;
+      copy = tcp_wmem_schedule(sk, static_cast<int>(copy));
+      if (!copy) goto wait_for_space;
       // The linear room was charged with the skb (truesize) already.
       it.copy_to(skb_put(skb, static_cast<std::uint32_t>(copy)), static_cast<std::size_t>(copy));
     } else if (zc) {
-      if (!sk_wmem_schedule(sk, static_cast<int>(copy))) goto wait_for_space;
+      copy = tcp_wmem_schedule(sk, static_cast<int>(copy));
+      if (!copy) goto wait_for_space;
       const int n = skb_zerocopy_iter_stream(sk, skb, it, static_cast<std::size_t>(copy), uarg);
       if (n == -EMSGSIZE || n == -EEXIST) {
         tcp_mark_push(tp, skb);
@@ -659,7 +698,8 @@ int tcp_sendmsg_locked(Sock* sk, const msghdr* msg, std::size_t size) {
         merge = false;
       }
       copy = std::min<long>(copy, static_cast<long>(pfrag->size - pfrag->offset));
-      if (!sk_wmem_schedule(sk, static_cast<int>(copy))) goto wait_for_space;
+      copy = tcp_wmem_schedule(sk, static_cast<int>(copy));
+      if (!copy) goto wait_for_space;
       it.copy_to(pfrag->page->addr + pfrag->offset, static_cast<std::size_t>(copy));
       const auto c = static_cast<std::uint32_t>(copy);
       if (merge) {

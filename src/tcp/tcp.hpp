@@ -308,9 +308,26 @@ inline std::uint32_t tcp_receive_window(const TcpSock* tp) {
   std::int32_t win = static_cast<std::int32_t>(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
   return win < 0 ? 0 : static_cast<std::uint32_t>(win);
 }
-// tcp_rmem_pressure: received data holds more than 7/8 of sk_rcvbuf
-// (there is no global TCP memory pressure in sendpath).
+// tcp_under_memory_pressure: the stack's TCP memory is past tcp_mem's
+// "pressure" mark and not yet back under "low".
+inline bool tcp_under_memory_pressure(const Sock* sk) {
+  return sk_under_memory_pressure(sk);
+}
+// tcp_enter_memory_pressure / tcp_leave_memory_pressure: set and clear
+// the stack's flag, counting TCPMemoryPressures on entry and the time spent
+// (TCPMemoryPressuresChrono, ms) on exit.
+void tcp_enter_memory_pressure(Sock* sk);
+void tcp_leave_memory_pressure(Sock* sk);
+// tcp_adjust_rcv_ssthresh: hold the window's slow start at four segments
+// (sendpath has no SO_RESERVE_MEM, so no reserved memory keeps it higher).
+inline void tcp_adjust_rcv_ssthresh(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  tp->rcv_ssthresh = std::min(tp->rcv_ssthresh, 4u * tp->advmss);
+}
+// tcp_rmem_pressure: memory pressure, or received data holds more than 7/8
+// of sk_rcvbuf.
 inline bool tcp_rmem_pressure(const Sock* sk) {
+  if (tcp_under_memory_pressure(sk)) return true;
   return sk->sk_rmem_alloc > sk->sk_rcvbuf - (sk->sk_rcvbuf >> 3);
 }
 // tcp_epollin_ready: a reader waiting for `target` bytes should be woken:
@@ -419,6 +436,9 @@ unsigned tcp_send_mss(Sock* sk, int* size_goal, int flags);
 unsigned tcp_xmit_size_goal(Sock* sk, std::uint32_t mss_now, int large_allowed);
 void tcp_push(Sock* sk, int flags, int mss_now, int nonagle, int size_goal);
 SkbPtr tcp_stream_alloc_skb(Sock* sk, bool force_schedule);
+// tcp_wmem_schedule: how many of `copy` bytes may be charged now (0: wait
+// for memory); under tcp_wmem[0] queued, some are forced through.
+int tcp_wmem_schedule(Sock* sk, int copy);
 // The same with `linear` bytes of room in the head (no page frags).
 SkbPtr tcp_stream_alloc_skb_linear(Sock* sk, std::uint32_t linear, bool force_schedule);
 void tcp_skb_entail(Sock* sk, SkbPtr skb);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <vector>
 
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp.hpp"
@@ -1045,12 +1046,13 @@ void sock_rfree(SkBuff* skb) {
 
 }  // namespace
 
+// The memory was scheduled by the caller (tcp_try_rmem_schedule or a
+// forced schedule); a collapsed copy charges before the skbs it replaces
+// are freed, so sk_forward_alloc may dip below zero meanwhile, as in Linux.
 void skb_set_owner_r(SkBuff* skb, Sock* sk) {
   skb->sk = sk;
   skb->destructor = sock_rfree;
   sk->sk_rmem_alloc += static_cast<int>(skb->truesize);
-  // Take whole quanta into sk_forward_alloc first, so it never goes negative.
-  sk_rmem_schedule(sk, skb, static_cast<int>(skb->truesize));
   sk_mem_charge(sk, static_cast<int>(skb->truesize));
 }
 
@@ -1111,6 +1113,8 @@ void tcp_grow_window(Sock* sk, const SkBuff* skb) {
                  tp->window_clamp, static_cast<std::uint32_t>(std::max(tcp_space(sk), 0)))) -
              static_cast<int>(tp->rcv_ssthresh);
   if (room <= 0) return;
+  // Not while the stack is short of memory (check #1).
+  if (tcp_under_memory_pressure(sk)) return;
   int incr = 0;
   if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) <= static_cast<int>(skb->len))
     incr = 2 * static_cast<int>(tp->advmss);
@@ -1363,13 +1367,16 @@ void tcp_data_ready(Sock* sk) {
 // The buffer overflowed although we offered no more window than it should
 // hold: the segments cost more memory than the window accounted for
 // (tcp_clamp_window). Unless the user fixed SO_RCVBUF, let the buffer grow
-// to what is queued (up to tcp_rmem[2]) rather than drop data we invited;
-// if it still overflows, stop opening the window.
+// to what is queued (up to tcp_rmem[2]) rather than drop data we invited,
+// unless the stack's TCP memory is past tcp_mem's "low"; if it still
+// overflows, stop opening the window.
 void tcp_clamp_window(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
   inet_csk(sk)->icsk_ack.quick = 0;
   const int rmem2 = sk->stack->sysctl().tcp_rmem[2];
-  if (sk->sk_rcvbuf < rmem2 && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK))
+  // Not when the stack is short of memory: then the data must shrink.
+  if (sk->sk_rcvbuf < rmem2 && !(sk->sk_userlocks & SOCK_RCVBUF_LOCK) &&
+      !tcp_under_memory_pressure(sk) && sk_memory_allocated(sk) < sk_prot_mem_limits(sk, 0))
     sk->sk_rcvbuf = std::min(sk->sk_rmem_alloc, rmem2);
   if (sk->sk_rmem_alloc > sk->sk_rcvbuf)
     tp->rcv_ssthresh = std::min<std::uint32_t>(tp->window_clamp, 2u * tp->advmss);
@@ -1384,8 +1391,10 @@ void tcp_sack_reset(TcpOptionsReceived* rx_opt) {
 // Free memory for in_skb by dropping out-of-order data from the highest
 // sequence down (tcp_prune_ofo_queue): what is furthest from rcv_nxt is
 // least useful to the reader. Never drops what would sit below in_skb.
-// This reneges on SACKed data (RFC 2018 8 allows it), so the SACK blocks
-// go too.
+// It drops an eighth of sk_rcvbuf at a time and stops once the socket is
+// back under sk_rcvbuf and the stack out of memory pressure, so only part of
+// a large queue goes. This reneges on SACKed data (RFC 2018 8 allows it):
+// the SACK blocks go too, and the pruned ranges are never SACKed again.
 bool tcp_prune_ofo_queue(Sock* sk, const SkBuff* in_skb) {
   TcpSock* tp = tcp_sk(sk);
   if (tp->out_of_order_queue.empty()) return false;
@@ -1402,7 +1411,7 @@ bool tcp_prune_ofo_queue(Sock* sk, const SkBuff* in_skb) {
     tcp_drop(sk, std::move(victim), SkbDropReason::SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE);
     tp->ooo_last_skb = prev;
     if (!prev || goal <= 0) {
-      if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) break;
+      if (sk->sk_rmem_alloc <= sk->sk_rcvbuf && !tcp_under_memory_pressure(sk)) break;
       goal = sk->sk_rcvbuf >> 3;
     }
     skb = prev;
@@ -1414,82 +1423,151 @@ bool tcp_prune_ofo_queue(Sock* sk, const SkBuff* in_skb) {
   return pruned;
 }
 
+// The queue tcp_collapse works on: the receive list or the ofo tree.
+struct CollapseQueue {
+  SkbQueue* list = nullptr;
+  SkbRbTree* root = nullptr;
+  SkBuff* next(SkBuff* skb) const { return list ? list->next(skb) : root->next(skb); }
+  SkbPtr unlink(SkBuff* skb) const { return list ? list->unlink(skb) : root->erase(skb); }
+};
+
 // Free one skb whose bytes are all in the collapsed copy (tcp_collapse_one);
 // returns the next one on the queue.
-SkBuff* tcp_collapse_one(Sock* sk, SkBuff* skb) {
-  SkBuff* next = sk->sk_receive_queue.next(skb);
-  consume_skb(sk->sk_receive_queue.unlink(skb));
+SkBuff* tcp_collapse_one(Sock* sk, SkBuff* skb, const CollapseQueue& q) {
+  SkBuff* next = q.next(skb);
+  consume_skb(q.unlink(skb));
   mib_of(sk).inc(MibId::TcpExtTCPRcvCollapsed);
   return next;
 }
 
-// Copy the unread bytes of the receive queue, from the first skb that wastes
-// memory, into page-sized skbs (tcp_collapse on sk_receive_queue, for
-// [copied_seq, rcv_nxt)): a queue of frames that each cost three times their
-// payload shrinks to about its payload, so the window we offered fits again
-// without dropping anything. Stops at a SYN or FIN skb, as Linux.
-void tcp_collapse_receive_queue(Sock* sk) {
-  TcpSock* tp = tcp_sk(sk);
-  SkbQueue& q = sk->sk_receive_queue;
-  std::uint32_t start = tp->copied_seq;
-  const std::uint32_t end = tp->rcv_nxt;
-  // The first skb worth copying: bloated, or holding bytes already read.
-  SkBuff* skb = q.peek();
-  while (skb) {
+// Copy the bytes [start, end) held by the skbs from head up to tail
+// (exclusive) into compact page-sized skbs (tcp_collapse): from the first
+// skb that wastes memory (truesize worth more window than its payload), holds
+// bytes before start, or does not end where the next begins. Skbs whose
+// bytes are all below start go; a SYN or FIN skb is left as it is. A queue
+// of frames that each cost several times their payload shrinks to about its
+// payload, so what we offered fits again without dropping anything.
+void tcp_collapse(Sock* sk, const CollapseQueue& q, SkBuff* head, SkBuff* tail, std::uint32_t start,
+                  std::uint32_t end) {
+  SkBuff* skb = head;
+  bool end_of_skbs = true;
+  while (skb && skb != tail) {
+    SkBuff* n = q.next(skb);
     const TcpSkbCb* cb = TCP_SKB_CB(skb);
-    if (!before(start, cb->end_seq)) {  // nothing unread in it
-      skb = tcp_collapse_one(sk, skb);
+    if (!before(start, cb->end_seq)) {  // no new bytes (possible in the ofo queue)
+      skb = tcp_collapse_one(sk, skb, q);
       continue;
     }
-    if (cb->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN)) return;
-    if (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) > static_cast<int>(skb->len) ||
-        before(cb->seq, start))
+    if (!(cb->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN)) &&
+        (tcp_win_from_space(sk, static_cast<int>(skb->truesize)) > static_cast<int>(skb->len) ||
+         before(cb->seq, start))) {
+      end_of_skbs = false;
       break;
+    }
+    if (n && n != tail && cb->end_seq != TCP_SKB_CB(n)->seq) {
+      end_of_skbs = false;
+      break;
+    }
     start = cb->end_seq;
-    skb = q.next(skb);
+    skb = n;
   }
-  if (!skb) return;
-  // Page-sized copies, as Linux's SKB_MAX_ORDER(0, 0) skbs.
-  constexpr std::uint32_t kCollapseSize = 4096;
+  if (end_of_skbs || !skb || (TCP_SKB_CB(skb)->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN))) return;
+
+  // Copies for the ofo tree wait aside: they start where the skbs they
+  // replace do (Linux defers the rbtree insertion the same way).
+  std::vector<SkbPtr> deferred;
+  // SKB_MAX_ORDER(0, 0): what a page-sized allocation holds.
+  constexpr std::uint32_t kCollapseSize = SK_MEM_QUANTUM - SKB_DATA_ALIGN(sizeof(SkbSharedInfo));
   while (before(start, end)) {
     std::uint32_t copy = std::min(kCollapseSize, end - start);
-    SkbPtr nskb = alloc_skb(copy);
-    if (!nskb) return;
+    SkbPtr owned = alloc_skb(copy);
+    if (!owned) break;
+    SkBuff* nskb = owned.get();
     std::memcpy(nskb->cb, skb->cb, sizeof(skb->cb));
-    TCP_SKB_CB(nskb.get())->seq = TCP_SKB_CB(nskb.get())->end_seq = start;
-    TcpSkbCb* ncb = TCP_SKB_CB(nskb.get());
-    SkBuff* n = nskb.get();
-    skb_set_owner_r(n, sk);
-    q.insert_before(skb, std::move(nskb));
+    TcpSkbCb* ncb = TCP_SKB_CB(nskb);
+    ncb->seq = ncb->end_seq = start;
+    if (q.list)
+      q.list->insert_before(skb, std::move(owned));
+    else
+      deferred.push_back(std::move(owned));
+    skb_set_owner_r(nskb, sk);
+    bool done = false;
     while (copy > 0) {
       const TcpSkbCb* cb = TCP_SKB_CB(skb);
       const std::uint32_t offset = start - cb->seq;
-      const std::int32_t size = static_cast<std::int32_t>(cb->end_seq - start);
+      const auto size = static_cast<std::int32_t>(cb->end_seq - start);
       if (size > 0) {
         const std::uint32_t take = std::min(copy, static_cast<std::uint32_t>(size));
-        skb_copy_bits(skb, offset, skb_put(n, take), take);
+        skb_copy_bits(skb, offset, skb_put(nskb, take), take);
         ncb->end_seq += take;
         copy -= take;
         start += take;
       }
       if (!before(start, cb->end_seq)) {
-        skb = tcp_collapse_one(sk, skb);
-        if (!skb || (TCP_SKB_CB(skb)->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN))) return;
+        skb = tcp_collapse_one(sk, skb, q);
+        if (!skb || skb == tail || (TCP_SKB_CB(skb)->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN))) {
+          done = true;
+          break;
+        }
       }
     }
+    if (done) break;
   }
+  for (SkbPtr& n : deferred) q.root->insert(std::move(n));
+}
+
+// Collapse each contiguous range of the out-of-order queue
+// (tcp_collapse_ofo_queue). A range of one skb is left alone unless it
+// holds at least a page of data; once such left-alone "tiny" ranges add up
+// to an eighth of sk_rcvbuf the walk stops, as copying them would cost more
+// than pruning saves.
+void tcp_collapse_ofo_queue(Sock* sk) {
+  TcpSock* tp = tcp_sk(sk);
+  SkbRbTree& ofo = tp->out_of_order_queue;
+  const CollapseQueue q{nullptr, &ofo};
+  std::uint32_t sum_tiny = 0;
+  SkBuff* skb = ofo.first();
+  while (skb) {
+    std::uint32_t start = TCP_SKB_CB(skb)->seq;
+    std::uint32_t end = TCP_SKB_CB(skb)->end_seq;
+    std::uint32_t range_truesize = skb->truesize;
+    SkBuff* head = skb;
+    for (;;) {
+      skb = ofo.next(skb);
+      // A range ends at a gap or at the end of the queue.
+      if (!skb || after(TCP_SKB_CB(skb)->seq, end) || before(TCP_SKB_CB(skb)->end_seq, start))
+        break;
+      range_truesize += skb->truesize;
+      if (before(TCP_SKB_CB(skb)->seq, start)) start = TCP_SKB_CB(skb)->seq;
+      if (after(TCP_SKB_CB(skb)->end_seq, end)) end = TCP_SKB_CB(skb)->end_seq;
+    }
+    if (range_truesize != head->truesize ||
+        end - start >= SK_MEM_QUANTUM - SKB_DATA_ALIGN(sizeof(SkbSharedInfo))) {
+      tcp_collapse(sk, q, head, skb, start, end);
+    } else {
+      sum_tiny += range_truesize;
+      if (sum_tiny > static_cast<std::uint32_t>(sk->sk_rcvbuf >> 3)) break;
+    }
+  }
+  tp->ooo_last_skb = ofo.last();
 }
 
 // The receive buffer is over its limit (tcp_prune_queue): first try to grow
-// it, then compact the receive queue, then sacrifice out-of-order data.
-// Returns -1 when in_skb still does not fit and must be dropped. (Linux
-// also collapses the out-of-order queue; sendpath prunes it instead.)
+// it (or, short of memory stack-wide, hold the window), then compact both
+// queues, then sacrifice out-of-order data. Returns -1 when in_skb still does
+// not fit and must be dropped.
 int tcp_prune_queue(Sock* sk, const SkBuff* in_skb) {
   TcpSock* tp = tcp_sk(sk);
   mib_of(sk).inc(MibId::TcpExtPruneCalled);
-  if (sk->sk_rmem_alloc >= sk->sk_rcvbuf) tcp_clamp_window(sk);
+  if (sk->sk_rmem_alloc >= sk->sk_rcvbuf)
+    tcp_clamp_window(sk);
+  else if (tcp_under_memory_pressure(sk))
+    tcp_adjust_rcv_ssthresh(sk);
   if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
-  if (!sk->sk_receive_queue.empty()) tcp_collapse_receive_queue(sk);
+  tcp_collapse_ofo_queue(sk);
+  if (!sk->sk_receive_queue.empty())
+    tcp_collapse(sk, CollapseQueue{&sk->sk_receive_queue, nullptr}, sk->sk_receive_queue.peek(),
+                 nullptr, tp->copied_seq, tp->rcv_nxt);
   if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
   tcp_prune_ofo_queue(sk, in_skb);
   if (sk->sk_rmem_alloc <= sk->sk_rcvbuf) return 0;
@@ -1498,15 +1576,22 @@ int tcp_prune_queue(Sock* sk, const SkBuff* in_skb) {
   return -1;
 }
 
-// May skb be charged to the receive buffer (tcp_try_rmem_schedule)? As
-// Linux, the check is on what is already queued, so one skb may overshoot.
-// There is no global TCP memory limit here, so only sk_rcvbuf can refuse.
-bool tcp_try_rmem_schedule(Sock* sk, const SkBuff* skb) {
-  if (sk->sk_rmem_alloc > sk->sk_rcvbuf && tcp_prune_queue(sk, skb) != 0) {
-    // Linux's sock:sock_exceed_buf_limit fires where __sk_mem_raise_allocated
-    // refuses a charge; here the only limit that can refuse is sk_rcvbuf.
-    trace_sock_exceed_buf_limit(sk, "receive", static_cast<int>(skb->truesize));
-    return false;
+// May skb be charged to the receive buffer (tcp_try_rmem_schedule)? Over
+// sk_rcvbuf, or refused pages by tcp_mem, prune; then keep dropping
+// out-of-order data until the pages are granted. As Linux, the sk_rcvbuf
+// check is on what is already queued, so one skb may overshoot.
+bool tcp_try_rmem_schedule(Sock* sk, SkBuff* skb) {
+  const int size = static_cast<int>(skb->truesize);
+  if (sk->sk_rmem_alloc > sk->sk_rcvbuf || !sk_rmem_schedule(sk, skb, size)) {
+    if (tcp_prune_queue(sk, skb) < 0) {
+      // Linux's sock:sock_exceed_buf_limit fires only where tcp_mem refuses;
+      // sendpath also marks the sk_rcvbuf refusal with it.
+      trace_sock_exceed_buf_limit(sk, "receive", size);
+      return false;
+    }
+    while (!sk_rmem_schedule(sk, skb, size)) {
+      if (!tcp_prune_ofo_queue(sk, skb)) return false;
+    }
   }
   return true;
 }
@@ -1660,6 +1745,7 @@ void tcp_data_queue(Sock* sk, SkbPtr skb) {
         tcp_drop(sk, std::move(skb), SkbDropReason::SKB_DROP_REASON_PROTO_MEM);
         return;
       }
+      sk_forced_mem_schedule(sk, static_cast<int>(skb->truesize));
     }
     const bool has_data = skb->len != 0;
     const bool fin = cb->tcp_flags & TCPHDR_FIN;

@@ -64,7 +64,9 @@ SkbPtr tcp_alloc_split_buff(Sock* sk, std::uint32_t linear) {
   if (!buff) return nullptr;
   skb_reserve(buff.get(), MAX_TCP_HEADER);
   buff->ip_summed = IpSummed::CHECKSUM_PARTIAL;
-  sk_wmem_schedule(sk, static_cast<int>(buff->truesize));
+  // tcp_stream_alloc_skb(..., force_schedule = true): a split cannot fail
+  // for want of tcp_mem, or a retransmission could be stuck.
+  sk_forced_mem_schedule(sk, static_cast<int>(buff->truesize));
   return buff;
 }
 
@@ -253,6 +255,8 @@ std::uint32_t __tcp_select_window(Sock* sk) {
   const int wscale = tp->rx_opt.rcv_wscale;
   if (free_space < (full_space >> 1)) {
     icsk->icsk_ack.quick = 0;
+    // Short of memory stack-wide: stop the window growing past 4 segments.
+    if (tcp_under_memory_pressure(sk)) tcp_adjust_rcv_ssthresh(sk);
     free_space = free_space & ~((1 << wscale) - 1);
     if (free_space < (allowed_space >> 4) || free_space < mss) return 0;
   }
@@ -1110,10 +1114,13 @@ void tcp_sndbuf_expand(Sock* sk) {
 
 void tcp_new_space(Sock* sk) {
   TcpSock* tp = tcp_sk(sk);
-  // tcp_should_expand_sndbuf: not when the user fixed SO_SNDBUF, and only
-  // while the congestion window, not the buffer, is the limit.
-  if (!(sk->sk_userlocks & SOCK_SNDBUF_LOCK) && tcp_packets_in_flight(tp) < tcp_snd_cwnd(tp) &&
-      ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+  // tcp_should_expand_sndbuf: not when the user fixed SO_SNDBUF, not while
+  // the stack's TCP memory is past tcp_mem's "low" (under pressure or not),
+  // and only while the congestion window, not the buffer, is the limit.
+  const bool expand = !(sk->sk_userlocks & SOCK_SNDBUF_LOCK) && !tcp_under_memory_pressure(sk) &&
+                      sk_memory_allocated(sk) < sk_prot_mem_limits(sk, 0) &&
+                      tcp_packets_in_flight(tp) < tcp_snd_cwnd(tp);
+  if (expand && ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
     tcp_sndbuf_expand(sk);
     tp->snd_cwnd_stamp = tcp_jiffies32(sk);
   }
@@ -1416,7 +1423,8 @@ void tcp_send_fin(Sock* sk) {
   } else {
     SkbPtr skb = alloc_nondata_skb();
     if (!skb) return;
-    sk_wmem_schedule(sk, static_cast<int>(skb->truesize));
+    // The FIN must go whatever tcp_mem says (sk_forced_mem_schedule).
+    sk_forced_mem_schedule(sk, static_cast<int>(skb->truesize));
     tcp_init_nondata_skb(skb.get(), tp->write_seq, TCPHDR_ACK | TCPHDR_FIN);
     tp->write_seq = TCP_SKB_CB(skb.get())->end_seq;
     __skb_header_release(skb.get());  // tcp_queue_skb

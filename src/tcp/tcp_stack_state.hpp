@@ -137,6 +137,21 @@ class TcpStackState {
   // Inbound drops by reason (tcp_drop_reason; added by tcp-recv).
   DropCounters drops;
 
+  // --- TCP memory (tcp_prot's memory_allocated, per_cpu_fw_alloc,
+  // tcp_memory_pressure, tcp_sockets_allocated) --------------------------------------
+  // Pages charged by every TCP socket of the stack, as the global counter
+  // reads (sk_memory_allocated); compared with net.ipv4.tcp_mem.
+  long memory_allocated = 0;
+  // The one "cpu"'s reserve not yet folded into memory_allocated (Linux's
+  // per-cpu per_cpu_fw_alloc, drained at +-net.core.mem_pcpu_rsv pages).
+  int per_cpu_fw_alloc = 0;
+  // tcp_memory_pressure: 0, or the jiffies at which pressure began (never 0).
+  std::uint32_t memory_pressure = 0;
+  // tcp_sockets_allocated: TCP socks initialised and not yet destroyed.
+  long sockets_allocated = 0;
+  // The pages really charged: what memory_allocated will read once drained.
+  long memory_charged() const { return memory_allocated + per_cpu_fw_alloc; }
+
  private:
   Stack& stack_;
   std::unordered_map<InetTuple, Sock*, InetTupleHash> ehash_;

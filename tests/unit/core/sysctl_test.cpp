@@ -121,6 +121,18 @@ TEST(Sysctl, tcp_fastopen_reads_hex_as_proc_dointvec_does_and_is_refused) {
   EXPECT_EQ(s.tcp_max_syn_backlog, 8);
 }
 
+TEST(Sysctl, tcp_mem_is_pages_and_mem_pcpu_rsv_has_linuxs_floor) {
+  Sysctl s;
+  EXPECT_EQ(s.get("net.ipv4.tcp_mem"), "98304\t131072\t196608");
+  EXPECT_EQ(s.set("net.ipv4.tcp_mem", "10 20 30"), "");
+  EXPECT_EQ(s.tcp_mem[2], 30);
+  EXPECT_NE(s.set("net.ipv4.tcp_mem", "-1 20 30"), "") << "proc_doulongvec_minmax: no negatives";
+  EXPECT_EQ(s.tcp_mem[0], 10);
+  EXPECT_EQ(s.get("net.core.mem_pcpu_rsv"), "256");
+  EXPECT_NE(s.set("net.core.mem_pcpu_rsv", "255"), "") << "SK_MEMORY_PCPU_RESERVE is the minimum";
+  EXPECT_EQ(s.set("net.core.mem_pcpu_rsv", "1024"), "");
+}
+
 TEST(Sysctl, unknown_congestion_control_is_refused_as_linux_does) {
   Sysctl s;
   EXPECT_NE(s.set("net.ipv4.tcp_congestion_control", "no_such_cc"), "");
@@ -154,6 +166,10 @@ const Exercised kExercised[] = {
     {"net.ipv4.tcp_wmem", "tests/unit/tcp_send/xmit_test.cpp",
      "send_buffer_grows_with_the_congestion_window"},
     {"net.ipv4.tcp_rmem", "tests/e2e/sockdiff_test.cpp", "sysctl"},
+    {"net.ipv4.tcp_mem", "tests/unit/tcp_recv/tcp_mem_test.cpp",
+     "pressure_starts_past_pressure_is_refused_past_high_and_ends_under_low"},
+    {"net.core.mem_pcpu_rsv", "tests/unit/tcp_recv/tcp_mem_test.cpp",
+     "pages_reach_the_stack_counter_in_mem_pcpu_rsv_steps"},
     {"net.ipv4.tcp_timestamps", "tests/unit/tcp_recv/drop_reason_test.cpp",
      "old_timestamp_is_rejected_by_paws"},
     {"net.ipv4.tcp_notsent_lowat", "corpus:gtests/net/tcp/notsent_lowat/notsent-lowat-sysctl.pkt",
