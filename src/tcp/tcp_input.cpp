@@ -2091,6 +2091,19 @@ void tcp_rcv_established(Sock* sk, SkbPtr skb) {
     if (has_ack) {
       // tcp_ack reads the header after the data was queued: keep a view.
       ack_copy = skb_clone(skb.get());
+      if (!ack_copy) {
+        // No memory for the view: take the ACK first, as the slow path
+        // does, rather than lose it.
+        tcp_ack(sk, skb.get(), FLAG_DATA);
+        if (sk->sk_state == TCP_CLOSE) {
+          consume_skb(std::move(skb));
+          return;
+        }
+        tcp_data_queue(sk, std::move(skb));
+        tcp_data_snd_check(sk);
+        tcp_ack_snd_check(sk);
+        return;
+      }
     }
     tcp_data_queue(sk, std::move(skb));
     if (has_ack && ack_copy) {

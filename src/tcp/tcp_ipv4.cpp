@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "skb/fail_alloc.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "trace/events.hpp"
@@ -266,6 +267,12 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
   tcp_parse_options(st.sysctl(), skb.get(), &tmp, false);
   if (tmp.user_mss && tmp.mss_clamp > tmp.user_mss) tmp.mss_clamp = tmp.user_mss;
 
+  // inet_reqsk_alloc failing: the SYN is consumed unanswered, a listen drop.
+  if (fail_alloc_should_fail(kFailSock)) {
+    st.mib().inc(MibId::TcpExtListenDrops);
+    consume_skb(std::move(skb));
+    return;
+  }
   auto req = std::make_unique<RequestSock>(listener);
   req->ir_loc_addr = in.daddr;
   req->ir_rmt_addr = in.saddr;
@@ -407,6 +414,12 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   // tcp_v4_syn_recv_sock: the child socket, in SYN_RECV.
   TcpSock* child = inet_csk_clone_lock(listener, req);
   if (!child) {
+    // No memory for the child (tcp_v4_syn_recv_sock's exit_nonewsk): a
+    // listen drop, and the request stays, marked acked, for the peer's next
+    // retransmission or our SYN-ACK timer to try again (tcp_check_req's
+    // listen_overflow).
+    req->acked = true;
+    st.mib().inc(MibId::TcpExtListenDrops);
     tcp_drop_reason(st, std::move(skb), SkbDropReason::SKB_DROP_REASON_NOMEM);
     return;
   }
