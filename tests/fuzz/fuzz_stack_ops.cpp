@@ -13,7 +13,10 @@
 //   - write queue and retransmit tree ordered by sequence, not overlapping,
 //     the write queue after the tree; the out-of-order tree ordered;
 //   - sk_wmem_queued = truesize of the skbs on the write queue and tree,
-//     sk_rmem_alloc = truesize of the receive and out-of-order queues;
+//     sk_rmem_alloc = truesize of the receive and out-of-order queues,
+//     sk_forward_alloc >= 0 (sendpath keeps no per-socket total of the
+//     quanta it reserved yet, so forward_alloc + the charges cannot be
+//     checked against it);
 //   - snd_una <= snd_nxt <= write_seq once synchronised;
 //   - packets_out, lost_out, retrans_out (and sacked_out with SACK) equal
 //     the sums over the retransmit tree; sacked_out + lost_out <= packets_out
@@ -589,6 +592,10 @@ class Program {
     }
     INVARIANT(sk->sk_rmem_alloc == rmem, "sk_rmem_alloc %d, skbs hold %ld (state %d)",
               sk->sk_rmem_alloc, rmem, state);
+    // Pre-charged memory is never owed: every charge was scheduled first
+    // (sk_wmem_schedule / sk_rmem_schedule / the forced variant).
+    INVARIANT(sk->sk_forward_alloc >= 0, "sk_forward_alloc %d (state %d)", sk->sk_forward_alloc,
+              state);
     if (state == sp::TCP_LISTEN || state == sp::TCP_CLOSE) return;
     INVARIANT(!sp::after(tp->snd_una, tp->snd_nxt) && !sp::after(tp->snd_nxt, tp->write_seq),
               "snd_una %u snd_nxt %u write_seq %u (state %d)", tp->snd_una, tp->snd_nxt,

@@ -80,5 +80,27 @@ TEST_F(RecvFailAllocTest, ack_without_memory_is_retried_by_the_delack_timer_afte
   EXPECT_EQ(ack.payload_len, 0u);
 }
 
+// tcp_send_fin with nothing on the write queue and no memory for the FIN's
+// skb: Linux 6.12 returns without it (no FIN, write_seq unchanged, no timer
+// armed) and so does sendpath; the state has moved to FIN_WAIT1 all the
+// same, and the peer sees no end of stream until something else is sent.
+TEST_F(RecvFailAllocTest, fin_without_memory_is_not_sent_as_in_linux) {
+  ASSERT_TRUE(sk_->sk_write_queue.empty());
+  const std::uint32_t write_seq = sk_->write_seq;
+  FailAlloc f;
+  f.kinds = kFailSkb;
+  f.nth = 1;
+  fail_alloc_set(f);
+  tcp_shutdown(sk_, SEND_SHUTDOWN);
+  EXPECT_EQ(fail_alloc_stats().failed[0], 1u);
+  fail_alloc_set({});
+  EXPECT_EQ(sk_->sk_state, TCP_FIN_WAIT1);
+  EXPECT_EQ(sk_->write_seq, write_seq) << "no FIN queued";
+  EXPECT_EQ(sent_count(), 0u);
+  EXPECT_EQ(inet_csk(sk_)->icsk_pending, 0) << "nothing will send it later";
+  advance(10 * kNsPerSec);
+  EXPECT_EQ(sent_count(), 0u);
+}
+
 }  // namespace
 }  // namespace sp::test
