@@ -2028,12 +2028,13 @@ int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
     tcp_mtup_init(sk);
     tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
     tcp_initialize_rcv_mss(sk);
-    // Our SYN is retransmitted as a SYN-ACK: the SYN skb on the rtx queue
-    // gets an ACK flag and goes out again.
+    // tcp_send_synack: the SYN skb on the rtx queue gets an ACK flag and
+    // goes out again as the SYN-ACK. A transmission, not a retransmission:
+    // no retrans_out, TCPCB_RETRANS or TcpRetransSegs (counting it there
+    // counted the SYN twice in retrans_out when an RTO had resent it).
     if (SkBuff* syn = tcp_rtx_queue_head(sk)) {
       TCP_SKB_CB(syn)->tcp_flags |= TCPHDR_ACK;
-      tp->rtx_cause = "syn";
-      tcp_retransmit_skb(sk, syn, 1);
+      tcp_transmit_skb(sk, syn, 1);
     }
     consume_skb(std::move(skb));
     return 0;
