@@ -161,7 +161,10 @@ struct Slot {
   int side = -1;  // -1: free
   int fd = -1;
   bool zerocopy = false;
-  void clear() { *this = Slot{-1, -1, false}; }
+  // The flow the socket last had: bytes left on its receive queue after a
+  // reset stay readable when a bind() clears its ports (as in Linux).
+  std::uint16_t peer_port = 0, local_port = 0;
+  void clear() { *this = Slot{-1, -1, false, 0, 0}; }
 };
 
 class Program {
@@ -192,6 +195,7 @@ class Program {
       step(r[0], r[1], r[2], r[3]);
       for (auto& st : stack) st->poll();
       check_all();
+      note_flows();
     }
     finish();
   }
@@ -205,7 +209,7 @@ class Program {
         if (sl.side >= 0) sp::close(sl.fd);
         sl.clear();
         if (int fd = sp::socket(*stack[b & 1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0); fd >= 0)
-          sl = Slot{b & 1, fd, false};
+          sl = Slot{b & 1, fd, false, 0, 0};
         break;
       case 1: {  // bind
         if (sl.side < 0) break;
@@ -230,7 +234,7 @@ class Program {
         if (fd < 0) break;
         Slot& to = slots[c % kMaxSlots];
         if (to.side >= 0) sp::close(to.fd);
-        to = Slot{sl.side, fd, false};
+        to = Slot{sl.side, fd, false, 0, 0};
         break;
       }
       case 5:
@@ -338,7 +342,8 @@ class Program {
     sp::TcpSock* tp = tcp_of(sl.fd);
     if (!tp || tp->sk_state == sp::TCP_LISTEN) return;
     const std::uint32_t seq = tp->copied_seq;
-    const std::uint16_t sport = ntohs(tp->inet_dport), dport = ntohs(tp->inet_sport);
+    note_flow(sl);
+    const std::uint16_t sport = sl.peer_port, dport = sl.local_port;
     scratch.resize(len);
     const ssize_t n = sp::recv(sl.fd, scratch.data(), len, MSG_DONTWAIT | (peek ? MSG_PEEK : 0));
     for (ssize_t i = 0; i < n; ++i) {
@@ -349,6 +354,17 @@ class Program {
                 stream_byte(sport, dport, s));
     }
     if (sl.zerocopy) drain_errqueue(sl);
+  }
+
+  void note_flow(Slot& sl) {
+    if (sl.side < 0) return;
+    if (const sp::TcpSock* tp = tcp_of(sl.fd); tp && tp->inet_dport) {
+      sl.peer_port = ntohs(tp->inet_dport);
+      sl.local_port = ntohs(tp->inet_sport);
+    }
+  }
+  void note_flows() {
+    for (Slot& sl : slots) note_flow(sl);
   }
 
   void app_setsockopt(Slot& sl, std::uint8_t which, std::uint8_t v) {
