@@ -52,6 +52,7 @@ struct Options {
   int connections = 1;
   bool bidirectional = false;
   bool zerocopy = false;
+  std::string fail_alloc;  // KINDS:1/N[@SEED] or KINDS:#N
   std::string pcap;
   std::string report;
   std::string trace, trace_events, trace_format = "json";
@@ -219,6 +220,14 @@ int run(const Options& o) {
     t.sysctls.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   t.seed = o.seed;
+  if (!o.fail_alloc.empty()) {
+    std::string err;
+    if (!parse_fail_alloc(o.fail_alloc, &t.fail_alloc, &err)) {
+      std::fprintf(stderr, "sendpath sim: --fail-alloc %s: %s\n", o.fail_alloc.c_str(),
+                   err.c_str());
+      return 2;
+    }
+  }
   t.pcap_path = o.pcap;
   // The report reads the client's capture; without --pcap it takes one of
   // headers only (a 1 GiB run must not write a 1 GiB file) and removes it.
@@ -328,6 +337,15 @@ int run(const Options& o) {
           "{}{{\"sent\":{},\"received\":{},\"eof\":{},\"digest_ok\":{},\"sha256\":\"{}\"}}",
           i ? "," : "", f.sent, f.received, f.eof, f.digest_ok, f.sha_received);
     }
+    std::string tail;
+    if (t.fail_alloc.kinds) {
+      const FailAllocStats& f = r.fail_alloc;
+      tail = fmt::format(
+          ",\"fail_alloc\":{{\"skb\":{{\"failed\":{},\"calls\":{}}},\"page\":{{\"failed\":{},"
+          "\"calls\":{}}},\"sock\":{{\"failed\":{},\"calls\":{}}}}}",
+          f.failed[0], f.calls[0], f.failed[1], f.calls[1], f.failed[2], f.calls[2]);
+    }
+    if (t.stats) tail += ",\"stats\":" + stats.json();
     std::printf(
         "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"digest_ok\":%s,\"stalled\":%s,"
         "\"error\":\"%s\",\"virtual_seconds\":%.6f,\"goodput_bps\":%.0f,\"retransmits\":%llu,"
@@ -356,7 +374,7 @@ int run(const Options& o) {
         static_cast<unsigned long long>(*size), static_cast<unsigned long long>(*rate),
         static_cast<unsigned long long>(*rtt), o.loss, o.reorder, o.dup, o.queue, o.cc.c_str(),
         o.mss, o.tso ? "true" : "false", static_cast<unsigned long long>(o.seed), o.connections,
-        flows.c_str(), t.stats ? (",\"stats\":" + stats.json()).c_str() : "");
+        flows.c_str(), tail.c_str());
   } else {
     std::printf("sendpath sim: %s over %s, rtt %s, loss %g, cc %s, %d connection%s%s\n",
                 human_bytes(static_cast<double>(*size)).c_str(),
@@ -388,6 +406,15 @@ int run(const Options& o) {
                   static_cast<unsigned long long>(r.zerocopy_sends),
                   static_cast<unsigned long long>(r.zerocopy_completed),
                   static_cast<unsigned long long>(r.zerocopy_copied));
+    }
+    if (t.fail_alloc.kinds) {
+      const FailAllocStats& f = r.fail_alloc;
+      std::printf(
+          "  failalloc %llu failed of %llu skb, %llu of %llu page, %llu of %llu sock\n",
+          static_cast<unsigned long long>(f.failed[0]), static_cast<unsigned long long>(f.calls[0]),
+          static_cast<unsigned long long>(f.failed[1]), static_cast<unsigned long long>(f.calls[1]),
+          static_cast<unsigned long long>(f.failed[2]),
+          static_cast<unsigned long long>(f.calls[2]));
     }
     if (r.stalled) std::printf("  STALLED: no progress on the connection\n");
     if (!r.error.empty()) std::printf("  error: %s\n", r.error.c_str());
@@ -436,6 +463,10 @@ sp::tools::Command cmd(
           ->capture_default_str();
       sub.add_option("--conns", o->connections, "parallel connections")->capture_default_str();
       sub.add_flag("--bidir", o->bidirectional, "send in both directions at once");
+      sub.add_option("--fail-alloc", o->fail_alloc,
+                     "make allocations fail on purpose (both stacks): KINDS:1/N[@SEED] fails one "
+                     "in N pseudo-randomly, KINDS:#N the Nth; KINDS is skb, page, sock or all, "
+                     "joined by +");
       sub.add_flag("--zerocopy", o->zerocopy,
                    "send with MSG_ZEROCOPY, reusing a buffer once its completions are back");
       sub.add_option("--pcap", o->pcap, "write the client's frames to this pcap file");

@@ -73,6 +73,7 @@ std::unique_ptr<Socket> sock_alloc(Stack& st) {
   sock->ops = &inet_stream_ops;
   sock->type = SOCK_STREAM;
   Sock* sk = tcp_prot.alloc(st);
+  if (!sk) return nullptr;  // inet_create: sk_alloc failed, -ENOMEM
   sk->sk_prot->init(sk);
   sk->sk_socket = sock.get();
   sock->sk = sk;
@@ -98,6 +99,10 @@ std::unique_ptr<Socket> create(Stack& st, int domain, int type, int protocol, in
   if (*err) return nullptr;
   CallGuard guard(&st);
   auto sock = sock_alloc(st);
+  if (!sock) {
+    *err = -ENOMEM;
+    return nullptr;
+  }
   if (flags & SOCK_NONBLOCK) sock->file_flags |= O_NONBLOCK;
   return sock;
 }

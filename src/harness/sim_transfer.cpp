@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "core/stack.hpp"
@@ -155,7 +156,20 @@ class Runner {
     link_ = world_.connect(*client_, ca, *server_, sa, 24, lc, wrap).link;
     if (!pcap_err.empty()) return fail("pcap: " + pcap_err);
 
+    // Armed for the sockets' lives only: the stacks' own set-up is not
+    // what is under test, and the world's teardown must free all.
+    struct Armed {
+      explicit Armed(const FailAlloc& f) { fail_alloc_set(f); }
+      ~Armed() { fail_alloc_set({}); }
+    };
+    std::optional<Armed> armed;
+    if (opt_.fail_alloc.kinds) armed.emplace(opt_.fail_alloc);
+    auto disarm = [&] {
+      if (armed) res_.fail_alloc = fail_alloc_stats();
+      armed.reset();
+    };
     if (!setup_listener(sa) || !setup_clients(sa)) {
+      disarm();
       cleanup();
       return res_;
     }
@@ -163,6 +177,7 @@ class Runner {
     loop();
     res_.virtual_ns = world_.now() - start_;
     if (opt_.zerocopy) drain_completions();
+    disarm();
     collect();
     cleanup();
     if (opt_.stats) {
@@ -182,7 +197,10 @@ class Runner {
     return res_;
   }
   bool api_error(const char* call) {
-    if (res_.error.empty()) res_.error = std::string(call) + ": " + std::strerror(errno);
+    if (res_.error.empty()) {
+      res_.error = std::string(call) + ": " + std::strerror(errno);
+      res_.error_errno = errno;
+    }
     return false;
   }
 

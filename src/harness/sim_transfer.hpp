@@ -13,6 +13,7 @@
 
 #include "core/mib.hpp"
 #include "dev/sim_link.hpp"
+#include "skb/fail_alloc.hpp"
 
 namespace sp {
 
@@ -61,6 +62,9 @@ struct TransferOptions {
   std::string trace_path;
   std::string trace_events;
   std::string trace_format = "json";  // or "text" (ftrace-like lines)
+  // Allocation failure injection for the run (both stacks: they share the
+  // thread), armed before the first socket and disarmed at the end.
+  FailAlloc fail_alloc;
 };
 
 struct FlowResult {
@@ -76,6 +80,7 @@ struct TransferResult {
   bool digest_ok = false;
   bool stalled = false;  // no progress within stall_timeout, or nothing left to happen
   std::string error;     // the first API error, if any
+  int error_errno = 0;   // its errno (0: none, or not an API call's)
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
   Nanos virtual_ns = 0;            // from the first connect to the last byte (and FIN)
@@ -94,6 +99,7 @@ struct TransferResult {
   std::uint64_t zerocopy_sends = 0;
   std::uint64_t zerocopy_completed = 0;
   std::uint64_t zerocopy_copied = 0;
+  FailAllocStats fail_alloc;  // what TransferOptions::fail_alloc made fail
 };
 
 TransferResult run_transfer(const TransferOptions& opt);

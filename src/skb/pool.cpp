@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "skb/fail_alloc.hpp"
 
 namespace sp {
 namespace skb_pool {
@@ -312,7 +315,8 @@ std::uint8_t* alloc_head(std::uint32_t capacity) {
     if (h) counter_add(nullptr, kHeadBytes, static_cast<std::int64_t>(bytes));
     return h;
   }
-  if (over_limit(p, kHeadBytes, bytes, p->limits.max_head_bytes)) {
+  if (fail_alloc_should_fail(kFailSkb) ||
+      over_limit(p, kHeadBytes, bytes, p->limits.max_head_bytes)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -367,7 +371,7 @@ void* alloc_skb_struct() {
     if (s) counter_add(nullptr, kSkbs, 1);
     return s;
   }
-  if (over_limit(p, kSkbs, 1, p->limits.max_skbs)) {
+  if (fail_alloc_should_fail(kFailSkb) || over_limit(p, kSkbs, 1, p->limits.max_skbs)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -415,7 +419,7 @@ void* alloc_fclone_block() {
     if (b) counter_add(nullptr, kSkbs, 2);
     return b;
   }
-  if (over_limit(p, kSkbs, 2, p->limits.max_skbs)) {
+  if (fail_alloc_should_fail(kFailSkb) || over_limit(p, kSkbs, 2, p->limits.max_skbs)) {
     ++p->stats.alloc_failures;
     return nullptr;
   }
@@ -470,6 +474,10 @@ Page* alloc_pages(std::uint32_t order) {
   using namespace skb_pool;
   Pools* p = pools();
   const std::uint32_t bytes = PAGE_SIZE << order;
+  if (fail_alloc_should_fail(kFailPage)) {
+    if (p) ++p->stats.alloc_failures;
+    return nullptr;
+  }
   if (p && over_limit(p, kPages4k, 1u << order, p->limits.max_pages)) {
     ++p->stats.alloc_failures;
     return nullptr;
@@ -559,6 +567,126 @@ void skb_pool_set_limits(const SkbPoolLimits& limits) {
 SkbPoolLimits skb_pool_limits() {
   skb_pool::Pools* p = skb_pool::pools();
   return p ? p->limits : SkbPoolLimits{};
+}
+
+// --- allocation failure injection ---------------------------------------------
+
+namespace {
+
+struct FailAllocState {
+  FailAlloc cfg;
+  FailAllocStats stats;
+  std::uint64_t armed_calls = 0;  // allocations of the chosen kinds so far
+  std::uint64_t rng = 0;
+};
+// Constant-initialised and trivially destructible: a free during thread exit
+// may still ask.
+thread_local FailAllocState t_fail;
+
+int kind_index(FailAllocKind k) {
+  return k == kFailSkb ? 0 : k == kFailPage ? 1 : 2;
+}
+
+// splitmix64: a full-period sequence from any seed, zero included.
+std::uint64_t next_random(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+void fail_alloc_set(const FailAlloc& f) {
+  t_fail.cfg = f;
+  t_fail.stats = {};
+  t_fail.armed_calls = 0;
+  t_fail.rng = f.seed;
+}
+
+FailAlloc fail_alloc_get() {
+  return t_fail.cfg;
+}
+
+const FailAllocStats& fail_alloc_stats() {
+  return t_fail.stats;
+}
+
+bool fail_alloc_should_fail(FailAllocKind kind) {
+  FailAllocState& f = t_fail;
+  if (!(f.cfg.kinds & kind)) [[likely]]
+    return false;
+  const int i = kind_index(kind);
+  ++f.stats.calls[i];
+  ++f.armed_calls;
+  bool fail = f.cfg.nth && f.armed_calls == f.cfg.nth;
+  if (f.cfg.every_n && next_random(f.rng) % f.cfg.every_n == 0) fail = true;
+  if (fail) ++f.stats.failed[i];
+  return fail;
+}
+
+bool parse_fail_alloc(std::string_view spec, FailAlloc* out, std::string* err) {
+  FailAlloc f;
+  const std::size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) {
+    *err = "expected KINDS:1/N[@SEED] or KINDS:#N";
+    return false;
+  }
+  std::string_view kinds = spec.substr(0, colon), rule = spec.substr(colon + 1);
+  while (!kinds.empty()) {
+    const std::size_t plus = kinds.find('+');
+    const std::string_view k = kinds.substr(0, plus);
+    if (k == "skb") {
+      f.kinds |= kFailSkb;
+    } else if (k == "page") {
+      f.kinds |= kFailPage;
+    } else if (k == "sock") {
+      f.kinds |= kFailSock;
+    } else if (k == "all") {
+      f.kinds |= kFailAll;
+    } else {
+      *err = "unknown allocation kind '" + std::string(k) + "' (skb, page, sock, all)";
+      return false;
+    }
+    kinds = plus == std::string_view::npos ? std::string_view{} : kinds.substr(plus + 1);
+  }
+  if (!f.kinds) {
+    *err = "no allocation kind";
+    return false;
+  }
+  auto number = [](std::string_view t, std::uint64_t* v) {
+    const char* end = t.data() + t.size();
+    auto [ptr, ec] = std::from_chars(t.data(), end, *v);
+    return ec == std::errc{} && ptr == end && !t.empty();
+  };
+  std::uint64_t v = 0;
+  if (!rule.empty() && rule[0] == '#') {
+    if (!number(rule.substr(1), &v) || v == 0) {
+      *err = "#N wants a count from 1";
+      return false;
+    }
+    f.nth = v;
+  } else if (rule.substr(0, 2) == "1/") {
+    std::string_view n = rule.substr(2), seed;
+    if (const std::size_t at = n.find('@'); at != std::string_view::npos) {
+      seed = n.substr(at + 1);
+      n = n.substr(0, at);
+    }
+    if (!number(n, &v) || v == 0 || v > UINT32_MAX) {
+      *err = "1/N wants N from 1";
+      return false;
+    }
+    f.every_n = static_cast<std::uint32_t>(v);
+    if (!seed.empty() && !number(seed, &f.seed)) {
+      *err = "@SEED wants a number";
+      return false;
+    }
+  } else {
+    *err = "expected 1/N[@SEED] or #N after the kinds";
+    return false;
+  }
+  *out = f;
+  return true;
 }
 
 }  // namespace sp

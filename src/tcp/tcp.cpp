@@ -16,6 +16,7 @@
 
 #include "core/stack.hpp"
 #include "sendpath/api.hpp"
+#include "skb/fail_alloc.hpp"
 #include "sock/sock_errqueue.hpp"
 #include "tcp/recovery/tcp_recovery.hpp"
 #include "tcp/tcp_stack_state.hpp"
@@ -30,7 +31,9 @@ static_assert(offsetof(tcp_info_612, tcpi_rcv_wnd) == sizeof(::tcp_info),
 namespace {
 constexpr std::uint8_t TCP_DEFAULT_SCALING_RATIO = 1 << (TCP_RMEM_TO_WIN_SCALE - 1);
 
+// sk_alloc; nullptr when it fails (failure injection: kFailSock).
 Sock* tcp_alloc(Stack& st) {
+  if (fail_alloc_should_fail(kFailSock)) return nullptr;
   return new TcpSock(st, &tcp_prot);
 }
 
@@ -280,6 +283,7 @@ void tcp_v4_destroy_sock(Sock* sk) {
 
 TcpSock* inet_csk_clone_lock(const Sock* listener, const RequestSock* req) {
   auto* child = static_cast<TcpSock*>(listener->sk_prot->alloc(*listener->stack));
+  if (!child) return nullptr;
   Sock* sk = child;
   tcp_init_sock(sk);
   const TcpSock* lp = tcp_sk(listener);

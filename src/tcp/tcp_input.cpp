@@ -2177,12 +2177,13 @@ int tcp_rcv_synsent_state_process(Sock* sk, SkbPtr& skb, bool* send_reset) {
     tcp_mtup_init(sk);
     tcp_sync_mss(sk, icsk->icsk_pmtu_cookie);
     tcp_initialize_rcv_mss(sk);
-    // Our SYN is retransmitted as a SYN-ACK: the SYN skb on the rtx queue
-    // gets an ACK flag and goes out again.
+    // tcp_send_synack: the SYN skb on the rtx queue gets an ACK flag and
+    // goes out again as the SYN-ACK. A transmission, not a retransmission:
+    // no retrans_out, TCPCB_RETRANS or TcpRetransSegs (counting it there
+    // counted the SYN twice in retrans_out when an RTO had resent it).
     if (SkBuff* syn = tcp_rtx_queue_head(sk)) {
       TCP_SKB_CB(syn)->tcp_flags |= TCPHDR_ACK;
-      tp->rtx_cause = "syn";
-      tcp_retransmit_skb(sk, syn, 1);
+      tcp_transmit_skb(sk, syn, 1);
     }
     consume_skb(std::move(skb));
     return 0;
@@ -2240,6 +2241,19 @@ void tcp_rcv_established(Sock* sk, SkbPtr skb) {
     if (has_ack) {
       // tcp_ack reads the header after the data was queued: keep a view.
       ack_copy = skb_clone(skb.get());
+      if (!ack_copy) {
+        // No memory for the view: take the ACK first, as the slow path
+        // does, rather than lose it.
+        tcp_ack(sk, skb.get(), FLAG_DATA);
+        if (sk->sk_state == TCP_CLOSE) {
+          consume_skb(std::move(skb));
+          return;
+        }
+        tcp_data_queue(sk, std::move(skb));
+        tcp_data_snd_check(sk);
+        tcp_ack_snd_check(sk);
+        return;
+      }
     }
     tcp_data_queue(sk, std::move(skb));
     if (has_ack && ack_copy) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "skb/fail_alloc.hpp"
 #include "tcp/tcp.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "trace/events.hpp"
@@ -199,6 +200,7 @@ TcpSock* tcp_v4_syn_recv_sock(Sock* listener, const RequestSock* req, const SkBu
   }
   TcpSock* child = inet_csk_clone_lock(listener, req);
   if (!child) {
+    tcp_listendrop(st);
     *reason = SkbDropReason::SKB_DROP_REASON_NOMEM;
     return nullptr;
   }
@@ -361,6 +363,12 @@ void tcp_v4_conn_request(Sock* listener, SkbPtr skb, std::uint32_t isn) {
     tmp.sack_ok = 0;
   }
 
+  // inet_reqsk_alloc failing: the SYN is consumed unanswered, a listen drop.
+  if (fail_alloc_should_fail(kFailSock)) {
+    st.mib().inc(MibId::TcpExtListenDrops);
+    consume_skb(std::move(skb));
+    return;
+  }
   auto req = std::make_unique<RequestSock>(listener);
   req->syncookie = want_cookie;
   req->ir_loc_addr = in.daddr;
@@ -555,7 +563,11 @@ void tcp_v4_req_rcv(Stack& st, RequestSock* req, SkbPtr skb) {
   SkbDropReason reason = SkbDropReason::SKB_DROP_REASON_NOT_SPECIFIED;
   TcpSock* child = tcp_v4_syn_recv_sock(listener, req, skb.get(), &reason);
   if (!child) {
-    if (reason == SkbDropReason::SKB_DROP_REASON_SOCKET_BACKLOG) req->acked = true;
+    // No room in the accept queue, or no memory for the child
+    // (tcp_v4_syn_recv_sock's exit paths, each a listen drop): the request
+    // stays, marked acked, for the peer's next retransmission or our
+    // SYN-ACK timer to try again (tcp_check_req's listen_overflow).
+    req->acked = true;
     tcp_drop_reason(st, std::move(skb), reason);
     return;
   }

@@ -19,3 +19,13 @@ target_link_libraries(replay_fuzz_stack_rx PRIVATE sp_stack)
 add_test(NAME wire_fuzz_corpus_replay_stack_rx
          COMMAND replay_fuzz_stack_rx ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/fuzz_stack_rx)
 set_tests_properties(wire_fuzz_corpus_replay_stack_rx PROPERTIES LABELS unit)
+
+# The two-stack program fuzzer (fuzz_stack_ops) replays its seeds and past
+# findings: every build runs its invariants on them.
+add_executable(replay_fuzz_stack_ops
+  ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_stack_ops.cpp
+  ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cpp)
+target_link_libraries(replay_fuzz_stack_ops PRIVATE sp_stack)
+add_test(NAME wire_fuzz_corpus_replay_stack_ops
+         COMMAND replay_fuzz_stack_ops ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/fuzz_stack_ops)
+set_tests_properties(wire_fuzz_corpus_replay_stack_ops PROPERTIES LABELS unit)

@@ -170,6 +170,33 @@ TEST_F(HandshakeTest, simultaneous_open_goes_through_syn_recv_to_established) {
   EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
 }
 
+// Simultaneous open after our SYN was resent by the RTO: the SYN-ACK is
+// tcp_send_synack's transmission of the SYN skb, not a retransmission, so
+// retrans_out still counts the skb once (it counted it twice, a
+// fuzz_stack_ops finding) and TcpRetransSegs only the RTO's resend.
+TEST_F(HandshakeTest, simultaneous_open_synack_after_a_syn_rto_is_not_a_second_retransmission) {
+  TcpSock* sk = connect_sock();
+  ParsedSeg syn = pop_sent();
+  advance(jiffies_to_nsecs(static_cast<std::uint32_t>(TCP_TIMEOUT_INIT)) + kNsPerMs);
+  ASSERT_EQ(sent_count(), 1u) << "the SYN went again after the initial RTO";
+  pop_sent();
+  ASSERT_EQ(sk->retrans_out, 1u);
+  const std::uint64_t retrans_segs = mib(MibId::TcpRetransSegs);
+  inject("S", 9000, 0, 65535, TcpOpts().with_mss(1460));  // their SYN crosses ours
+  EXPECT_EQ(sk->sk_state, TCP_SYN_RECV);
+  ASSERT_EQ(sent_count(), 1u);
+  const ParsedSeg synack = pop_sent();
+  EXPECT_TRUE(synack.has(kTcpSyn | kTcpAck));
+  EXPECT_EQ(synack.seq, syn.seq);
+  EXPECT_EQ(sk->retrans_out, 1u) << "one skb, sent again once";
+  EXPECT_EQ(sk->packets_out, 1u);
+  EXPECT_EQ(mib(MibId::TcpRetransSegs), retrans_segs);
+  inject("S.", 9000, syn.seq + 1, 65535, TcpOpts().with_mss(1460));
+  EXPECT_EQ(sk->sk_state, TCP_ESTABLISHED);
+  EXPECT_EQ(sk->retrans_out, 0u);
+  EXPECT_EQ(sk->packets_out, 0u);
+}
+
 // SO_ZEROCOPY, SO_TIMESTAMPING and TCP_INQ set on the listener carry over to
 // the child, while its zerocopy ids start again at 0 (sk_clone_lock).
 TEST_F(HandshakeTest, child_inherits_zerocopy_timestamping_and_inq) {
