@@ -1632,10 +1632,12 @@ void tcp_ofo_queue(Sock* sk) {
       continue;
     }
     const bool fin = cb->tcp_flags & TCPHDR_FIN;
-    // ofo skbs were charged when queued; tcp_queue_rcv charges again.
-    owned->destructor = nullptr;
-    sock_rfree(owned.get());
-    tcp_queue_rcv(sk, std::move(owned));
+    // The skb was charged when it entered the tree and stays charged: it
+    // only moves, as in Linux. (Uncharging and charging again let
+    // sk_mem_uncharge reclaim whole pages in between, leaving
+    // sk_forward_alloc owing what the tree already held.)
+    tcp_rcv_nxt_update(tp, cb->end_seq);
+    sk->sk_receive_queue.queue_tail(std::move(owned));
     if (fin) {
       tcp_fin(sk);
       break;
