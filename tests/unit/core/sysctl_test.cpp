@@ -247,25 +247,28 @@ const Exercised kExercised[] = {
      "tcp_syncookies_one_sends_cookies_only_once_the_syn_queue_is_full"},
     {"net.ipv4.tcp_max_syn_backlog", "tests/unit/tcp_recv/syncookie_test.cpp",
      "tcp_max_syn_backlog_keeps_its_last_quarter_free_without_cookies"},
+    {"net.ipv4.tcp_reordering", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_reordering_is_the_new_sockets_reordering"},
+    {"net.ipv4.tcp_rto_min_us", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_rto_min_us_is_the_floor_of_the_rto"},
+    {"net.ipv4.tcp_workaround_signed_windows", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_workaround_signed_windows_caps_the_syn_window_at_32767"},
+    {"net.ipv4.tcp_min_snd_mss", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_min_snd_mss_is_the_smallest_segment_sent"},
+    {"net.ipv4.tcp_app_win", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_app_win_reserves_part_of_the_buffer_from_the_window"},
+    {"net.ipv4.tcp_pacing_ca_ratio", "tests/unit/tcp_send/sysctl_knobs_test.cpp",
+     "tcp_pacing_ca_ratio_scales_the_pacing_rate_in_congestion_avoidance"},
 };
 
 // Read by the stack (the walk checks it finds the read in src/) but without
 // a test of their own yet: issue 19's remaining work, listed so the gap is
 // visible rather than hidden. Shrink this list; never grow it.
 const char* const kReadButNotYetTested[] = {
-    "net.ipv4.tcp_autocorking",
-    "net.ipv4.tcp_tso_rtt_log",
-    "net.ipv4.tcp_reordering",
-    "net.ipv4.tcp_max_reordering",
-    "net.ipv4.tcp_pacing_ca_ratio",
-    "net.ipv4.tcp_app_win",
-    "net.ipv4.tcp_moderate_rcvbuf",
-    "net.ipv4.tcp_probe_threshold",
-    "net.ipv4.tcp_probe_interval",
-    "net.ipv4.tcp_min_snd_mss",
+    "net.ipv4.tcp_autocorking",        "net.ipv4.tcp_tso_rtt_log",
+    "net.ipv4.tcp_max_reordering",     "net.ipv4.tcp_moderate_rcvbuf",
+    "net.ipv4.tcp_probe_threshold",    "net.ipv4.tcp_probe_interval",
 
-    "net.ipv4.tcp_workaround_signed_windows",
-    "net.ipv4.tcp_rto_min_us",
     "net.ipv4.tcp_comp_sack_slack_ns",
 };
 
