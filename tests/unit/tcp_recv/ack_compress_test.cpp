@@ -110,6 +110,21 @@ TEST_F(AckCompressTest, timer_is_five_percent_of_the_rtt_when_that_is_shorter) {
   EXPECT_EQ(dev_->sent_at.front() - t0, 1 * kNsPerMs + 100 * kNsPerUs);
 }
 
+// The hrtimer's slack (net.ipv4.tcp_comp_sack_slack_ns, 100 us by default)
+// is the end of the range the timer may fire in: 500 us of slack, 500 us later.
+TEST_F(AckCompressTest, tcp_comp_sack_slack_ns_is_added_to_the_timer) {
+  st_.sysctl().tcp_comp_sack_delay_ns = 10'000'000;
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_comp_sack_slack_ns", "500000"), "");
+  learn_rcv_rtt(20);
+  const Nanos t0 = clock_.now_ns();
+  ooo_segments(5);
+  ASSERT_EQ(sent_count(), 3u);
+  clear_sent();
+  advance(3 * kNsPerMs);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(dev_->sent_at.front() - t0, 1 * kNsPerMs + 500 * kNsPerUs);
+}
+
 TEST_F(AckCompressTest, tcp_comp_sack_nr_held_acks_send_the_next_at_once) {
   st_.sysctl().tcp_comp_sack_nr = 4;
   learn_rcv_rtt(50);

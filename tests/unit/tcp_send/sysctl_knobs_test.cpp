@@ -131,5 +131,35 @@ TEST_F(SysctlKnobsTest, tcp_pacing_ca_ratio_scales_the_pacing_rate_in_congestion
   EXPECT_NEAR(static_cast<double>(r60) / static_cast<double>(r120), 0.5, 0.02);
 }
 
+// Autocorking (tcp_should_autocork): with TCP_NODELAY a small write goes at
+// once, unless an earlier skb of the socket is still in the device; then,
+// with net.ipv4.tcp_autocorking (the default), it waits for that skb to
+// leave so later writes can join it (TCPAutoCorking), and goes when the
+// device frees it. With the knob off it goes at once.
+TEST_F(SysctlKnobsTest, tcp_autocorking_holds_a_small_write_while_the_device_has_ours) {
+  auto second_write_waits = [&] {
+    const int fd = connected_socket();
+    const int one = 1;
+    EXPECT_EQ(sp::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    dev_->hold = true;
+    EXPECT_EQ(write_n(fd, 100), 100);
+    EXPECT_EQ(sent_count(), 1u);
+    EXPECT_EQ(write_n(fd, 100), 100);
+    const bool waited = sent_count() == 1;
+    dev_->release_all();
+    st_.poll();
+    EXPECT_EQ(sent_count(), 2u) << "once the device let ours go, the write leaves";
+    dev_->hold = false;
+    clear_sent();
+    return waited;
+  };
+  const std::uint64_t corked0 = mib(MibId::TcpExtTCPAutoCorking);
+  EXPECT_TRUE(second_write_waits());
+  EXPECT_EQ(mib(MibId::TcpExtTCPAutoCorking), corked0 + 1);
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_autocorking", "0"), "");
+  EXPECT_FALSE(second_write_waits());
+  EXPECT_EQ(mib(MibId::TcpExtTCPAutoCorking), corked0 + 1);
+}
+
 }  // namespace
 }  // namespace sp::send_test
