@@ -919,11 +919,13 @@ void tcp_cwnd_validate(Sock* sk, bool is_cwnd_limited) {
 void tcp_mtu_check_reprobe(Sock* sk) {
   InetConnectionSock* icsk = inet_csk(sk);
   const TcpSock* tp = tcp_sk(sk);
-  const std::int64_t interval_ms =
-      static_cast<std::int64_t>(sk->stack->sysctl().tcp_probe_interval) * 1000;
+  // The interval is in seconds, the stamp in jiffies: interval * HZ (the
+  // code read * 1000, right only at HZ=1000).
+  const std::int64_t interval_jiffies =
+      static_cast<std::int64_t>(sk->stack->sysctl().tcp_probe_interval) * HZ;
   const std::int32_t delta =
       static_cast<std::int32_t>(tcp_jiffies32(sk) - icsk->icsk_mtup.probe_timestamp);
-  if (delta >= interval_ms) {
+  if (delta >= interval_jiffies) {
     const int mss = static_cast<int>(tcp_current_mss(sk));
     icsk->icsk_mtup.probe_size = 0;
     icsk->icsk_mtup.search_high =

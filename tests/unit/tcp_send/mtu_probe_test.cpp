@@ -64,6 +64,47 @@ TEST_F(MtuProbeTest, probe_goes_first_and_its_ack_raises_the_mss) {
   EXPECT_EQ(dev_->gso_size[0], 986) << "new data uses the probed MSS";
 }
 
+// net.ipv4.tcp_probe_threshold: a search whose range (search_high -
+// search_low, 1500 - 552 here) is narrower than it has converged, and no
+// probe leaves: the data goes at the current MSS.
+TEST_F(MtuProbeTest, tcp_probe_threshold_wider_than_the_range_sends_no_probe) {
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_probe_threshold", "1000"), "");
+  RouteMetrics m;
+  m.initcwnd = 11;
+  peer_route(m);
+  int fd = nodelay_socket();
+  ASSERT_EQ(write_n(fd, 4000), 4000);
+  ASSERT_GE(sent_count(), 1u);
+  EXPECT_EQ(dev_->gso_size[0], 512) << "no 986-byte probe first";
+  EXPECT_EQ(inet_csk(sk_of(fd))->icsk_mtup.probe_size, 0u);
+  ack(iss_ + 1 + 4000);
+  EXPECT_EQ(mib(MibId::TcpExtTCPMTUPSuccess), 0u);
+}
+
+// net.ipv4.tcp_probe_interval: once the search has converged, a new one
+// starts (tcp_mtu_check_reprobe restamps probe_timestamp and reopens the
+// range) only after that many seconds: not within 2 s by default (600 s),
+// within 2 s with 1.
+TEST_F(MtuProbeTest, tcp_probe_interval_restarts_a_converged_search_after_its_seconds) {
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_probe_threshold", "1000"), "");
+  // Two idle seconds must not shrink cwnd below the 11 probing needs.
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_slow_start_after_idle", "0"), "");
+  RouteMetrics m;
+  m.initcwnd = 11;
+  peer_route(m);
+  auto restarted_within_2s = [&](const char* interval) {
+    EXPECT_EQ(st_.sysctl().set("net.ipv4.tcp_probe_interval", interval), "");
+    clear_sent();
+    int fd = nodelay_socket();
+    const std::uint32_t stamp0 = inet_csk(sk_of(fd))->icsk_mtup.probe_timestamp;
+    advance_ms(2000);
+    EXPECT_EQ(write_n(fd, 4000), 4000);  // tcp_write_xmit calls tcp_mtu_probe
+    return inet_csk(sk_of(fd))->icsk_mtup.probe_timestamp != stamp0;
+  };
+  EXPECT_FALSE(restarted_within_2s("600"));
+  EXPECT_TRUE(restarted_within_2s("1"));
+}
+
 // Black-hole detection (tcp_timer.c's tcp_mtu_probing): with
 // tcp_mtu_probing = 1, timeouts past tcp_retries1 turn probing on; the next
 // ones halve the low end of the search, no lower than tcp_mtu_probe_floor.

@@ -20,7 +20,7 @@ class SysctlKnobsTest : public TcpSendTest {
     return ti;
   }
   // connect() and the SYN it sent; the peer answers with `mss`.
-  int connect_with_peer_mss(std::uint16_t mss, ParsedSeg* syn_out = nullptr) {
+  int connect_with_peer_mss(std::uint16_t mss, ParsedSeg* syn_out = nullptr, Nanos rtt = 0) {
     const int fd = sp::socket(st_, AF_INET, SOCK_STREAM, 0);
     fds_.push_back(fd);
     EXPECT_EQ(sp::fcntl(fd, F_SETFL, O_NONBLOCK), 0);
@@ -36,6 +36,7 @@ class SysctlKnobsTest : public TcpSendTest {
     TcpOpts o;
     o.mss = mss;
     o.wscale = 7;
+    if (rtt) clock_.advance_to(clock_.now_ns() + rtt);
     inject("S.", kPeerIsn, iss_ + 1, 0xffff, o);
     ack(iss_ + 1);
     clear_sent();
@@ -159,6 +160,32 @@ TEST_F(SysctlKnobsTest, tcp_autocorking_holds_a_small_write_while_the_device_has
   ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_autocorking", "0"), "");
   EXPECT_FALSE(second_write_waits());
   EXPECT_EQ(mib(MibId::TcpExtTCPAutoCorking), corked0 + 1);
+}
+
+// tcp_tso_autosize: an skb carries about 1 ms of data at the pacing rate,
+// plus gso_max_size >> (min_rtt_us >> tcp_tso_rtt_log) for short paths. At
+// a 100 kB/s pacing cap and a 200 us RTT, the default log (9) gives the
+// whole 64 KiB allowance (200 >> 9 = 0), so the first skb is as large as
+// tcp_cwnd_test lets one burst be, half the initial window (5 segments);
+// with log 0 the allowance vanishes (64 KiB >> 200) and the skb is
+// min_tso_segs (2) segments.
+TEST_F(SysctlKnobsTest, tcp_tso_rtt_log_sizes_tso_skbs_on_short_paths) {
+  auto first_skb_segments = [&] {
+    clear_sent();
+    const int fd = connect_with_peer_mss(1460, nullptr, 200 * kNsPerUs);
+    const unsigned rate = 100000;
+    EXPECT_EQ(sp::setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof rate), 0);
+    EXPECT_EQ(write_n(fd, 10 * 1448), 10 * 1448);
+    EXPECT_FALSE(dev_->sent.empty());
+    if (dev_->sent.empty() || dev_->gso_size.at(0) == 0) return 1u;
+    return sent(0).payload_len / dev_->gso_size.at(0);
+  };
+  const unsigned with_default = first_skb_segments();
+  ASSERT_EQ(st_.sysctl().set("net.ipv4.tcp_tso_rtt_log", "0"), "");
+  const unsigned with_zero = first_skb_segments();
+  std::printf("segments in the first skb: %u (log 9), %u (log 0)\n", with_default, with_zero);
+  EXPECT_EQ(with_zero, 2u);
+  EXPECT_GT(with_default, with_zero);
 }
 
 }  // namespace
