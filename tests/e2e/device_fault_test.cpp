@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/e2e_support.hpp"
 #include "core/mib.hpp"
 #include "dev/tun.hpp"
 #include "harness/sim_world.hpp"
@@ -150,14 +151,6 @@ struct Pair {
   }
 };
 
-sockaddr_in addr(be32 a, std::uint16_t port) {
-  sockaddr_in s{};
-  s.sin_family = AF_INET;
-  s.sin_port = htons(port);
-  s.sin_addr.s_addr = a;
-  return s;
-}
-
 struct Outcome {
   std::uint64_t accepted = 0;  // bytes send() took
   std::uint64_t received = 0;  // bytes the receiver read, all checked
@@ -172,7 +165,7 @@ struct Outcome {
 Outcome transfer(Pair& p, std::uint64_t bytes, Nanos limit) {
   Outcome o;
   const int lfd = sp::socket(p.b, AF_INET, SOCK_STREAM, 0);
-  const sockaddr_in sin = addr(p.addr_b, kPort);
+  const sockaddr_in sin = test::inet_sockaddr(p.addr_b, kPort);
   if (sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 ||
       sp::listen(lfd, 8) != 0) {
     o.why = "listen failed";
@@ -354,7 +347,7 @@ TEST(DeviceFault, DeviceGoneEndsTheConnectionWithTheRoutingError) {
   EXPECT_GE(p.a.mib().get(MibId::TcpExtTCPAbortOnTimeout), 1u);
 
   const int fd = sp::socket(p.a, AF_INET, SOCK_STREAM, 0);
-  const sockaddr_in sin = addr(p.addr_b, kPort);
+  const sockaddr_in sin = test::inet_sockaddr(p.addr_b, kPort);
   EXPECT_EQ(sp::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), -1);
   EXPECT_EQ(errno, ENETUNREACH);
   sp::close(fd);

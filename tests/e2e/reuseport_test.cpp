@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/e2e_support.hpp"
 #include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 
@@ -22,14 +23,6 @@ namespace {
 constexpr std::uint16_t kPort = 8119;
 constexpr int kListeners = 4;
 constexpr int kConnections = 200;
-
-sockaddr_in addr(be32 a, std::uint16_t port) {
-  sockaddr_in s{};
-  s.sin_family = AF_INET;
-  s.sin_port = htons(port);
-  s.sin_addr.s_addr = a;
-  return s;
-}
 
 struct Group {
   SimWorld world;
@@ -42,7 +35,7 @@ struct Group {
     SimLinkConfig lc;
     lc.a_to_b.delay = lc.b_to_a.delay = kNsPerMs;
     world.connect(client, ca, server, sa, 24, lc);
-    const sockaddr_in sin = addr(sa, kPort);
+    const sockaddr_in sin = test::inet_sockaddr(sa, kPort);
     for (int i = 0; i < kListeners; ++i) {
       const int l = sp::socket(server, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
       const int one = 1;
@@ -57,7 +50,7 @@ struct Group {
   // Opens n connections, sends one byte each; returns how many each
   // listener accepted (and checks the byte arrives on the accepted socket).
   std::vector<int> connect_all(int n, int* bytes_ok) {
-    const sockaddr_in sin = addr(sa, kPort);
+    const sockaddr_in sin = test::inet_sockaddr(sa, kPort);
     std::vector<int> cfds;
     for (int i = 0; i < n; ++i) {
       const int c = sp::socket(client, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -121,7 +114,7 @@ TEST(ReusePort, ClosingOneListenerLeavesTheRestOfTheGroupServing) {
 TEST(ReusePort, WithoutTheOptionTheSecondBindFails) {
   SimWorld world;
   Stack& st = world.add_stack();
-  const sockaddr_in sin = addr(htonl(INADDR_ANY), kPort);
+  const sockaddr_in sin = test::inet_sockaddr(htonl(INADDR_ANY), kPort);
   const int a = sp::socket(st, AF_INET, SOCK_STREAM, 0);
   const int b = sp::socket(st, AF_INET, SOCK_STREAM, 0);
   const int one = 1;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/e2e_support.hpp"
 #include "core/mib.hpp"
 #include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
@@ -29,19 +30,11 @@
 #include "skb/skbuff.hpp"
 #include "tcp/tcp_stack_state.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SP_SOAK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SP_SOAK_ASAN 1
-#endif
-#endif
-
 namespace sp {
 namespace {
 
 constexpr std::uint32_t kConcurrent = 400;
-#if defined(SP_SOAK_ASAN)
+#if defined(SP_E2E_ASAN)
 // ASan runs the stack 10-20 times slower: the Release build does the
 // issue's 10 000 connections; the sanitizers check a tenth of them.
 constexpr std::uint32_t kConnections = 1000;
@@ -115,7 +108,7 @@ struct Server {
   std::size_t sent = 0;
 };
 
-#if !defined(SP_SOAK_ASAN)
+#if !defined(SP_E2E_ASAN)
 double heap_bytes() {
   const struct mallinfo2 mi = mallinfo2();
   return static_cast<double>(mi.uordblks + mi.hblkhd) -
@@ -123,13 +116,7 @@ double heap_bytes() {
 }
 #endif
 
-sockaddr_in addr(be32 a, std::uint16_t port) {
-  sockaddr_in s{};
-  s.sin_family = AF_INET;
-  s.sin_addr.s_addr = a;
-  s.sin_port = htons(port);
-  return s;
-}
+using test::inet_sockaddr;
 
 TEST(Soak, ConnectionsThroughLossReorderingAndDuplicates) {
   const SkbPoolUsage pool0 = skb_pool_process_usage();
@@ -143,7 +130,7 @@ TEST(Soak, ConnectionsThroughLossReorderingAndDuplicates) {
   Mib cmib{}, smib{};
   SimPathStats up{}, down{};
   std::size_t socks_left = 0;
-#if !defined(SP_SOAK_ASAN)
+#if !defined(SP_E2E_ASAN)
   heap0 = heap_bytes();
 #endif
   {
@@ -168,7 +155,7 @@ TEST(Soak, ConnectionsThroughLossReorderingAndDuplicates) {
     const be32 ca = htonl(0x0a130001), sa = htonl(0x0a130002);
     SimWorld::Connection link = world.connect(client, ca, server, sa, 24, lc);
     const int lfd = sp::socket(server, AF_INET, SOCK_STREAM, 0);
-    const sockaddr_in sin = addr(sa, 7019);
+    const sockaddr_in sin = inet_sockaddr(sa, 7019);
     ASSERT_GE(lfd, 0);
     ASSERT_EQ(sp::bind(lfd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
     ASSERT_EQ(sp::listen(lfd, 1024), 0);
@@ -336,7 +323,7 @@ TEST(Soak, ConnectionsThroughLossReorderingAndDuplicates) {
     up = link.link->stats(0);
     down = link.link->stats(1);
   }
-#if !defined(SP_SOAK_ASAN)
+#if !defined(SP_E2E_ASAN)
   heap_end = heap_bytes();
 #endif
 
@@ -378,7 +365,7 @@ TEST(Soak, ConnectionsThroughLossReorderingAndDuplicates) {
   EXPECT_EQ(pool1.skbs, pool0.skbs);
   EXPECT_EQ(pool1.head_bytes, pool0.head_bytes);
   EXPECT_EQ(pool1.pages_4k, pool0.pages_4k);
-#if !defined(SP_SOAK_ASAN)
+#if !defined(SP_E2E_ASAN)
   // The world is gone: what it allocated must be too. What stays is sized by
   // the high-water mark, not by the number of connections: the free lists'
   // and the depot's vectors, the descriptor table (about 600 KB, measured the

@@ -18,30 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "common/e2e_support.hpp"
 #include "harness/sim_world.hpp"
 #include "sendpath/api.hpp"
 #include "skb/skbuff.hpp"
 #include "tcp/tcp_stack_state.hpp"
 #include "wire/bytes.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SP_E2E_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SP_E2E_ASAN 1
-#endif
-#endif
-
 namespace sp {
 namespace {
 
-#if defined(SP_E2E_ASAN)
-constexpr std::uint64_t kScaleDiv = 16;
-#elif !defined(NDEBUG)
-constexpr std::uint64_t kScaleDiv = 4;
-#else
-constexpr std::uint64_t kScaleDiv = 1;
-#endif
+using test::kScaleDiv;
 
 constexpr std::uint32_t kClientIp = 0x0a000001;   // 10.0.0.1, also the way to the spoofed hosts
 constexpr std::uint32_t kServerIp = 0x0a000002;   // 10.0.0.2
@@ -50,12 +37,9 @@ constexpr std::uint16_t kBulkPort = 5001;
 constexpr std::uint16_t kFloodPort = 80;
 constexpr int kFloodBacklog = 128;
 
+// ip in host order.
 sockaddr_in addr(std::uint32_t ip, std::uint16_t port) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  sin.sin_addr.s_addr = htonl(ip);
-  return sin;
+  return test::inet_sockaddr(htonl(ip), port);
 }
 
 const sockaddr* sa(const sockaddr_in& sin) {

@@ -15,26 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "common/e2e_support.hpp"
 #include "harness/sim_transfer.hpp"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SP_E2E_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SP_E2E_ASAN 1
-#endif
-#endif
 
 namespace sp {
 namespace {
 
-#if defined(SP_E2E_ASAN)
-constexpr std::uint64_t kScaleDiv = 16;
-#elif !defined(NDEBUG)
-constexpr std::uint64_t kScaleDiv = 4;
-#else
-constexpr std::uint64_t kScaleDiv = 1;
-#endif
+using test::kScaleDiv;
 
 constexpr std::uint64_t MiB = 1ull << 20;
 
